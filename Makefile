@@ -1,0 +1,57 @@
+# enbd: top-level build.
+#   make            module + daemons + test programs
+#   make check      the whole test suite (host tests, then the VM suite)
+#   make demo       boot a VM where /dev/nd0 is served and used
+#   make SAN=1 ...  userspace built with -fsanitize=address,undefined
+# Each part adds its own rules in a build.mk next to its sources.
+
+KVER ?= $(shell tools/kernel-version 2>/dev/null)
+KDIR ?= /lib/modules/$(KVER)/build
+
+ifeq ($(SAN),1)
+BUILD ?= build-san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer
+else
+BUILD ?= build
+SANFLAGS :=
+endif
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude -Ilib $(SANFLAGS)
+LDFLAGS += $(SANFLAGS)
+
+LIB_OBJS := $(BUILD)/lib/nbd-proto.o $(BUILD)/lib/log.o $(BUILD)/lib/sock.o
+PROGRAMS :=
+
+.PHONY: all module userspace check check-host check-vm demo clean deps
+all: module userspace
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+include $(wildcard daemon/*/build.mk tests/*/build.mk tools/build.mk)
+
+userspace: $(PROGRAMS)
+
+deps:
+	@tools/install-deps
+
+module:
+	@test -n "$(KVER)" || { echo "no kernel headers: run tools/install-deps" >&2; exit 1; }
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+
+check: deps
+	$(MAKE) all
+	tests/run-suite
+
+demo: deps
+	$(MAKE) all
+	tests/vm/demo
+
+clean:
+	rm -rf build build-san
+	$(MAKE) -C $(KDIR) M=$(CURDIR) clean 2>/dev/null || true
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

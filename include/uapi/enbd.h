@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * enbd: the ABI between the enbd kernel module and its userspace daemons.
+ *
+ * Every channel daemon opens ENBD_CONTROL_PATH; the open file becomes one
+ * channel of a device once ENBD_IOC_ATTACH succeeds.  Closing the file (or
+ * the daemon dying) detaches the channel; requests it had claimed are put
+ * back on the device's queue for another channel.
+ *
+ * Every argument structure starts with a __u32 size (must equal the
+ * sizeof() the caller was built with) and a __u32 flags word; unknown flag
+ * bits are rejected with EINVAL.  All ioctls need CAP_SYS_ADMIN.
+ */
+#ifndef _UAPI_ENBD_H
+#define _UAPI_ENBD_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+#define ENBD_CONTROL_NAME	"enbd-control"
+#define ENBD_CONTROL_PATH	"/dev/" ENBD_CONTROL_NAME
+#define ENBD_DISK_PREFIX	"nd"	/* /dev/nd0, /dev/nd1, ... */
+#define ENBD_PART_SHIFT		4	/* minor = index << ENBD_PART_SHIFT */
+#define ENBD_MAX_DEVICES	256
+#define ENBD_MAX_CHANNELS	16	/* channels (daemons) per device */
+#define ENBD_MAX_IO_BYTES	(512u << 10)	/* largest READ/WRITE request */
+
+/*
+ * Request types.  The values are the NBD command numbers (NetworkBlockDevice
+ * doc/proto.md) so a daemon can put them on the wire unchanged.
+ */
+#define ENBD_CMD_READ		0
+#define ENBD_CMD_WRITE		1
+#define ENBD_CMD_FLUSH		3
+#define ENBD_CMD_TRIM		4
+#define ENBD_CMD_WRITE_ZEROES	6
+
+/* Request flags: the NBD command flag values for the same reason. */
+#define ENBD_CMD_FLAG_FUA	(1u << 0)
+#define ENBD_CMD_FLAG_NO_HOLE	(1u << 1)	/* WRITE_ZEROES must allocate */
+
+/* ENBD_IOC_ATTACH: make this open file a channel of device @index. */
+struct enbd_attach {
+	__u32 size;		/* sizeof(struct enbd_attach) */
+	__u32 flags;		/* none defined: must be 0 */
+	__u32 index;		/* N of /dev/ndN */
+	__u32 channel;		/* out: channel slot, 0..ENBD_MAX_CHANNELS-1 */
+	__u64 token;		/* session token; see below */
+};
+/*
+ * Session token: if the device has no token, a non-zero @token becomes the
+ * device's token and 0 leaves it without one.  If the device has a token,
+ * @token must match it or the attach fails with EACCES (and is counted).
+ * The token is forgotten only by ENBD_IOC_SHUTDOWN.
+ */
+
+/* ENBD_IOC_CONFIGURE: set geometry and capabilities from the NBD handshake. */
+#define ENBD_CFG_READ_ONLY	(1u << 0)
+#define ENBD_CFG_FLUSH		(1u << 1)	/* server takes NBD_CMD_FLUSH */
+#define ENBD_CFG_FUA		(1u << 2)	/* server honours NBD_CMD_FLAG_FUA */
+#define ENBD_CFG_TRIM		(1u << 3)
+#define ENBD_CFG_WRITE_ZEROES	(1u << 4)
+#define ENBD_CFG_ALL		(ENBD_CFG_READ_ONLY | ENBD_CFG_FLUSH | \
+				 ENBD_CFG_FUA | ENBD_CFG_TRIM | \
+				 ENBD_CFG_WRITE_ZEROES)
+struct enbd_config {
+	__u32 size;		/* sizeof(struct enbd_config) */
+	__u32 flags;		/* ENBD_CFG_* */
+	__u64 bytes;		/* export size; rounded down to block_size */
+	__u32 block_size;	/* logical block size: power of 2, 512..4096 */
+	__u32 reserved;		/* must be 0 */
+};
+/*
+ * The first channel configures the device.  A later channel must present the
+ * same size and block size (EBUSY otherwise); its flags are ignored.
+ */
+
+/* One request handed to a daemon. */
+struct enbd_request {
+	__u64 seq;		/* journal sequence number, unique per device */
+	__u64 offset;		/* bytes from the start of the device */
+	__u32 tag;		/* identifies the request together with seq */
+	__u32 length;		/* bytes; 0 for FLUSH */
+	__u16 type;		/* ENBD_CMD_* */
+	__u16 flags;		/* ENBD_CMD_FLAG_* */
+	__u32 reserved;
+};
+
+/*
+ * ENBD_IOC_IO: complete one request, fetch the next one, or both in one call.
+ * The completion is carried out first.  If it fails the call fails and
+ * nothing is fetched.  If it succeeds, @done_result says whether it was
+ * accepted or discarded (a late or second completion of a request that is
+ * no longer outstanding is discarded silently and counted, not an error).
+ * Fetching then blocks until a request is queued (unless ENBD_IO_NONBLOCK:
+ * EAGAIN), the call is interrupted (EINTR: the completion stands) or the
+ * channel is ejected (ESHUTDOWN).  The control file is also pollable:
+ * POLLIN while a request waits to be fetched, POLLHUP once ejected.
+ */
+#define ENBD_IO_COMPLETE	(1u << 0)
+#define ENBD_IO_FETCH		(1u << 1)
+#define ENBD_IO_NONBLOCK	(1u << 2)
+#define ENBD_IO_ALL		(ENBD_IO_COMPLETE | ENBD_IO_FETCH | \
+				 ENBD_IO_NONBLOCK)
+
+#define ENBD_DONE_NONE		0	/* no completion was asked for */
+#define ENBD_DONE_ACCEPTED	1
+#define ENBD_DONE_DISCARDED	2	/* not outstanding: late or doubled */
+
+struct enbd_io {
+	__u32 size;		/* sizeof(struct enbd_io) */
+	__u32 flags;		/* ENBD_IO_* */
+	/* completion, with ENBD_IO_COMPLETE */
+	__u64 done_seq;
+	__u32 done_tag;
+	__s32 done_error;	/* 0, or a negative errno for a failed request */
+	__u64 done_data;	/* user address of the READ payload */
+	__u32 done_length;	/* must equal the request's length for a
+				 * successful READ, else 0 */
+	__u32 done_result;	/* out: ENBD_DONE_* */
+	/* fetch, with ENBD_IO_FETCH */
+	__u64 data;		/* user buffer that receives a WRITE payload */
+	__u32 data_capacity;	/* its size: at least ENBD_MAX_IO_BYTES */
+	__u32 reserved;		/* must be 0 */
+	struct enbd_request req;	/* out: the fetched request */
+};
+
+/*
+ * ENBD_IOC_SHUTDOWN: error out every queued and in-flight request of device
+ * @index, eject its channels (their calls fail with ESHUTDOWN, their files
+ * report POLLHUP), forget its token and size.  Needs the device's token if it
+ * has one.  Afterwards the module can be removed once the daemons exit.
+ */
+struct enbd_shutdown {
+	__u32 size;		/* sizeof(struct enbd_shutdown) */
+	__u32 flags;		/* none defined: must be 0 */
+	__u32 index;
+	__u32 reserved;		/* must be 0 */
+	__u64 token;
+};
+
+#define ENBD_IOC_MAGIC		0xE6
+#define ENBD_IOC_ATTACH		_IOWR(ENBD_IOC_MAGIC, 1, struct enbd_attach)
+#define ENBD_IOC_CONFIGURE	_IOW(ENBD_IOC_MAGIC, 2, struct enbd_config)
+#define ENBD_IOC_IO		_IOWR(ENBD_IOC_MAGIC, 3, struct enbd_io)
+#define ENBD_IOC_DETACH		_IO(ENBD_IOC_MAGIC, 4)
+#define ENBD_IOC_SHUTDOWN	_IOW(ENBD_IOC_MAGIC, 5, struct enbd_shutdown)
+
+#endif /* _UAPI_ENBD_H */

@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "sock.h"
+
+int sock_set_nonblocking(int fd, int on)
+{
+	int flags = fcntl(fd, F_GETFL);
+
+	if (flags < 0)
+		return -1;
+	flags = on ? flags | O_NONBLOCK : flags & ~O_NONBLOCK;
+	return fcntl(fd, F_SETFL, flags);
+}
+
+int sock_set_nodelay(int fd)
+{
+	int one = 1;
+
+	return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+int sock_set_timeouts(int fd, int timeout_ms)
+{
+	struct timeval tv = {
+		.tv_sec = timeout_ms / 1000,
+		.tv_usec = (timeout_ms % 1000) * 1000,
+	};
+
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
+		return -1;
+	return setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+/* Finish a non-blocking connect within @timeout_ms. */
+static int connect_wait(int fd, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+	socklen_t len = sizeof(int);
+	int err = 0, n;
+
+	do
+		n = poll(&pfd, 1, timeout_ms);
+	while (n < 0 && errno == EINTR);
+	if (n == 0) {
+		errno = ETIMEDOUT;
+		return -1;
+	}
+	if (n < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		return -1;
+	if (err) {
+		errno = err;
+		return -1;
+	}
+	return 0;
+}
+
+static int bind_local(int fd, int family, const char *bind_addr)
+{
+	struct addrinfo hints = { .ai_family = family, .ai_flags = AI_NUMERICHOST | AI_PASSIVE };
+	struct addrinfo *res;
+	int rc;
+
+	if (getaddrinfo(bind_addr, NULL, &hints, &res) != 0) {
+		errno = EADDRNOTAVAIL;
+		return -1;
+	}
+	rc = bind(fd, res->ai_addr, res->ai_addrlen);
+	freeaddrinfo(res);
+	return rc;
+}
+
+int sock_connect(const char *host, const char *port, const char *bind_addr,
+		 int timeout_ms, char *why, size_t why_len)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+	struct addrinfo *res, *ai;
+	int fd = -1, rc, saved = 0, one = 1;
+
+	rc = getaddrinfo(host, port, &hints, &res);
+	if (rc != 0) {
+		snprintf(why, why_len, "cannot resolve %s: %s", host, gai_strerror(rc));
+		errno = EHOSTUNREACH;
+		return -1;
+	}
+	for (ai = res; ai; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+		if (fd < 0) {
+			saved = errno;
+			continue;
+		}
+		if (bind_addr && bind_local(fd, ai->ai_family, bind_addr) < 0) {
+			saved = errno;
+			snprintf(why, why_len, "cannot bind to %s: %s", bind_addr, strerror(saved));
+			close(fd);
+			fd = -1;
+			continue;
+		}
+		if (sock_set_nonblocking(fd, 1) == 0 &&
+		    (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 ||
+		     (errno == EINPROGRESS && connect_wait(fd, timeout_ms) == 0)) &&
+		    sock_set_nonblocking(fd, 0) == 0)
+			break;
+		saved = errno;
+		snprintf(why, why_len, "cannot connect to %s port %s: %s", host, port,
+			 strerror(saved));
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd < 0) {
+		errno = saved ? saved : ECONNREFUSED;
+		return -1;
+	}
+	sock_set_nodelay(fd);
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	return fd;
+}
+
+int sock_listen(const char *addr, const char *port, int backlog)
+{
+	struct addrinfo hints = {
+		.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE,
+	};
+	struct addrinfo *res, *ai;
+	int fd = -1, one = 1, saved = EADDRNOTAVAIL;
+
+	if (getaddrinfo(addr, port, &hints, &res) != 0) {
+		errno = EADDRNOTAVAIL;
+		return -1;
+	}
+	for (ai = res; ai; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+		if (fd < 0)
+			continue;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, backlog) == 0)
+			break;
+		saved = errno;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd < 0)
+		errno = saved;
+	return fd;
+}
+
+int read_full(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+
+	while (len) {
+		ssize_t n = read(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0) {
+			errno = ECONNRESET;
+			return -1;
+		}
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int write_full(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == ENOTSOCK)
+			n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}

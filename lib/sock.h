@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Socket helpers shared by the daemons. */
+#ifndef ENBD_SOCK_H
+#define ENBD_SOCK_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/*
+ * Connect to HOST:PORT (numeric or by name), optionally from local address
+ * @bind_addr, giving up after @timeout_ms.  Sets TCP_NODELAY and
+ * SO_KEEPALIVE.  Returns the fd, or -1 with errno set and a description of
+ * what failed in @why.
+ */
+int sock_connect(const char *host, const char *port, const char *bind_addr,
+		 int timeout_ms, char *why, size_t why_len);
+
+/*
+ * Listen on ADDR:PORT (ADDR NULL for every address).  Returns the fd or -1
+ * with errno set.
+ */
+int sock_listen(const char *addr, const char *port, int backlog);
+
+/* Set or clear O_NONBLOCK. */
+int sock_set_nonblocking(int fd, int on);
+/* Set TCP_NODELAY. */
+int sock_set_nodelay(int fd);
+/* Bound blocking reads and writes on @fd to @timeout_ms (0: no bound). */
+int sock_set_timeouts(int fd, int timeout_ms);
+
+/*
+ * Read or write exactly @len bytes on a blocking fd, retrying short
+ * transfers and EINTR.  Return 0, or -1 with errno set (ECONNRESET for an
+ * early end of stream).
+ */
+int read_full(int fd, void *buf, size_t len);
+int write_full(int fd, const void *buf, size_t len);
+
+#endif

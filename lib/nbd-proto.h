@@ -191,6 +191,32 @@ struct nbd_structured_reply {
 	uint32_t length;
 } __attribute__((packed));
 
+/* Payload of NBD_REPLY_TYPE_OFFSET_DATA: offset, then the data */
+struct nbd_chunk_offset_data {
+	uint64_t offset;
+} __attribute__((packed));
+
+/* Payload of NBD_REPLY_TYPE_OFFSET_HOLE */
+struct nbd_chunk_offset_hole {
+	uint64_t offset;
+	uint32_t length;	/* nonzero */
+} __attribute__((packed));
+
+/* Payload of NBD_REPLY_TYPE_ERROR: then @msglen bytes of message */
+struct nbd_chunk_error {
+	uint32_t error;		/* NBD_E*, nonzero */
+	uint16_t msglen;
+} __attribute__((packed));
+
+/* Payload of NBD_REPLY_TYPE_BLOCK_STATUS: context id, then descriptors */
+struct nbd_block_descriptor {
+	uint32_t length;	/* nonzero */
+	uint32_t status;	/* NBD_STATE_* for base:allocation */
+} __attribute__((packed));
+
+/* Limit on descriptors in one NBD_REPLY_TYPE_BLOCK_STATUS chunk (proto.md) */
+#define NBD_MAX_BLOCK_DESCRIPTORS (1u << 20)
+
 _Static_assert(sizeof(struct nbd_greeting) == 18, "wire size");
 _Static_assert(sizeof(struct nbd_option) == 16, "wire size");
 _Static_assert(sizeof(struct nbd_option_reply) == 20, "wire size");
@@ -199,6 +225,10 @@ _Static_assert(sizeof(struct nbd_info_block_size) == 14, "wire size");
 _Static_assert(sizeof(struct nbd_request) == 28, "wire size");
 _Static_assert(sizeof(struct nbd_simple_reply) == 16, "wire size");
 _Static_assert(sizeof(struct nbd_structured_reply) == 20, "wire size");
+_Static_assert(sizeof(struct nbd_chunk_offset_data) == 8, "wire size");
+_Static_assert(sizeof(struct nbd_chunk_offset_hole) == 12, "wire size");
+_Static_assert(sizeof(struct nbd_chunk_error) == 6, "wire size");
+_Static_assert(sizeof(struct nbd_block_descriptor) == 8, "wire size");
 
 /* Map a host errno to the NBD error to send, and back. */
 uint32_t nbd_error_from_errno(int err);

@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * enbd: internal definitions shared by the module's files.
+ *
+ * A device's life:  Closed --configure--> Open --shutdown--> Closed.
+ * Requests of an Open device wait on the device's queue until a channel
+ * claims one; a claimed request is recorded in the device's journal until
+ * its owner completes it.  A channel that goes away (detach, death of its
+ * daemon) has its claimed requests rolled back onto the queue, so another
+ * channel - or the same daemon, restarted - carries them out.
+ */
+#ifndef ENBD_H
+#define ENBD_H
+
+#include <linux/blk-mq.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+#include <linux/wait.h>
+
+#include <uapi/enbd.h>
+
+#define ENBD_QUEUE_DEPTH	128	/* requests per device in the kernel */
+
+extern unsigned int enbd_ndevs;
+extern unsigned int enbd_keepalive;
+extern unsigned int enbd_readahead_kb;
+
+/* Where a request is in its life; changed only under enbd_device.lock. */
+enum enbd_cmd_state {
+	ENBD_CMD_IDLE,		/* not (or no longer) known to the journal */
+	ENBD_CMD_QUEUED,	/* on dev->queue, waiting for a channel */
+	ENBD_CMD_FETCHING,	/* on dev->journal; its claimer is copying the
+				 * write payload out; not yet completable */
+	ENBD_CMD_CLAIMED,	/* on dev->journal, carried by cmd->owner */
+	ENBD_CMD_COMPLETING,	/* off every list; its completer copies read
+				 * data in and then ends it */
+};
+
+struct enbd_channel;
+
+/* Per-request data (the blk-mq PDU).  Every field is under dev->lock. */
+struct enbd_cmd {
+	struct list_head link;		/* on dev->queue or dev->journal */
+	struct request *rq;		/* constant: the request we belong to */
+	enum enbd_cmd_state state;
+	u64 seq;			/* journal sequence of the current claim;
+					 * a completion must quote it */
+	struct enbd_channel *owner;	/* claiming channel; NULL when queued */
+	unsigned long claimed_at;	/* jiffies of the claim, for aging */
+	unsigned int resubmits;		/* times rolled back onto the queue */
+	bool aborted;			/* shut down while FETCHING/COMPLETING:
+					 * the copier must fail it */
+};
+
+/*
+ * One channel slot of a device.  A slot is bound to at most one control
+ * file; its counters survive the daemon, so a restarted daemon that takes
+ * the slot over continues them.  Fields under dev->lock unless noted.
+ */
+struct enbd_channel {
+	struct enbd_device *dev;	/* constant */
+	unsigned int index;		/* constant: slot number */
+	struct file *file;		/* bound control file, NULL if free */
+	bool ejected;			/* shut down: every call fails */
+	pid_t pid;			/* tgid of the attaching daemon */
+	unsigned long last_active;	/* jiffies of the last fetch/complete */
+	u64 requested;			/* requests claimed */
+	u64 despatched;			/* requests completed successfully */
+	u64 errored;			/* requests completed with an error */
+	u64 pending;			/* requests claimed and not completed */
+	u64 bytes;			/* payload bytes carried */
+	u64 discarded;			/* late or doubled completions */
+};
+
+/*
+ * One /dev/ndN.
+ *
+ * Locking:
+ *  - config_mutex serialises configuration and life-cycle changes (attach,
+ *    configure, shutdown, detach of the last channel) and anything that may
+ *    sleep while changing the disk (capacity, limits, read-only).  Take it
+ *    before lock, never the other way round.
+ *  - lock (a spinlock, never taken from interrupt context: queue_rq runs in
+ *    process context and the driver has no timers) protects the queue, the
+ *    journal, every enbd_cmd, the channel slots and all counters.  Nothing
+ *    that sleeps or copies from/to userspace runs under it.
+ */
+struct enbd_device {
+	unsigned int index;		/* constant: N of /dev/ndN */
+	struct gendisk *disk;		/* constant while the module is loaded */
+	struct blk_mq_tag_set tag_set;
+
+	struct mutex config_mutex;
+	/* under config_mutex */
+	bool open;			/* configured: size set, I/O accepted */
+	u64 bytes;			/* size presented by the first channel */
+	u32 block_size;
+	u32 cfg_flags;			/* ENBD_CFG_* */
+	bool has_token;
+	u64 token;
+
+	spinlock_t lock;
+	/* under lock */
+	struct list_head queue;		/* ENBD_CMD_QUEUED, oldest first */
+	struct list_head journal;	/* FETCHING/CLAIMED, oldest claim first */
+	struct enbd_cmd *claimed[ENBD_QUEUE_DEPTH];	/* CLAIMED ones by tag,
+					 * to match a completion in O(1) */
+	u64 next_seq;			/* next journal sequence number */
+	bool accepting;			/* queue_rq takes requests (== open) */
+	unsigned int nr_queued;		/* on queue */
+	unsigned int nr_claimed;	/* on journal */
+	unsigned int max_outstanding;	/* highest nr_queued + nr_claimed */
+	u64 nr_discarded;		/* late/double completions, all slots */
+	u64 nr_bad_token;		/* attaches refused for a wrong token */
+	int last_error;			/* last error completed, as -errno */
+	struct enbd_channel channels[ENBD_MAX_CHANNELS];
+	struct enbd_channel *last_channel;	/* most recently active */
+
+	wait_queue_head_t fetch_wait;	/* channels waiting for a request */
+};
+
+/* enbd_main.c */
+struct enbd_device *enbd_get_device(unsigned int index);
+void enbd_apply_readahead(struct enbd_device *dev);
+
+/* enbd_journal.c: moving requests between queue, journal and completion */
+blk_status_t enbd_queue_request(struct enbd_device *dev, struct request *rq);
+int enbd_fetch(struct enbd_channel *ch, struct file *file,
+	       struct enbd_io *io, bool nonblock);
+int enbd_complete(struct enbd_channel *ch, struct file *file,
+		  struct enbd_io *io);
+void enbd_release_channel(struct enbd_channel *ch, struct file *file);
+void enbd_abort_all(struct enbd_device *dev);
+bool enbd_channel_usable(struct enbd_channel *ch, struct file *file);
+
+/* enbd_ctl.c */
+int enbd_ctl_init(void);
+void enbd_ctl_exit(void);
+
+/* enbd_proc.c */
+int enbd_proc_init(void);
+void enbd_proc_exit(void);
+
+#endif /* ENBD_H */

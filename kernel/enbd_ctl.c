@@ -1,0 +1,364 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * enbd: the control device /dev/enbd-control.
+ *
+ * Each open file can become one channel of one device (ENBD_IOC_ATTACH);
+ * file->private_data then points at the channel slot.  The ABI is described
+ * in include/uapi/enbd.h.  Every ioctl checks the magic, the capability, the
+ * argument's size field and its flags before anything else.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <crypto/algapi.h>
+#include <linux/blkdev.h>
+#include <linux/capability.h>
+#include <linux/fs.h>
+#include <linux/log2.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/poll.h>
+#include <linux/sched.h>
+#include <linux/uaccess.h>
+
+#include "enbd.h"
+
+/*
+ * Copy an ioctl argument in after checking that its leading size field
+ * equals what this module was built with.
+ */
+static int enbd_copy_arg(void *karg, const void __user *uarg, u32 size)
+{
+	u32 user_size;
+
+	if (get_user(user_size, (const u32 __user *)uarg))
+		return -EFAULT;
+	if (user_size != size)
+		return -EINVAL;
+	if (copy_from_user(karg, uarg, size))
+		return -EFAULT;
+	return 0;
+}
+
+static bool enbd_token_matches(struct enbd_device *dev, u64 token)
+{
+	lockdep_assert_held(&dev->config_mutex);
+	return !dev->has_token || !crypto_memneq(&token, &dev->token, sizeof(token));
+}
+
+static long enbd_ioctl_attach(struct file *file, struct enbd_attach __user *uarg)
+{
+	struct enbd_channel *ch = NULL;
+	struct enbd_attach arg;
+	struct enbd_device *dev;
+	unsigned int i;
+	int ret;
+
+	ret = enbd_copy_arg(&arg, uarg, sizeof(arg));
+	if (ret)
+		return ret;
+	if (arg.flags)
+		return -EINVAL;
+	dev = enbd_get_device(arg.index);
+	if (!dev)
+		return -ENXIO;
+	if (READ_ONCE(file->private_data))
+		return -EISCONN;
+
+	mutex_lock(&dev->config_mutex);
+	if (!enbd_token_matches(dev, arg.token)) {
+		spin_lock(&dev->lock);
+		dev->nr_bad_token++;
+		spin_unlock(&dev->lock);
+		ret = -EACCES;
+		goto unlock;
+	}
+	spin_lock(&dev->lock);
+	for (i = 0; i < ENBD_MAX_CHANNELS; i++) {
+		if (!dev->channels[i].file) {
+			ch = &dev->channels[i];
+			ch->file = file;
+			ch->ejected = false;
+			ch->pid = task_tgid_vnr(current);
+			ch->last_active = jiffies;
+			break;
+		}
+	}
+	spin_unlock(&dev->lock);
+	if (!ch) {
+		ret = -EBUSY;
+		goto unlock;
+	}
+	/* Two threads attaching one file at once: the loser gives up. */
+	if (cmpxchg(&file->private_data, NULL, ch)) {
+		ret = -EISCONN;
+		goto release_slot;
+	}
+	if (put_user(ch->index, &uarg->channel)) {
+		file->private_data = NULL;
+		ret = -EFAULT;
+		goto release_slot;
+	}
+	if (!dev->has_token && arg.token) {
+		dev->has_token = true;
+		dev->token = arg.token;
+	}
+	mutex_unlock(&dev->config_mutex);
+	return 0;
+
+release_slot:
+	enbd_release_channel(ch, file);
+unlock:
+	mutex_unlock(&dev->config_mutex);
+	return ret;
+}
+
+static int enbd_validate_config(const struct enbd_config *cfg)
+{
+	if (cfg->flags & ~ENBD_CFG_ALL || cfg->reserved)
+		return -EINVAL;
+	if (!is_power_of_2(cfg->block_size) || cfg->block_size < SECTOR_SIZE ||
+	    cfg->block_size > PAGE_SIZE)
+		return -EINVAL;
+	if (cfg->bytes < cfg->block_size || cfg->bytes > (u64)LLONG_MAX)
+		return -EINVAL;
+	return 0;
+}
+
+/* Make @dev a disk of the configured size and capabilities. */
+static void enbd_open_device(struct enbd_device *dev, const struct enbd_config *cfg)
+{
+	struct request_queue *q = dev->disk->queue;
+	u32 flags = cfg->flags;
+
+	lockdep_assert_held(&dev->config_mutex);
+	dev->bytes = round_down(cfg->bytes, cfg->block_size);
+	dev->block_size = cfg->block_size;
+	dev->cfg_flags = flags;
+
+	blk_queue_logical_block_size(q, cfg->block_size);
+	blk_queue_physical_block_size(q, cfg->block_size);
+	blk_queue_io_min(q, cfg->block_size);
+	blk_queue_write_cache(q, flags & ENBD_CFG_FLUSH, flags & ENBD_CFG_FUA);
+	if (flags & ENBD_CFG_TRIM) {
+		q->limits.discard_granularity = cfg->block_size;
+		blk_queue_max_discard_sectors(q, round_down(UINT_MAX, cfg->block_size) >> SECTOR_SHIFT);
+	} else {
+		blk_queue_max_discard_sectors(q, 0);
+	}
+	blk_queue_max_write_zeroes_sectors(q, flags & ENBD_CFG_WRITE_ZEROES ?
+			round_down(UINT_MAX, cfg->block_size) >> SECTOR_SHIFT : 0);
+	set_disk_ro(dev->disk, flags & ENBD_CFG_READ_ONLY);
+
+	spin_lock(&dev->lock);
+	dev->accepting = true;
+	dev->last_error = 0;
+	spin_unlock(&dev->lock);
+	dev->open = true;
+	set_capacity_and_notify(dev->disk, dev->bytes >> SECTOR_SHIFT);
+	enbd_apply_readahead(dev);
+}
+
+static long enbd_ioctl_configure(struct file *file, struct enbd_config __user *uarg)
+{
+	struct enbd_channel *ch = READ_ONCE(file->private_data);
+	struct enbd_config cfg;
+	struct enbd_device *dev;
+	bool usable;
+	int ret;
+
+	ret = enbd_copy_arg(&cfg, uarg, sizeof(cfg));
+	if (ret)
+		return ret;
+	ret = enbd_validate_config(&cfg);
+	if (ret)
+		return ret;
+	if (!ch)
+		return -ENOTCONN;
+	dev = ch->dev;
+
+	mutex_lock(&dev->config_mutex);
+	spin_lock(&dev->lock);
+	usable = enbd_channel_usable(ch, file);
+	spin_unlock(&dev->lock);
+	if (!usable)
+		ret = -ESHUTDOWN;
+	else if (!dev->open)
+		enbd_open_device(dev, &cfg);
+	else if (dev->bytes != round_down(cfg.bytes, cfg.block_size) ||
+		 dev->block_size != cfg.block_size)
+		ret = -EBUSY;
+	mutex_unlock(&dev->config_mutex);
+	return ret;
+}
+
+static long enbd_ioctl_io(struct file *file, struct enbd_io __user *uarg)
+{
+	struct enbd_channel *ch = READ_ONCE(file->private_data);
+	struct enbd_io io;
+	int ret;
+
+	ret = enbd_copy_arg(&io, uarg, sizeof(io));
+	if (ret)
+		return ret;
+	if (io.flags & ~ENBD_IO_ALL || io.reserved ||
+	    !(io.flags & (ENBD_IO_COMPLETE | ENBD_IO_FETCH)))
+		return -EINVAL;
+	if ((io.flags & ENBD_IO_FETCH) &&
+	    (io.data_capacity < ENBD_MAX_IO_BYTES ||
+	     !access_ok(u64_to_user_ptr(io.data), io.data_capacity)))
+		return -EINVAL;
+	if (!ch)
+		return -ENOTCONN;
+
+	io.done_result = ENBD_DONE_NONE;
+	if (io.flags & ENBD_IO_COMPLETE) {
+		ret = enbd_complete(ch, file, &io);
+		if (ret)
+			return ret;
+		if (put_user(io.done_result, &uarg->done_result))
+			return -EFAULT;
+	}
+	if (io.flags & ENBD_IO_FETCH) {
+		ret = enbd_fetch(ch, file, &io, io.flags & ENBD_IO_NONBLOCK);
+		if (ret)
+			return ret;
+		/*
+		 * The request is claimed; if the caller cannot learn of it,
+		 * aging or its detach will roll it back.
+		 */
+		if (copy_to_user(&uarg->req, &io.req, sizeof(io.req)))
+			return -EFAULT;
+	}
+	return 0;
+}
+
+static long enbd_ioctl_detach(struct file *file)
+{
+	struct enbd_channel *ch = xchg(&file->private_data, NULL);
+
+	if (!ch)
+		return -ENOTCONN;
+	enbd_release_channel(ch, file);
+	return 0;
+}
+
+static long enbd_ioctl_shutdown(struct enbd_shutdown __user *uarg)
+{
+	struct enbd_shutdown arg;
+	struct enbd_device *dev;
+	int ret;
+
+	ret = enbd_copy_arg(&arg, uarg, sizeof(arg));
+	if (ret)
+		return ret;
+	if (arg.flags || arg.reserved)
+		return -EINVAL;
+	dev = enbd_get_device(arg.index);
+	if (!dev)
+		return -ENXIO;
+
+	mutex_lock(&dev->config_mutex);
+	if (!enbd_token_matches(dev, arg.token)) {
+		spin_lock(&dev->lock);
+		dev->nr_bad_token++;
+		spin_unlock(&dev->lock);
+		mutex_unlock(&dev->config_mutex);
+		return -EACCES;
+	}
+	enbd_abort_all(dev);
+	dev->open = false;
+	dev->has_token = false;
+	dev->token = 0;
+	dev->bytes = 0;
+	set_capacity_and_notify(dev->disk, 0);
+	mutex_unlock(&dev->config_mutex);
+	pr_info("%s shut down\n", dev->disk->disk_name);
+	return 0;
+}
+
+static long enbd_ctl_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	void __user *argp = (void __user *)arg;
+
+	if (_IOC_TYPE(cmd) != ENBD_IOC_MAGIC)
+		return -ENOTTY;
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+
+	switch (cmd) {
+	case ENBD_IOC_ATTACH:
+		return enbd_ioctl_attach(file, argp);
+	case ENBD_IOC_CONFIGURE:
+		return enbd_ioctl_configure(file, argp);
+	case ENBD_IOC_IO:
+		return enbd_ioctl_io(file, argp);
+	case ENBD_IOC_DETACH:
+		return enbd_ioctl_detach(file);
+	case ENBD_IOC_SHUTDOWN:
+		return enbd_ioctl_shutdown(argp);
+	default:
+		return -ENOTTY;
+	}
+}
+
+static __poll_t enbd_ctl_poll(struct file *file, poll_table *wait)
+{
+	struct enbd_channel *ch = READ_ONCE(file->private_data);
+	struct enbd_device *dev;
+	__poll_t mask = 0;
+
+	if (!ch)
+		return EPOLLERR;
+	dev = ch->dev;
+	poll_wait(file, &dev->fetch_wait, wait);
+	spin_lock(&dev->lock);
+	if (!enbd_channel_usable(ch, file))
+		mask = EPOLLHUP;
+	else if (!list_empty(&dev->queue))
+		mask = EPOLLIN | EPOLLRDNORM;
+	spin_unlock(&dev->lock);
+	return mask;
+}
+
+static int enbd_ctl_open(struct inode *inode, struct file *file)
+{
+	/* misc_open() left the miscdevice here; we keep our channel here. */
+	file->private_data = NULL;
+	return nonseekable_open(inode, file);
+}
+
+static int enbd_ctl_release(struct inode *inode, struct file *file)
+{
+	struct enbd_channel *ch = file->private_data;
+
+	if (ch)
+		enbd_release_channel(ch, file);
+	return 0;
+}
+
+static const struct file_operations enbd_ctl_fops = {
+	.owner		= THIS_MODULE,
+	.open		= enbd_ctl_open,
+	.release	= enbd_ctl_release,
+	.unlocked_ioctl	= enbd_ctl_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+	.poll		= enbd_ctl_poll,
+	.llseek		= no_llseek,
+};
+
+static struct miscdevice enbd_ctl_misc = {
+	.minor	= MISC_DYNAMIC_MINOR,
+	.name	= ENBD_CONTROL_NAME,
+	.fops	= &enbd_ctl_fops,
+	.mode	= 0600,
+};
+
+int enbd_ctl_init(void)
+{
+	return misc_register(&enbd_ctl_misc);
+}
+
+void enbd_ctl_exit(void)
+{
+	misc_deregister(&enbd_ctl_misc);
+}

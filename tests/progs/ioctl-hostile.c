@@ -1,0 +1,377 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ioctl-hostile: throw bad arguments at /dev/enbd-control and check that each
+ * gets the documented errno, that requests survive every failed call, and
+ * that a second completion is discarded and counted.  Runs as root in the VM
+ * with the module loaded and device @index unused.  Prints TAP.
+ *
+ * usage: ioctl-hostile [INDEX]
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <uapi/enbd.h>
+
+#define TOKEN	0x5eed5eed5eedULL
+#define BLOCK	4096
+
+static unsigned int test_number, failures;
+static unsigned int dev_index;
+
+static void check(int ok, const char *fmt, ...)
+{
+	va_list ap;
+
+	test_number++;
+	printf("%sok %u - ", ok ? "" : "not ", test_number);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+	if (!ok)
+		failures++;
+}
+
+/* The ioctl fails with exactly @want. */
+static void expect_errno(int rc, int want, const char *what)
+{
+	int got = rc < 0 ? errno : 0;
+
+	check(rc < 0 && got == want, "%s -> %s (got %s)", what, strerror(want),
+	      rc < 0 ? strerror(got) : "success");
+}
+
+static void expect_ok(int rc, const char *what)
+{
+	check(rc == 0, "%s succeeds (%s)", what, rc ? strerror(errno) : "ok");
+}
+
+static int open_control(void)
+{
+	int fd = open(ENBD_CONTROL_PATH, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0) {
+		printf("Bail out! cannot open %s: %s\n", ENBD_CONTROL_PATH, strerror(errno));
+		exit(1);
+	}
+	return fd;
+}
+
+static int attach(int fd, unsigned int index, uint64_t token)
+{
+	struct enbd_attach a = { .size = sizeof(a), .index = index, .token = token };
+
+	return ioctl(fd, ENBD_IOC_ATTACH, &a);
+}
+
+static int fetch(int fd, void *buf, struct enbd_io *io, int nonblock)
+{
+	memset(io, 0, sizeof(*io));
+	io->size = sizeof(*io);
+	io->flags = ENBD_IO_FETCH | (nonblock ? ENBD_IO_NONBLOCK : 0);
+	io->data = (uintptr_t)buf;
+	io->data_capacity = ENBD_MAX_IO_BYTES;
+	return ioctl(fd, ENBD_IOC_IO, io);
+}
+
+static int complete(int fd, const struct enbd_request *req, int error,
+		    const void *data, uint32_t length, uint32_t *result)
+{
+	struct enbd_io io = {
+		.size = sizeof(io), .flags = ENBD_IO_COMPLETE,
+		.done_seq = req->seq, .done_tag = req->tag, .done_error = error,
+		.done_data = (uintptr_t)data, .done_length = length,
+	};
+	int rc = ioctl(fd, ENBD_IOC_IO, &io);
+
+	if (result)
+		*result = io.done_result;
+	return rc;
+}
+
+/* Start a child doing one O_DIRECT read (or write) of BLOCK bytes at 0. */
+static pid_t start_io(int writing, char fill)
+{
+	char path[32];
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "/dev/" ENBD_DISK_PREFIX "%u", dev_index);
+	pid = fork();
+	if (pid == 0) {
+		void *buf;
+		ssize_t n;
+		int fd = open(path, (writing ? O_WRONLY : O_RDONLY) | O_DIRECT);
+
+		if (fd < 0 || posix_memalign(&buf, BLOCK, BLOCK))
+			_exit(2);
+		memset(buf, fill, BLOCK);
+		n = writing ? pwrite(fd, buf, BLOCK, 0) : pread(fd, buf, BLOCK, 0);
+		if (n != BLOCK)
+			_exit(3);
+		/* A read must see what the daemon completed it with. */
+		_exit(!writing && ((char *)buf)[BLOCK - 1] != fill ? 4 : 0);
+	}
+	return pid;
+}
+
+static int wait_child(pid_t pid)
+{
+	int status;
+
+	if (waitpid(pid, &status, 0) != pid)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static void argument_checks(void)
+{
+	int fd = open_control(), fd2;
+	struct enbd_attach a;
+	struct enbd_config cfg;
+	struct enbd_io io;
+	char buf[16];
+
+	expect_errno(ioctl(fd, _IOW(0x12, 1, int), buf), ENOTTY, "foreign magic");
+	expect_errno(ioctl(fd, _IO(ENBD_IOC_MAGIC, 99)), ENOTTY, "unknown command");
+	memset(&a, 0, sizeof(a));
+	a.size = sizeof(a) - 1;
+	expect_errno(ioctl(fd, ENBD_IOC_ATTACH, &a), EINVAL, "attach with short size");
+	a.size = sizeof(a) + 8;
+	expect_errno(ioctl(fd, ENBD_IOC_ATTACH, &a), EINVAL, "attach with long size");
+	a.size = sizeof(a);
+	a.flags = 0x80;
+	expect_errno(ioctl(fd, ENBD_IOC_ATTACH, &a), EINVAL, "attach with unknown flags");
+	a.flags = 0;
+	a.index = ENBD_MAX_DEVICES + 5;
+	expect_errno(ioctl(fd, ENBD_IOC_ATTACH, &a), ENXIO, "attach to a missing device");
+	expect_errno(ioctl(fd, ENBD_IOC_ATTACH, NULL), EFAULT, "attach with NULL");
+	expect_errno(ioctl(fd, ENBD_IOC_ATTACH, (void *)1), EFAULT, "attach with pointer 1");
+	expect_errno(ioctl(fd, ENBD_IOC_ATTACH, (void *)0xffff888000000000UL), EFAULT,
+		     "attach with a kernel pointer");
+
+	memset(&io, 0, sizeof(io));
+	io.size = sizeof(io);
+	io.flags = ENBD_IO_COMPLETE;
+	io.done_seq = 1;
+	expect_errno(ioctl(fd, ENBD_IOC_IO, &io), ENOTCONN, "complete on a non-attached fd");
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.size = sizeof(cfg);
+	cfg.bytes = 1 << 20;
+	cfg.block_size = 512;
+	expect_errno(ioctl(fd, ENBD_IOC_CONFIGURE, &cfg), ENOTCONN, "configure on a non-attached fd");
+	expect_errno(ioctl(fd, ENBD_IOC_DETACH), ENOTCONN, "detach on a non-attached fd");
+	{
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+
+		check(poll(&p, 1, 0) == 1 && (p.revents & POLLERR),
+		      "poll on a non-attached fd reports POLLERR");
+	}
+	cfg.block_size = 1000;
+	expect_errno(ioctl(fd, ENBD_IOC_CONFIGURE, &cfg), EINVAL, "block size 1000");
+	cfg.block_size = 512;
+	cfg.flags = 1u << 30;
+	expect_errno(ioctl(fd, ENBD_IOC_CONFIGURE, &cfg), EINVAL, "unknown config flag");
+
+	/* Unprivileged caller, with the file already open. */
+	fflush(stdout);
+	if (fork() == 0) {
+		if (setresuid(65534, 65534, 65534) < 0)
+			_exit(2);
+		a.index = dev_index;
+		_exit(ioctl(fd, ENBD_IOC_ATTACH, &a) < 0 && errno == EPERM ? 0 : 1);
+	}
+	check(wait_child(-1) == 0, "attach without CAP_SYS_ADMIN -> EPERM");
+
+	expect_ok(attach(fd, dev_index, TOKEN), "attach with a token");
+	expect_errno(attach(fd, dev_index, TOKEN), EISCONN, "second attach of one fd");
+	fd2 = open_control();
+	expect_errno(attach(fd2, dev_index, TOKEN + 1), EACCES, "attach with the wrong token");
+	expect_errno(attach(fd2, dev_index, 0), EACCES, "attach without the token");
+	close(fd2);
+	expect_ok(ioctl(fd, ENBD_IOC_DETACH), "detach");
+	expect_errno(ioctl(fd, ENBD_IOC_DETACH), ENOTCONN, "second detach");
+	close(fd);
+}
+
+/* Pointer to an unmapped page. */
+static void *unmapped_page(void)
+{
+	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	munmap(p, 4096);
+	return p;
+}
+
+static void request_checks(void)
+{
+	int fd = open_control(), other = open_control(), stranger = open_control();
+	struct enbd_config cfg = { .size = sizeof(cfg), .bytes = 64 << 20, .block_size = 512 };
+	struct enbd_request req, first;
+	void *buf = malloc(ENBD_MAX_IO_BYTES);
+	char *data = malloc(BLOCK);
+	struct enbd_io io;
+	uint32_t result;
+	pid_t child;
+
+	expect_ok(attach(fd, dev_index, TOKEN), "attach channel 0");
+	expect_ok(attach(other, dev_index, TOKEN), "attach channel 1");
+	expect_ok(ioctl(fd, ENBD_IOC_CONFIGURE, &cfg), "configure 64 MiB");
+	cfg.bytes = 32 << 20;
+	expect_errno(ioctl(other, ENBD_IOC_CONFIGURE, &cfg), EBUSY,
+		     "a second channel presenting another size");
+	expect_errno(fetch(fd, buf, &io, 1), EAGAIN, "non-blocking fetch with nothing queued");
+
+	/* A read: bad completions first, each leaving it outstanding. */
+	child = start_io(0, 'r');
+	expect_ok(fetch(fd, buf, &io, 0), "blocking fetch of a read");
+	req = io.req;
+	check(req.type == ENBD_CMD_READ && req.length == BLOCK && req.offset == 0,
+	      "fetched READ 0+%u (type %u)", req.length, req.type);
+	memset(data, 'r', BLOCK);
+	{
+		struct enbd_request bad = req;
+
+		bad.tag = 100000;
+		expect_errno(complete(fd, &bad, 0, data, BLOCK, NULL), EINVAL, "completion with tag out of range");
+		bad = req;
+		bad.seq = req.seq + 1000;
+		expect_errno(complete(fd, &bad, 0, data, BLOCK, NULL), EINVAL, "completion quoting a seq never issued");
+		bad.seq = 0;
+		expect_errno(complete(fd, &bad, 0, data, BLOCK, NULL), EINVAL, "completion quoting seq 0");
+	}
+	expect_errno(complete(fd, &req, 0, data, BLOCK - 1, NULL), EINVAL, "read completion with the wrong length");
+	expect_errno(complete(fd, &req, 1, NULL, 0, NULL), EINVAL, "positive error value");
+	expect_errno(complete(fd, &req, 0, unmapped_page(), BLOCK, NULL), EFAULT, "read data at an unmapped address");
+	expect_errno(complete(fd, &req, 0, (void *)0xffff888000000000UL, BLOCK, NULL), EFAULT,
+		     "read data at a kernel address");
+	expect_errno(complete(stranger, &req, 0, data, BLOCK, NULL), ENOTCONN, "completion from a non-attached fd");
+	check(complete(other, &req, 0, data, BLOCK, &result) == 0 && result == ENBD_DONE_DISCARDED,
+	      "completion by a channel that does not own it is discarded (result %u)", result);
+	check(complete(fd, &req, 0, data, BLOCK, &result) == 0 && result == ENBD_DONE_ACCEPTED,
+	      "the owner's completion is accepted (result %u)", result);
+	check(wait_child(child) == 0, "the reader got the data");
+	check(complete(fd, &req, 0, data, BLOCK, &result) == 0 && result == ENBD_DONE_DISCARDED,
+	      "a second completion is discarded silently (result %u)", result);
+
+	/* A write whose payload cannot be copied out goes back on the queue. */
+	child = start_io(1, 'w');
+	expect_errno(fetch(fd, unmapped_page(), &io, 0), EFAULT, "fetch of a write into an unmapped buffer");
+	expect_ok(fetch(other, buf, &io, 0), "another channel fetches the rolled-back write");
+	first = io.req;
+	check(first.type == ENBD_CMD_WRITE && ((char *)buf)[BLOCK - 1] == 'w',
+	      "its payload arrives intact");
+	/* Channel 1 detaches: its write goes back to the queue for channel 0. */
+	expect_ok(ioctl(other, ENBD_IOC_DETACH), "detach channel 1 with a write outstanding");
+	expect_ok(fetch(fd, buf, &io, 1), "channel 0 fetches the write again");
+	check(io.req.tag == first.tag && io.req.seq > first.seq,
+	      "same request, new claim (seq %llu > %llu)",
+	      (unsigned long long)io.req.seq, (unsigned long long)first.seq);
+	req = io.req;
+	check(complete(fd, &first, 0, NULL, 0, &result) == 0 && result == ENBD_DONE_DISCARDED,
+	      "completion quoting the old claim is discarded");
+	/* Complete with an error: the writer sees EIO. */
+	check(complete(fd, &req, -EIO, NULL, 0, &result) == 0 && result == ENBD_DONE_ACCEPTED,
+	      "completion with -EIO accepted");
+	check(wait_child(child) == 3, "the writer saw the error");
+
+	/* Combined complete + fetch. */
+	child = start_io(0, 'c');
+	expect_ok(fetch(fd, buf, &io, 0), "fetch a read");
+	req = io.req;
+	{
+		struct enbd_io both = {
+			.size = sizeof(both), .flags = ENBD_IO_COMPLETE | ENBD_IO_FETCH | ENBD_IO_NONBLOCK,
+			.done_seq = req.seq, .done_tag = req.tag,
+			.done_data = (uintptr_t)memset(data, 'c', BLOCK), .done_length = BLOCK,
+			.data = (uintptr_t)buf, .data_capacity = ENBD_MAX_IO_BYTES,
+		};
+		int rc = ioctl(fd, ENBD_IOC_IO, &both);
+
+		check(rc < 0 && errno == EAGAIN && both.done_result == ENBD_DONE_ACCEPTED,
+		      "complete+fetch completes, then finds nothing (EAGAIN)");
+	}
+	check(wait_child(child) == 0, "the reader got the combined completion's data");
+
+	/* Shutdown: token checked, outstanding request failed, channel ejected. */
+	child = start_io(0, 'x');
+	expect_ok(fetch(fd, buf, &io, 0), "fetch a read before shutdown");
+	{
+		struct enbd_shutdown sd = { .size = sizeof(sd), .index = dev_index, .token = TOKEN + 1 };
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+
+		expect_errno(ioctl(stranger, ENBD_IOC_SHUTDOWN, &sd), EACCES, "shutdown with the wrong token");
+		sd.token = TOKEN;
+		expect_ok(ioctl(stranger, ENBD_IOC_SHUTDOWN, &sd), "shutdown with the token");
+		check(wait_child(child) == 3, "the outstanding read failed");
+		check(poll(&p, 1, 1000) == 1 && (p.revents & POLLHUP), "ejected channel polls POLLHUP");
+		expect_errno(fetch(fd, buf, &io, 1), ESHUTDOWN, "fetch on an ejected channel");
+	}
+	close(fd);
+	close(other);
+	close(stranger);
+	free(buf);
+	free(data);
+}
+
+/* Random arguments to every command number: the kernel must survive. */
+static void random_calls(void)
+{
+	unsigned char arg[256];
+	unsigned int i, j;
+	int fd = open_control();
+
+	srand(42);
+	for (i = 0; i < 20000; i++) {
+		unsigned int nr = rand() % 8, size = rand() % 2 ? 0 : rand() % 200;
+		static const unsigned long real[] = {
+			ENBD_IOC_ATTACH, ENBD_IOC_CONFIGURE, ENBD_IOC_IO, ENBD_IOC_DETACH,
+		};
+		unsigned long cmd = rand() % 2 ? real[rand() % 4] :
+			_IOC(rand() % 4, ENBD_IOC_MAGIC, nr, size);
+		void *ptr = arg;
+
+		for (j = 0; j < sizeof(arg); j++)
+			arg[j] = rand();
+		/* Sometimes a plausible header, to get past the size check. */
+		if (rand() % 2)
+			*(uint32_t *)arg = rand() % 2 ? 24 : (rand() % 2 ? 88 : 32);
+		if (rand() % 4 == 0)
+			*(uint32_t *)(arg + 4) = 0;
+		/* Never point a fetch at our own stack copy of arguments. */
+		if (rand() % 8 == 0)
+			ptr = (void *)(uintptr_t)rand();
+		if (cmd == ENBD_IOC_SHUTDOWN || (_IOC_NR(cmd) == 3 && (*(uint32_t *)(arg + 4) & ENBD_IO_FETCH) &&
+						 !(*(uint32_t *)(arg + 4) & ENBD_IO_NONBLOCK)))
+			continue;	/* would shut a device or block */
+		ioctl(fd, cmd, ptr);
+		if (i % 1000 == 999) {
+			close(fd);
+			fd = open_control();
+		}
+	}
+	close(fd);
+	check(1, "20000 random calls survived");
+}
+
+int main(int argc, char **argv)
+{
+	dev_index = argc > 1 ? (unsigned int)atoi(argv[1]) : 0;
+	signal(SIGPIPE, SIG_IGN);
+	argument_checks();
+	request_checks();
+	random_calls();
+	printf("1..%u\n", test_number);
+	return failures ? 1 : 0;
+}

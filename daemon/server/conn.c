@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Connection lifetime and buffered input. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "log.h"
+#include "sock.h"
+
+struct conn *conn_new(const struct server *srv, int rfd, int wfd, const char *peer,
+		      bool refused)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->max_threads = srv->max_threads ? srv->max_threads : 1;
+	c->threads = calloc(c->max_threads, sizeof(*c->threads));
+	if (!c->threads) {
+		free(c);
+		return NULL;
+	}
+	c->srv = srv;
+	c->rfd = rfd;
+	c->wfd = wfd;
+	c->refused = refused;
+	snprintf(c->peer, sizeof(c->peer), "%s", peer);
+	pthread_mutex_init(&c->rlock, NULL);
+	pthread_mutex_init(&c->wlock, NULL);
+	return c;
+}
+
+void conn_free(struct conn *c)
+{
+	if (!c)
+		return;
+	pthread_mutex_destroy(&c->rlock);
+	pthread_mutex_destroy(&c->wlock);
+	free(c->meta_export);
+	free(c->threads);
+	free(c);
+}
+
+void conn_serve(struct conn *c)
+{
+	int rc;
+
+	/* A client gets this long for each read of the handshake. */
+	if (c->srv->handshake_timeout_ms)
+		sock_set_timeouts(c->rfd, c->srv->handshake_timeout_ms);
+	rc = handshake(c);
+	if (c->srv->handshake_timeout_ms)
+		sock_set_timeouts(c->rfd, 0);
+	if (rc == 0)
+		transmission(c);
+}
+
+int conn_read(struct conn *c, void *buf, size_t len)
+{
+	size_t have = c->in_len - c->in_pos;
+	char *out = buf;
+
+	if (have) {
+		size_t n = have < len ? have : len;
+
+		memcpy(out, c->in + c->in_pos, n);
+		c->in_pos += n;
+		out += n;
+		len -= n;
+	}
+	if (len == 0)
+		return 0;
+	if (len >= sizeof(c->in) / 2)	/* big payloads go straight to @buf */
+		return read_full(c->rfd, out, len);
+	c->in_pos = c->in_len = 0;
+	while (c->in_len < len) {
+		ssize_t n = read(c->rfd, c->in + c->in_len, sizeof(c->in) - c->in_len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0) {
+			errno = ECONNRESET;
+			return -1;
+		}
+		c->in_len += (size_t)n;
+	}
+	memcpy(out, c->in, len);
+	c->in_pos = len;
+	return 0;
+}
+
+int conn_skip(struct conn *c, uint64_t len)
+{
+	char scratch[16 << 10];
+
+	while (len) {
+		size_t n = len < sizeof(scratch) ? (size_t)len : sizeof(scratch);
+
+		if (conn_read(c, scratch, n) < 0)
+			return -1;
+		len -= n;
+	}
+	return 0;
+}

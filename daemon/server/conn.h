@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * One client connection: the option haggling (handshake.c), then the
+ * transmission phase (transmission.c).
+ *
+ * Transmission threads work leader/follower style: whichever thread holds
+ * @rlock reads the next request from the socket, lets go of the lock and
+ * carries the request out, so requests run concurrently and replies go
+ * out in completion order.  Replies are written whole under @wlock.  A
+ * thread is added (up to max_threads) when a request is read while no
+ * other thread waits to read.
+ */
+#ifndef ENBD_SERVER_CONN_H
+#define ENBD_SERVER_CONN_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "server.h"
+
+#define CONN_INBUF	(64u << 10)	/* read-ahead buffer for requests */
+#define CONN_MAX_OPTIONS 1024		/* options per session before we hang up */
+#define META_ID_BASE_ALLOCATION 1	/* our id for base:allocation */
+
+struct conn {
+	const struct server *srv;
+	int rfd, wfd;			/* the socket twice (the fuzzer uses two files) */
+	char peer[80];			/* for log lines */
+	bool refused;			/* the ACL said no: refuse every option */
+	unsigned int max_threads;
+
+	/* Read-ahead, used by the handshake and then by the @rlock holder. */
+	unsigned char in[CONN_INBUF];
+	size_t in_pos, in_len;
+
+	/* Negotiated in the handshake */
+	bool no_zeroes;			/* NBD_FLAG_C_NO_ZEROES */
+	bool structured;		/* NBD_OPT_STRUCTURED_REPLY */
+	bool meta_alloc;		/* base:allocation selected ... */
+	char *meta_export;		/* ... for this export name */
+	const struct export *exp;	/* the export being served */
+	uint16_t tflags;		/* its transmission flags */
+
+	/* Transmission */
+	pthread_mutex_t rlock;		/* reading requests */
+	pthread_mutex_t wlock;		/* writing replies */
+	bool quit;			/* stop reading: disconnect, EOF or error */
+	unsigned int waiting;		/* threads waiting for @rlock */
+	unsigned int nthreads;		/* helper threads started */
+	pthread_t *threads;
+};
+
+struct conn *conn_new(const struct server *srv, int rfd, int wfd, const char *peer,
+		      bool refused);
+void conn_free(struct conn *c);
+/* Handshake then transmission, until the client goes away.  The caller
+ * closes the descriptors. */
+void conn_serve(struct conn *c);
+
+/* Buffered exact read; -1 with errno (ECONNRESET at end of stream). */
+int conn_read(struct conn *c, void *buf, size_t len);
+/* Read and drop @len bytes. */
+int conn_skip(struct conn *c, uint64_t len);
+
+/* handshake.c: 0 to go on to transmission, -1 to close the connection. */
+int handshake(struct conn *c);
+/* transmission.c: serve requests until the client leaves. */
+void transmission(struct conn *c);
+
+#endif

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* enbd-server: the pieces shared between its source files. */
+#ifndef ENBD_SERVER_H
+#define ENBD_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "backend.h"
+
+struct export {
+	char *name;
+	char *spec;		/* as given on the command line */
+	struct backend *backend;
+	bool readonly;
+};
+
+/* Access control list: --allow ADDR[/PREFIX] and --default-deny. */
+struct acl_entry {
+	int family;		/* AF_INET or AF_INET6 */
+	unsigned char addr[16];
+	unsigned int prefix;
+};
+
+struct acl {
+	struct acl_entry *entries;
+	unsigned int count;
+	bool default_deny;
+};
+
+int acl_add(struct acl *acl, const char *spec);
+/* True when the peer may use the server. */
+bool acl_allows(const struct acl *acl, const struct sockaddr *sa);
+void acl_free(struct acl *acl);
+
+struct server {
+	struct export *exports;	/* exports[0] is the default export ("") */
+	unsigned int nexports;
+	unsigned int max_threads;	/* per connection */
+	int handshake_timeout_ms;
+};
+
+/* Find an export by name; "" selects the default one.  NULL if none. */
+const struct export *export_find(const struct server *srv, const char *name);
+/* Transmission flags for @e on a connection (@structured: replies negotiated). */
+uint16_t export_flags(const struct export *e, bool structured);
+
+/* Block sizes advertised in NBD_INFO_BLOCK_SIZE */
+#define SERVER_MIN_BLOCK	1u
+#define SERVER_PREF_BLOCK	4096u
+
+#endif

@@ -1,0 +1,432 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Transmission phase: read requests, check every field, carry them out on
+ * the export's backend and reply (simple or structured), many at once.
+ * See conn.h for the threading.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "log.h"
+#include "nbd-proto.h"
+#include "sock.h"
+#include "transmission.h"
+
+/* Most descriptors in one block status reply (proto.md allows 2^20). */
+#define MAX_EXTENTS	(64u << 10)
+
+struct buffer {
+	void *p;
+	size_t cap;
+};
+
+static int buffer_reserve(struct buffer *b, size_t len)
+{
+	void *p;
+
+	if (len <= b->cap)
+		return 0;
+	free(b->p);
+	p = malloc(len);
+	b->p = p;
+	b->cap = p ? len : 0;
+	return p ? 0 : -1;
+}
+
+static const char *cmd_name(uint16_t type)
+{
+	static const char *const names[] = {
+		"READ", "WRITE", "DISC", "FLUSH", "TRIM", "CACHE", "WRITE_ZEROES", "BLOCK_STATUS",
+	};
+
+	return type < sizeof(names) / sizeof(names[0]) ? names[type] : "unknown";
+}
+
+uint32_t request_check(const struct request_ctx *ctx, const struct request *r,
+		       const char **why)
+{
+	uint16_t allowed = 0;
+	bool writes = false, ranged = true;
+
+	switch (r->type) {
+	case NBD_CMD_READ:
+		if (ctx->tflags & NBD_FLAG_SEND_DF)
+			allowed |= NBD_CMD_FLAG_DF;
+		break;
+	case NBD_CMD_WRITE:
+		writes = true;
+		break;
+	case NBD_CMD_DISC:
+	case NBD_CMD_FLUSH:
+		ranged = false;
+		break;
+	case NBD_CMD_TRIM:
+		writes = true;
+		break;
+	case NBD_CMD_CACHE:
+		break;
+	case NBD_CMD_WRITE_ZEROES:
+		writes = true;
+		allowed |= NBD_CMD_FLAG_NO_HOLE;
+		if (ctx->tflags & NBD_FLAG_SEND_FAST_ZERO)
+			allowed |= NBD_CMD_FLAG_FAST_ZERO;
+		break;
+	case NBD_CMD_BLOCK_STATUS:
+		allowed |= NBD_CMD_FLAG_REQ_ONE;
+		if (r->length == 0) {
+			*why = "block status of an empty range";
+			return NBD_EINVAL;
+		}
+		break;
+	default:
+		*why = "unknown command";
+		return NBD_EINVAL;
+	}
+	if (ctx->tflags & NBD_FLAG_SEND_FUA)	/* valid on every command */
+		allowed |= NBD_CMD_FLAG_FUA;
+	if (r->flags & ~allowed) {
+		*why = "command flags not valid for this command";
+		return NBD_EINVAL;
+	}
+	if (writes && (ctx->tflags & NBD_FLAG_READ_ONLY)) {
+		*why = "the export is read-only";
+		return NBD_EPERM;
+	}
+	if (r->type == NBD_CMD_TRIM && !(ctx->tflags & NBD_FLAG_SEND_TRIM)) {
+		*why = "trim not supported on this export";
+		return NBD_EINVAL;
+	}
+	if (r->type == NBD_CMD_BLOCK_STATUS && !ctx->meta_alloc) {
+		*why = "no metadata context was selected";
+		return NBD_EINVAL;
+	}
+	if (!ranged) {
+		if (r->type == NBD_CMD_FLUSH && (r->offset || r->length)) {
+			*why = "flush offset and length must be zero";
+			return NBD_EINVAL;
+		}
+		return 0;
+	}
+	if ((r->type == NBD_CMD_READ || r->type == NBD_CMD_WRITE) &&
+	    r->length > NBD_MAX_PAYLOAD) {
+		*why = "request larger than the maximum payload";
+		return ctx->structured && r->type == NBD_CMD_READ ? NBD_EOVERFLOW : NBD_EINVAL;
+	}
+	if (r->offset > ctx->size || r->length > ctx->size - r->offset) {
+		*why = "request beyond the end of the export";
+		return r->type == NBD_CMD_WRITE || r->type == NBD_CMD_WRITE_ZEROES ?
+			NBD_ENOSPC : NBD_EINVAL;
+	}
+	return 0;
+}
+
+/* ---- replies ---- */
+
+/* Stop the connection: no more requests are read, and blocked I/O ends. */
+static void conn_abort(struct conn *c)
+{
+	__atomic_store_n(&c->quit, true, __ATOMIC_RELEASE);
+	shutdown(c->rfd, SHUT_RDWR);
+}
+
+/* Send a whole reply made of @n pieces, atomically with respect to the
+ * other threads of this connection. */
+static int send_iov(struct conn *c, struct iovec *iov, int n)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&c->wlock);
+	while (n > 0) {
+		ssize_t w = writev(c->wfd, iov, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			rc = -1;
+			break;
+		}
+		while (n > 0 && (size_t)w >= iov->iov_len) {
+			w -= (ssize_t)iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n > 0) {
+			iov->iov_base = (char *)iov->iov_base + w;
+			iov->iov_len -= (size_t)w;
+		}
+	}
+	pthread_mutex_unlock(&c->wlock);
+	if (rc < 0) {
+		log_debug("%s: cannot send reply: %s", c->peer, strerror(errno));
+		conn_abort(c);
+	}
+	return rc;
+}
+
+static int send_simple(struct conn *c, const struct request *r, uint32_t error,
+		       const void *data, size_t len)
+{
+	struct nbd_simple_reply h = {
+		.magic = htobe32(NBD_SIMPLE_REPLY_MAGIC),
+		.error = htobe32(error),
+		.cookie = htobe64(r->cookie),
+	};
+	struct iovec iov[2] = {
+		{ .iov_base = &h, .iov_len = sizeof(h) },
+		{ .iov_base = (void *)data, .iov_len = len },
+	};
+
+	return send_iov(c, iov, len ? 2 : 1);
+}
+
+/* One structured chunk: header, a fixed part and a variable part. */
+static int send_chunk(struct conn *c, const struct request *r, uint16_t flags, uint16_t type,
+		      const void *fixed, size_t flen, const void *data, size_t dlen)
+{
+	struct nbd_structured_reply h = {
+		.magic = htobe32(NBD_STRUCTURED_REPLY_MAGIC),
+		.flags = htobe16(flags),
+		.type = htobe16(type),
+		.cookie = htobe64(r->cookie),
+		.length = htobe32((uint32_t)(flen + dlen)),
+	};
+	struct iovec iov[3] = {
+		{ .iov_base = &h, .iov_len = sizeof(h) },
+		{ .iov_base = (void *)fixed, .iov_len = flen },
+		{ .iov_base = (void *)data, .iov_len = dlen },
+	};
+
+	return send_iov(c, iov, dlen ? 3 : flen ? 2 : 1);
+}
+
+static int send_error(struct conn *c, const struct request *r, uint32_t error, const char *why)
+{
+	log_debug("%s: %s offset %llu length %u: error %u: %s", c->peer, cmd_name(r->type),
+		  (unsigned long long)r->offset, r->length, error, why);
+	if (c->structured) {
+		size_t len = strnlen(why, NBD_MAX_STRING);
+		struct nbd_chunk_error e = {
+			.error = htobe32(error),
+			.msglen = htobe16((uint16_t)len),
+		};
+
+		return send_chunk(c, r, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_ERROR, &e, sizeof(e),
+				  why, len);
+	}
+	return send_simple(c, r, error, NULL, 0);
+}
+
+static int send_backend_error(struct conn *c, const struct request *r, int rc)
+{
+	return send_error(c, r, nbd_error_from_errno(-rc), strerror(-rc));
+}
+
+static int send_read(struct conn *c, const struct request *r, const void *data)
+{
+	struct nbd_chunk_offset_data d = { .offset = htobe64(r->offset) };
+
+	if (!c->structured)
+		return send_simple(c, r, 0, data, r->length);
+	if (r->length == 0)
+		return send_chunk(c, r, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_NONE, NULL, 0, NULL, 0);
+	/* The data is in hand: no error can follow, so this chunk is the last. */
+	return send_chunk(c, r, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_OFFSET_DATA, &d, sizeof(d),
+			  data, r->length);
+}
+
+static int send_block_status(struct conn *c, const struct request *r, struct buffer *buf)
+{
+	struct backend *b = c->exp->backend;
+	unsigned int max = r->flags & NBD_CMD_FLAG_REQ_ONE ? 1 : MAX_EXTENTS;
+	struct nbd_block_descriptor *d;
+	struct extents ex;
+	uint32_t id = htobe32(META_ID_BASE_ALLOCATION);
+	unsigned int i;
+	int rc;
+
+	extents_init(&ex, r->offset, r->length, max);
+	rc = b->ops->extents(b, &ex);
+	if (rc == 0 && ex.count == 0)
+		rc = -EIO;
+	if (rc == 0 && buffer_reserve(buf, ex.count * sizeof(*d)) < 0)
+		rc = -ENOMEM;
+	if (rc < 0) {
+		extents_free(&ex);
+		return send_backend_error(c, r, rc);
+	}
+	d = buf->p;
+	for (i = 0; i < ex.count; i++) {
+		/* runs are clipped to the request, so each fits in 32 bits */
+		d[i].length = htobe32((uint32_t)ex.runs[i].length);
+		d[i].status = htobe32(ex.runs[i].flags & (NBD_STATE_HOLE | NBD_STATE_ZERO));
+	}
+	rc = send_chunk(c, r, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_BLOCK_STATUS, &id, sizeof(id),
+			d, ex.count * sizeof(*d));
+	extents_free(&ex);
+	return rc;
+}
+
+/* ---- requests ---- */
+
+/*
+ * Read the next request (and a WRITE's payload into @buf), holding @rlock.
+ * Returns 0 with @r filled in (r->error set if it must fail), or -1 when no
+ * more requests are to be read.
+ */
+static int read_request(struct conn *c, struct request *r, struct buffer *buf)
+{
+	struct request_ctx ctx = {
+		.tflags = c->tflags, .size = c->exp->backend->size,
+		.structured = c->structured, .meta_alloc = c->meta_alloc,
+	};
+	struct nbd_request h;
+
+	if (conn_read(c, &h, sizeof(h)) < 0) {
+		if (errno == ECONNRESET)
+			log_debug("%s: end of stream", c->peer);
+		else
+			log_info("%s: read failed: %s", c->peer, strerror(errno));
+		return -1;
+	}
+	if (be32toh(h.magic) != NBD_REQUEST_MAGIC) {
+		log_warn("%s: bad request magic 0x%08x, hanging up", c->peer, be32toh(h.magic));
+		return -1;
+	}
+	r->flags = be16toh(h.flags);
+	r->type = be16toh(h.type);
+	r->cookie = be64toh(h.cookie);
+	r->offset = be64toh(h.offset);
+	r->length = be32toh(h.length);
+	r->why = NULL;
+	r->error = request_check(&ctx, r, &r->why);
+
+	if (r->type == NBD_CMD_WRITE) {
+		/* The payload follows whatever we think of the request. */
+		if (r->length > NBD_MAX_PAYLOAD || r->error) {
+			if (conn_skip(c, r->length) < 0)
+				return -1;
+		} else if (buffer_reserve(buf, r->length) < 0) {
+			if (conn_skip(c, r->length) < 0)
+				return -1;
+			r->error = NBD_ENOMEM;
+			r->why = "out of memory";
+		} else if (conn_read(c, buf->p, r->length) < 0) {
+			log_info("%s: connection lost in a write payload", c->peer);
+			return -1;
+		}
+	}
+	if (r->type == NBD_CMD_DISC) {
+		log_debug("%s: disconnect requested", c->peer);
+		return -1;
+	}
+	return 0;
+}
+
+static void do_request(struct conn *c, const struct request *r, struct buffer *buf)
+{
+	struct backend *b = c->exp->backend;
+	bool fua = r->flags & NBD_CMD_FLAG_FUA;
+	unsigned int zflags = 0;
+	int rc = 0;
+
+	if (log_enabled(LOG_LEVEL_DEBUG))
+		log_debug("%s: %s flags 0x%x offset %llu length %u", c->peer, cmd_name(r->type),
+			  r->flags, (unsigned long long)r->offset, r->length);
+	if (r->error) {
+		send_error(c, r, r->error, r->why);
+		return;
+	}
+	switch (r->type) {
+	case NBD_CMD_READ:
+		if (buffer_reserve(buf, r->length) < 0) {
+			send_error(c, r, NBD_ENOMEM, "out of memory");
+			return;
+		}
+		rc = r->length ? b->ops->pread(b, buf->p, r->length, r->offset) : 0;
+		if (rc == 0)
+			send_read(c, r, buf->p);
+		break;
+	case NBD_CMD_WRITE:
+		rc = r->length ? b->ops->pwrite(b, buf->p, r->length, r->offset, fua) : 0;
+		break;
+	case NBD_CMD_FLUSH:
+		rc = b->ops->flush(b);
+		break;
+	case NBD_CMD_TRIM:
+		rc = r->length ? b->ops->trim(b, r->length, r->offset, fua) : 0;
+		break;
+	case NBD_CMD_WRITE_ZEROES:
+		if (!(r->flags & NBD_CMD_FLAG_NO_HOLE))
+			zflags |= ZERO_MAY_TRIM;
+		if (r->flags & NBD_CMD_FLAG_FAST_ZERO)
+			zflags |= ZERO_FAST;
+		rc = r->length ? b->ops->zero(b, r->length, r->offset, zflags, fua) : 0;
+		break;
+	case NBD_CMD_CACHE:
+		rc = r->length ? b->ops->cache(b, r->length, r->offset) : 0;
+		break;
+	case NBD_CMD_BLOCK_STATUS:
+		send_block_status(c, r, buf);
+		return;
+	}
+	if (rc < 0)
+		send_backend_error(c, r, rc);
+	else if (r->type != NBD_CMD_READ)
+		send_simple(c, r, 0, NULL, 0);
+}
+
+static void *worker(void *arg);
+
+/* Called with @rlock held after a request was read: if nobody else is
+ * waiting to read the next one, start another thread to do so. */
+static void maybe_add_thread(struct conn *c)
+{
+	if (c->nthreads + 1 >= c->max_threads ||
+	    __atomic_load_n(&c->waiting, __ATOMIC_ACQUIRE) > 0)
+		return;
+	if (pthread_create(&c->threads[c->nthreads], NULL, worker, c) == 0)
+		c->nthreads++;
+}
+
+static void *worker(void *arg)
+{
+	struct conn *c = arg;
+	struct buffer buf = { 0 };
+	struct request r;
+
+	for (;;) {
+		__atomic_add_fetch(&c->waiting, 1, __ATOMIC_ACQ_REL);
+		pthread_mutex_lock(&c->rlock);
+		__atomic_sub_fetch(&c->waiting, 1, __ATOMIC_ACQ_REL);
+		if (__atomic_load_n(&c->quit, __ATOMIC_ACQUIRE) || read_request(c, &r, &buf) < 0) {
+			__atomic_store_n(&c->quit, true, __ATOMIC_RELEASE);
+			pthread_mutex_unlock(&c->rlock);
+			break;
+		}
+		maybe_add_thread(c);
+		pthread_mutex_unlock(&c->rlock);
+		do_request(c, &r, &buf);
+	}
+	free(buf.p);
+	return NULL;
+}
+
+void transmission(struct conn *c)
+{
+	unsigned int i;
+
+	worker(c);
+	/* No thread is started once quit is set, and it is set by now. */
+	pthread_mutex_lock(&c->rlock);
+	pthread_mutex_unlock(&c->rlock);
+	for (i = 0; i < c->nthreads; i++)
+		pthread_join(c->threads[i], NULL);
+}

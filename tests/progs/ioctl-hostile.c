@@ -101,6 +101,25 @@ static int complete(int fd, const struct enbd_request *req, int error,
 	return rc;
 }
 
+/* The device's count of discarded completions, from /proc/nbdinfo. */
+static long long proc_discarded(void)
+{
+	char line[256], prefix[32];
+	unsigned long long claims, discarded;
+	long long found = -1;
+	FILE *f = fopen("/proc/nbdinfo", "r");
+
+	if (!f)
+		return -1;
+	snprintf(prefix, sizeof(prefix), "[%u] Journal:", dev_index);
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, prefix, strlen(prefix)) &&
+		    sscanf(line + strlen(prefix), "%llu claims, %llu discarded", &claims, &discarded) == 2)
+			found = discarded;
+	fclose(f);
+	return found;
+}
+
 /* Start a child doing one O_DIRECT read (or write) of BLOCK bytes at 0. */
 static pid_t start_io(int writing, char fill)
 {
@@ -142,6 +161,7 @@ static void argument_checks(void)
 	struct enbd_config cfg;
 	struct enbd_io io;
 	char buf[16];
+	pid_t child;
 
 	expect_errno(ioctl(fd, _IOW(0x12, 1, int), buf), ENOTTY, "foreign magic");
 	expect_errno(ioctl(fd, _IO(ENBD_IOC_MAGIC, 99)), ENOTTY, "unknown command");
@@ -186,13 +206,14 @@ static void argument_checks(void)
 
 	/* Unprivileged caller, with the file already open. */
 	fflush(stdout);
-	if (fork() == 0) {
+	child = fork();
+	if (child == 0) {
 		if (setresuid(65534, 65534, 65534) < 0)
 			_exit(2);
 		a.index = dev_index;
 		_exit(ioctl(fd, ENBD_IOC_ATTACH, &a) < 0 && errno == EPERM ? 0 : 1);
 	}
-	check(wait_child(-1) == 0, "attach without CAP_SYS_ADMIN -> EPERM");
+	check(wait_child(child) == 0, "attach without CAP_SYS_ADMIN -> EPERM");
 
 	expect_ok(attach(fd, dev_index, TOKEN), "attach with a token");
 	expect_errno(attach(fd, dev_index, TOKEN), EISCONN, "second attach of one fd");
@@ -223,6 +244,7 @@ static void request_checks(void)
 	char *data = malloc(BLOCK);
 	struct enbd_io io;
 	uint32_t result;
+	int rc;
 	pid_t child;
 
 	expect_ok(attach(fd, dev_index, TOKEN), "attach channel 0");
@@ -257,12 +279,15 @@ static void request_checks(void)
 	expect_errno(complete(fd, &req, 0, (void *)0xffff888000000000UL, BLOCK, NULL), EFAULT,
 		     "read data at a kernel address");
 	expect_errno(complete(stranger, &req, 0, data, BLOCK, NULL), ENOTCONN, "completion from a non-attached fd");
-	check(complete(other, &req, 0, data, BLOCK, &result) == 0 && result == ENBD_DONE_DISCARDED,
+	rc = complete(other, &req, 0, data, BLOCK, &result);
+	check(rc == 0 && result == ENBD_DONE_DISCARDED,
 	      "completion by a channel that does not own it is discarded (result %u)", result);
-	check(complete(fd, &req, 0, data, BLOCK, &result) == 0 && result == ENBD_DONE_ACCEPTED,
+	rc = complete(fd, &req, 0, data, BLOCK, &result);
+	check(rc == 0 && result == ENBD_DONE_ACCEPTED,
 	      "the owner's completion is accepted (result %u)", result);
 	check(wait_child(child) == 0, "the reader got the data");
-	check(complete(fd, &req, 0, data, BLOCK, &result) == 0 && result == ENBD_DONE_DISCARDED,
+	rc = complete(fd, &req, 0, data, BLOCK, &result);
+	check(rc == 0 && result == ENBD_DONE_DISCARDED,
 	      "a second completion is discarded silently (result %u)", result);
 
 	/* A write whose payload cannot be copied out goes back on the queue. */
@@ -279,10 +304,12 @@ static void request_checks(void)
 	      "same request, new claim (seq %llu > %llu)",
 	      (unsigned long long)io.req.seq, (unsigned long long)first.seq);
 	req = io.req;
-	check(complete(fd, &first, 0, NULL, 0, &result) == 0 && result == ENBD_DONE_DISCARDED,
+	rc = complete(fd, &first, 0, NULL, 0, &result);
+	check(rc == 0 && result == ENBD_DONE_DISCARDED,
 	      "completion quoting the old claim is discarded");
 	/* Complete with an error: the writer sees EIO. */
-	check(complete(fd, &req, -EIO, NULL, 0, &result) == 0 && result == ENBD_DONE_ACCEPTED,
+	rc = complete(fd, &req, -EIO, NULL, 0, &result);
+	check(rc == 0 && result == ENBD_DONE_ACCEPTED,
 	      "completion with -EIO accepted");
 	check(wait_child(child) == 3, "the writer saw the error");
 
@@ -303,6 +330,9 @@ static void request_checks(void)
 		      "complete+fetch completes, then finds nothing (EAGAIN)");
 	}
 	check(wait_child(child) == 0, "the reader got the combined completion's data");
+
+	check(proc_discarded() == 3, "/proc/nbdinfo counts the 3 discarded completions (%lld)",
+	      proc_discarded());
 
 	/* Shutdown: token checked, outstanding request failed, channel ejected. */
 	child = start_io(0, 'x');

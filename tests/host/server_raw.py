@@ -35,8 +35,9 @@ class Closed(Exception):
 
 
 class Raw:
-    def __init__(self, port, host="127.0.0.1", timeout=10):
-        self.s = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, port, host="127.0.0.1", timeout=10, source=None):
+        self.s = socket.create_connection((host, port), timeout=timeout,
+                                          source_address=(source, 0) if source else None)
         self.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.structured = False
         self.size = None

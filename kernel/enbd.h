@@ -18,6 +18,7 @@
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
 
 #include <uapi/enbd.h>
 
@@ -26,6 +27,7 @@
 extern unsigned int enbd_ndevs;
 extern unsigned int enbd_keepalive;
 extern unsigned int enbd_readahead_kb;
+extern unsigned int enbd_aging;
 
 /* Where a request is in its life; changed only under enbd_device.lock. */
 enum enbd_cmd_state {
@@ -64,7 +66,11 @@ struct enbd_channel {
 	unsigned int index;		/* constant: slot number */
 	struct file *file;		/* bound control file, NULL if free */
 	bool ejected;			/* shut down: every call fails */
+	bool stalled;			/* a claim outlived the aging time: no
+					 * more fetches until re-attached */
 	pid_t pid;			/* tgid of the attaching daemon */
+	pid_t last_pid;			/* tgid of the previous attacher */
+	unsigned int attaches;		/* times the slot was attached */
 	unsigned long last_active;	/* jiffies of the last fetch/complete */
 	u64 requested;			/* requests claimed */
 	u64 despatched;			/* requests completed successfully */
@@ -72,6 +78,10 @@ struct enbd_channel {
 	u64 pending;			/* requests claimed and not completed */
 	u64 bytes;			/* payload bytes carried */
 	u64 discarded;			/* late or doubled completions */
+	u64 resubmitted;		/* claims rolled back for another try */
+	u64 keepalives;			/* keep-alives answered (daemon says) */
+	u64 reconnects;			/* re-attached by the same daemon */
+	u64 restarts;			/* re-attached by a new daemon */
 };
 
 /*
@@ -113,12 +123,21 @@ struct enbd_device {
 	unsigned int nr_claimed;	/* on journal */
 	unsigned int max_outstanding;	/* highest nr_queued + nr_claimed */
 	u64 nr_discarded;		/* late/double completions, all slots */
+	u64 nr_resubmitted;		/* rollbacks, all slots */
+	u32 aging_ms;			/* 0: enbd_aging seconds */
+	u32 outage_policy;		/* ENBD_OUTAGE_* */
+	u32 outage_ms;			/* grace before failing, with _FAIL */
+	unsigned long outage_since;	/* jiffies the last live channel
+					 * went, 0 while one is live */
+	bool failing;			/* outage policy says fail I/O */
 	u64 nr_bad_token;		/* attaches refused for a wrong token */
 	int last_error;			/* last error completed, as -errno */
 	struct enbd_channel channels[ENBD_MAX_CHANNELS];
 	struct enbd_channel *last_channel;	/* most recently active */
 
 	wait_queue_head_t fetch_wait;	/* channels waiting for a request */
+	struct delayed_work age_work;	/* ages the journal once a second
+					 * while the device is open */
 };
 
 /* enbd_main.c */
@@ -133,6 +152,9 @@ int enbd_complete(struct enbd_channel *ch, struct file *file,
 		  struct enbd_io *io);
 void enbd_release_channel(struct enbd_channel *ch, struct file *file);
 void enbd_abort_all(struct enbd_device *dev);
+void enbd_age_requests(struct enbd_device *dev);
+void enbd_check_outage(struct enbd_device *dev);
+void enbd_note_attach(struct enbd_channel *ch);
 bool enbd_channel_usable(struct enbd_channel *ch, struct file *file);
 
 /* enbd_ctl.c */

@@ -56,7 +56,9 @@ static long enbd_ioctl_attach(struct file *file, struct enbd_attach __user *uarg
 	ret = enbd_copy_arg(&arg, uarg, sizeof(arg));
 	if (ret)
 		return ret;
-	if (arg.flags)
+	if (arg.flags & ~ENBD_ATTACH_ALL)
+		return -EINVAL;
+	if ((arg.flags & ENBD_ATTACH_SLOT) && arg.channel >= ENBD_MAX_CHANNELS)
 		return -EINVAL;
 	dev = enbd_get_device(arg.index);
 	if (!dev)
@@ -74,12 +76,14 @@ static long enbd_ioctl_attach(struct file *file, struct enbd_attach __user *uarg
 	}
 	spin_lock(&dev->lock);
 	for (i = 0; i < ENBD_MAX_CHANNELS; i++) {
+		if (arg.flags & ENBD_ATTACH_SLOT && i != arg.channel)
+			continue;
 		if (!dev->channels[i].file) {
 			ch = &dev->channels[i];
 			ch->file = file;
 			ch->ejected = false;
-			ch->pid = task_tgid_vnr(current);
-			ch->last_active = jiffies;
+			ch->stalled = false;
+			enbd_note_attach(ch);
 			break;
 		}
 	}
@@ -156,6 +160,7 @@ static void enbd_open_device(struct enbd_device *dev, const struct enbd_config *
 	dev->open = true;
 	set_capacity_and_notify(dev->disk, dev->bytes >> SECTOR_SHIFT);
 	enbd_apply_readahead(dev);
+	schedule_delayed_work(&dev->age_work, HZ);
 }
 
 static long enbd_ioctl_configure(struct file *file, struct enbd_config __user *uarg)
@@ -266,6 +271,7 @@ static long enbd_ioctl_shutdown(struct enbd_shutdown __user *uarg)
 		return -EACCES;
 	}
 	enbd_abort_all(dev);
+	cancel_delayed_work_sync(&dev->age_work);
 	dev->open = false;
 	dev->has_token = false;
 	dev->token = 0;
@@ -274,6 +280,62 @@ static long enbd_ioctl_shutdown(struct enbd_shutdown __user *uarg)
 	mutex_unlock(&dev->config_mutex);
 	pr_info("%s shut down\n", dev->disk->disk_name);
 	return 0;
+}
+
+static long enbd_ioctl_set_policy(struct enbd_policy __user *uarg)
+{
+	struct enbd_policy arg;
+	struct enbd_device *dev;
+	int ret;
+
+	ret = enbd_copy_arg(&arg, uarg, sizeof(arg));
+	if (ret)
+		return ret;
+	if (arg.flags & ~ENBD_POLICY_ALL || arg.outage > ENBD_OUTAGE_FAIL ||
+	    arg.aging_ms > 3600 * MSEC_PER_SEC || arg.outage_ms > 3600 * MSEC_PER_SEC)
+		return -EINVAL;
+	dev = enbd_get_device(arg.index);
+	if (!dev)
+		return -ENXIO;
+
+	mutex_lock(&dev->config_mutex);
+	if (!enbd_token_matches(dev, arg.token)) {
+		mutex_unlock(&dev->config_mutex);
+		return -EACCES;
+	}
+	spin_lock(&dev->lock);
+	if (arg.flags & ENBD_POLICY_AGING)
+		dev->aging_ms = arg.aging_ms;
+	if (arg.flags & ENBD_POLICY_OUTAGE) {
+		dev->outage_policy = arg.outage;
+		dev->outage_ms = arg.outage_ms;
+	}
+	spin_unlock(&dev->lock);
+	mutex_unlock(&dev->config_mutex);
+	enbd_check_outage(dev);
+	return 0;
+}
+
+static long enbd_ioctl_event(struct file *file, struct enbd_event __user *uarg)
+{
+	struct enbd_channel *ch = READ_ONCE(file->private_data);
+	struct enbd_event arg;
+	int ret;
+
+	ret = enbd_copy_arg(&arg, uarg, sizeof(arg));
+	if (ret)
+		return ret;
+	if (arg.flags || arg.reserved || arg.event != ENBD_EVENT_KEEPALIVE)
+		return -EINVAL;
+	if (!ch)
+		return -ENOTCONN;
+	spin_lock(&ch->dev->lock);
+	if (enbd_channel_usable(ch, file))
+		ch->keepalives++;
+	else
+		ret = -ESHUTDOWN;
+	spin_unlock(&ch->dev->lock);
+	return ret;
 }
 
 static long enbd_ctl_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
@@ -296,6 +358,10 @@ static long enbd_ctl_ioctl(struct file *file, unsigned int cmd, unsigned long ar
 		return enbd_ioctl_detach(file);
 	case ENBD_IOC_SHUTDOWN:
 		return enbd_ioctl_shutdown(argp);
+	case ENBD_IOC_SET_POLICY:
+		return enbd_ioctl_set_policy(argp);
+	case ENBD_IOC_EVENT:
+		return enbd_ioctl_event(file, argp);
 	default:
 		return -ENOTTY;
 	}
@@ -314,6 +380,8 @@ static __poll_t enbd_ctl_poll(struct file *file, poll_table *wait)
 	spin_lock(&dev->lock);
 	if (!enbd_channel_usable(ch, file))
 		mask = EPOLLHUP;
+	else if (ch->stalled)
+		mask = EPOLLPRI;
 	else if (!list_empty(&dev->queue))
 		mask = EPOLLIN | EPOLLRDNORM;
 	spin_unlock(&dev->lock);

@@ -9,6 +9,18 @@
  * ended exactly once: by the completion that takes it off the journal, or by
  * an abort.  Copies between request pages and userspace happen outside
  * dev->lock in the FETCHING and COMPLETING states, which nothing else may end.
+ *
+ * Aging (enbd_age_requests, once a second): a claim older than the aging time
+ * marks its channel stalled.  A stalled channel fetches nothing more and is
+ * told (POLLPRI) to drop its connection and re-attach.  Its aged READs are
+ * rolled back at once - if the old connection answers after all, that answer
+ * is a late completion and discarded.  Its aged writes, trims, zeroes and
+ * flushes stay claimed until the channel detaches, closing its connection:
+ * were a write resubmitted while its first copy could still reach the server,
+ * the first copy could land after a newer write to the same blocks had been
+ * acknowledged.  Flushes need nothing more: the block layer sends a flush
+ * only once the writes it covers have completed, and a write completes only
+ * through the one claim that carried it.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -26,6 +38,13 @@ bool enbd_channel_usable(struct enbd_channel *ch, struct file *file)
 	return ch->file == file && !ch->ejected;
 }
 
+/* A channel that can take work: attached, not ejected, not stalled. */
+static bool enbd_channel_live(struct enbd_channel *ch)
+{
+	lockdep_assert_held(&ch->dev->lock);
+	return ch->file && !ch->ejected && !ch->stalled;
+}
+
 static void enbd_note_outstanding(struct enbd_device *dev)
 {
 	unsigned int now = dev->nr_queued + dev->nr_claimed;
@@ -40,7 +59,7 @@ blk_status_t enbd_queue_request(struct enbd_device *dev, struct request *rq)
 	struct enbd_cmd *cmd = blk_mq_rq_to_pdu(rq);
 
 	spin_lock(&dev->lock);
-	if (!dev->accepting) {
+	if (!dev->accepting || dev->failing) {
 		spin_unlock(&dev->lock);
 		return BLK_STS_IOERR;
 	}
@@ -73,13 +92,22 @@ static void enbd_rollback_locked(struct enbd_device *dev, struct enbd_cmd *cmd,
 	dev->nr_claimed--;
 	if (dev->accepting) {
 		cmd->state = ENBD_CMD_QUEUED;
-		cmd->resubmits++;
 		list_move(&cmd->link, &dev->queue);
 		dev->nr_queued++;
 	} else {
 		cmd->state = ENBD_CMD_IDLE;
 		list_move_tail(&cmd->link, failed);
 	}
+}
+
+/* Roll back a claim that reached a channel, to be carried out again. */
+static void enbd_resubmit_locked(struct enbd_device *dev, struct enbd_cmd *cmd,
+				 struct list_head *failed)
+{
+	cmd->owner->resubmitted++;
+	dev->nr_resubmitted++;
+	cmd->resubmits++;
+	enbd_rollback_locked(dev, cmd, failed);
 }
 
 static void enbd_end_failed(struct list_head *failed)
@@ -141,7 +169,8 @@ static bool enbd_fetch_ready(struct enbd_device *dev, struct enbd_channel *ch,
 	bool ready;
 
 	spin_lock(&dev->lock);
-	ready = !list_empty(&dev->queue) || !enbd_channel_usable(ch, file);
+	ready = !list_empty(&dev->queue) || !enbd_channel_usable(ch, file) ||
+		ch->stalled;
 	spin_unlock(&dev->lock);
 	return ready;
 }
@@ -160,6 +189,10 @@ int enbd_fetch(struct enbd_channel *ch, struct file *file,
 		if (!enbd_channel_usable(ch, file)) {
 			spin_unlock(&dev->lock);
 			return -ESHUTDOWN;
+		}
+		if (ch->stalled) {
+			spin_unlock(&dev->lock);
+			return -ENOLINK;
 		}
 		if (!list_empty(&dev->queue))
 			break;
@@ -207,9 +240,8 @@ int enbd_fetch(struct enbd_channel *ch, struct file *file,
 		ret = -ESHUTDOWN;
 	} else if (ret || !enbd_channel_usable(ch, file)) {
 		/* Bad buffer, or detached meanwhile: someone else takes it. */
-		ch->requested--;
+		ch->requested--;	/* never left the kernel */
 		enbd_rollback_locked(dev, cmd, &failed);
-		cmd->resubmits--;	/* never left the kernel */
 		if (!ret)
 			ret = -ESHUTDOWN;
 	} else {
@@ -299,6 +331,112 @@ int enbd_complete(struct enbd_channel *ch, struct file *file, struct enbd_io *io
 	return 0;
 }
 
+static unsigned int enbd_live_channels(struct enbd_device *dev)
+{
+	unsigned int i, live = 0;
+
+	for (i = 0; i < ENBD_MAX_CHANNELS; i++)
+		live += enbd_channel_live(&dev->channels[i]);
+	return live;
+}
+
+/*
+ * Apply the outage policy: with ENBD_OUTAGE_FAIL and no live channel for
+ * outage_ms, fail what is queued (onto @failed) and, through dev->failing,
+ * what comes, until a channel is live again.
+ */
+static void enbd_check_outage_locked(struct enbd_device *dev, struct list_head *failed)
+{
+	struct enbd_cmd *cmd;
+
+	lockdep_assert_held(&dev->lock);
+	if (enbd_live_channels(dev) || !dev->accepting) {
+		dev->outage_since = 0;
+		dev->failing = false;
+		return;
+	}
+	if (!dev->outage_since)
+		dev->outage_since = jiffies ?: 1;
+	if (dev->outage_policy != ENBD_OUTAGE_FAIL)
+		return;
+	if (!dev->failing &&
+	    time_before(jiffies, dev->outage_since + msecs_to_jiffies(dev->outage_ms)))
+		return;
+	if (!dev->failing)
+		pr_warn("%s: no channel for %u ms: failing I/O until one returns\n",
+			dev->disk->disk_name, jiffies_to_msecs(jiffies - dev->outage_since));
+	dev->failing = true;
+	list_for_each_entry(cmd, &dev->queue, link)
+		cmd->state = ENBD_CMD_IDLE;
+	list_splice_tail_init(&dev->queue, failed);
+	dev->nr_queued = 0;
+}
+
+void enbd_check_outage(struct enbd_device *dev)
+{
+	LIST_HEAD(failed);
+
+	spin_lock(&dev->lock);
+	enbd_check_outage_locked(dev, &failed);
+	spin_unlock(&dev->lock);
+	enbd_end_failed(&failed);
+}
+
+/* Book-keeping for a channel that has just been attached to its slot. */
+void enbd_note_attach(struct enbd_channel *ch)
+{
+	pid_t pid = task_tgid_vnr(current);
+
+	lockdep_assert_held(&ch->dev->lock);
+	if (ch->attaches && pid == ch->last_pid)
+		ch->reconnects++;
+	else if (ch->attaches)
+		ch->restarts++;
+	ch->attaches++;
+	ch->pid = pid;
+	ch->last_pid = pid;
+	ch->last_active = jiffies;
+	ch->dev->outage_since = 0;
+	ch->dev->failing = false;
+}
+
+/*
+ * Age the journal: see the comment at the top.  Runs once a second from
+ * the device's age_work while the device is open.
+ */
+void enbd_age_requests(struct enbd_device *dev)
+{
+	unsigned long aging;
+	struct enbd_cmd *cmd, *next;
+	LIST_HEAD(failed);
+	bool stalled = false;
+
+	spin_lock(&dev->lock);
+	aging = dev->aging_ms ? msecs_to_jiffies(dev->aging_ms) :
+		READ_ONCE(enbd_aging) * HZ;
+	list_for_each_entry_safe(cmd, next, &dev->journal, link) {
+		struct enbd_channel *ch = cmd->owner;
+
+		if (!aging || cmd->state != ENBD_CMD_CLAIMED ||
+		    time_before(jiffies, cmd->claimed_at + aging))
+			continue;
+		if (!ch->stalled) {
+			ch->stalled = true;
+			stalled = true;
+			pr_info_ratelimited("%s: channel %u stalled: a request waited %u ms\n",
+					    dev->disk->disk_name, ch->index,
+					    jiffies_to_msecs(jiffies - cmd->claimed_at));
+		}
+		if (req_op(cmd->rq) == REQ_OP_READ)
+			enbd_resubmit_locked(dev, cmd, &failed);
+	}
+	enbd_check_outage_locked(dev, &failed);
+	spin_unlock(&dev->lock);
+	enbd_end_failed(&failed);
+	if (stalled)
+		wake_up_all(&dev->fetch_wait);
+}
+
 /*
  * Unbind @ch from @file: its outstanding requests go back on the queue for
  * the other channels (or fail if the device was shut down).
@@ -317,15 +455,17 @@ void enbd_release_channel(struct enbd_channel *ch, struct file *file)
 	/* Walk backwards so the oldest claim ends up first in the queue. */
 	list_for_each_entry_safe_reverse(cmd, prev, &dev->journal, link) {
 		if (cmd->owner == ch && cmd->state == ENBD_CMD_CLAIMED)
-			enbd_rollback_locked(dev, cmd, &failed);
+			enbd_resubmit_locked(dev, cmd, &failed);
 	}
 	/* A FETCHING request of ours finds the slot unbound and rolls back. */
 	ch->file = NULL;
 	ch->ejected = false;
+	ch->stalled = false;
 	ch->pid = 0;
 	if (dev->last_channel == ch)
 		dev->last_channel = NULL;
 	enbd_note_outstanding(dev);
+	enbd_check_outage_locked(dev, &failed);
 	spin_unlock(&dev->lock);
 	enbd_end_failed(&failed);
 	wake_up_all(&dev->fetch_wait);

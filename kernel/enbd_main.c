@@ -70,6 +70,19 @@ module_param_cb(readahead, &enbd_readahead_ops, &enbd_readahead_kb, 0644);
 MODULE_PARM_DESC(readahead,
 		 "Read-ahead of every device in KiB (0-65536; changeable at runtime). Default: 128");
 
+unsigned int enbd_aging = 30;
+static int enbd_set_aging(const char *val, const struct kernel_param *kp)
+{
+	return param_set_uint_minmax(val, kp, 0, 3600);
+}
+static const struct kernel_param_ops enbd_aging_ops = {
+	.set = enbd_set_aging,
+	.get = param_get_uint,
+};
+module_param_cb(aging, &enbd_aging_ops, &enbd_aging, 0644);
+MODULE_PARM_DESC(aging,
+		 "Seconds a request may stay with one channel before it is resubmitted and the channel told to reconnect (0: never; per device with ENBD_IOC_SET_POLICY; changeable at runtime). Default: 30");
+
 struct enbd_device *enbd_get_device(unsigned int index)
 {
 	if (index >= enbd_ndevs)
@@ -132,6 +145,16 @@ static const struct block_device_operations enbd_fops = {
 	.owner		= THIS_MODULE,
 };
 
+static void enbd_age_work(struct work_struct *work)
+{
+	struct enbd_device *dev = container_of(to_delayed_work(work),
+					       struct enbd_device, age_work);
+
+	enbd_age_requests(dev);
+	/* Shutdown stops us with cancel_delayed_work_sync(). */
+	schedule_delayed_work(&dev->age_work, HZ);
+}
+
 static int enbd_create_device(struct enbd_device *dev, unsigned int index)
 {
 	struct gendisk *disk;
@@ -144,6 +167,7 @@ static int enbd_create_device(struct enbd_device *dev, unsigned int index)
 	INIT_LIST_HEAD(&dev->queue);
 	INIT_LIST_HEAD(&dev->journal);
 	init_waitqueue_head(&dev->fetch_wait);
+	INIT_DELAYED_WORK(&dev->age_work, enbd_age_work);
 	for (i = 0; i < ENBD_MAX_CHANNELS; i++) {
 		dev->channels[i].dev = dev;
 		dev->channels[i].index = i;
@@ -199,6 +223,7 @@ static void enbd_destroy_device(struct enbd_device *dev)
 {
 	mutex_lock(&dev->config_mutex);
 	enbd_abort_all(dev);
+	cancel_delayed_work_sync(&dev->age_work);
 	mutex_unlock(&dev->config_mutex);
 	del_gendisk(dev->disk);
 	put_disk(dev->disk);

@@ -3,8 +3,9 @@
  * enbd: /proc/nbdinfo, in the spirit of ENBD's: one block per open device,
  * one column per channel slot, runs of closed devices summarised.
  *
- * Link marks per channel: '+' a daemon is attached, '*' the most recently
- * active one, '-' the slot is free or its daemon was ejected.
+ * Link marks per channel: '+' a daemon is attached and working, '*' the
+ * most recently active one, '-' the slot is free, or its daemon is stalled,
+ * reconnecting or ejected.
  */
 #include <linux/jiffies.h>
 #include <linux/proc_fs.h>
@@ -21,7 +22,10 @@ struct enbd_snapshot {
 	u32 block_size;
 	u32 cfg_flags;
 	unsigned int nr_queued, nr_claimed, max_outstanding;
-	u64 nr_discarded, nr_bad_token, next_seq;
+	u64 nr_discarded, nr_bad_token, nr_resubmitted, next_seq;
+	u32 aging_ms, outage_policy, outage_ms;
+	unsigned long outage_since;
+	bool failing;
 	int last_error;
 	unsigned int nr_slots;		/* slots shown: up to the last used */
 	unsigned int nr_attached;
@@ -45,6 +49,12 @@ static void enbd_snapshot(struct enbd_device *dev, struct enbd_snapshot *s)
 	s->max_outstanding = dev->max_outstanding;
 	s->nr_discarded = dev->nr_discarded;
 	s->nr_bad_token = dev->nr_bad_token;
+	s->nr_resubmitted = dev->nr_resubmitted;
+	s->aging_ms = dev->aging_ms ? dev->aging_ms : READ_ONCE(enbd_aging) * MSEC_PER_SEC;
+	s->outage_policy = dev->outage_policy;
+	s->outage_ms = dev->outage_ms;
+	s->outage_since = dev->outage_since;
+	s->failing = dev->failing;
 	s->next_seq = dev->next_seq;
 	s->last_error = dev->last_error;
 	s->nr_slots = 0;
@@ -53,7 +63,7 @@ static void enbd_snapshot(struct enbd_device *dev, struct enbd_snapshot *s)
 		struct enbd_channel *ch = &dev->channels[i];
 
 		s->ch[i] = *ch;
-		if (ch->file && !ch->ejected) {
+		if (ch->file && !ch->ejected && !ch->stalled) {
 			s->nr_attached++;
 			s->mark[i] = ch == dev->last_channel ? '*' : '+';
 		} else {
@@ -93,6 +103,7 @@ static void enbd_show_device(struct seq_file *m, unsigned int index,
 
 	seq_printf(m, "Device %u:\tOpen\n", index);
 	seq_printf(m, "[%u] State:      %s, %s, %s, last error %d\n", index,
+		   s->failing ? "failing I/O (outage)" :
 		   s->nr_attached ? "serving" : "waiting for a channel",
 		   s->cfg_flags & ENBD_CFG_READ_ONLY ? "ro" : "rw",
 		   s->has_token ? "token set" : "no token", s->last_error);
@@ -106,6 +117,16 @@ static void enbd_show_device(struct seq_file *m, unsigned int index,
 		   s->cfg_flags & ENBD_CFG_FUA ? " fua" : "",
 		   s->cfg_flags & ENBD_CFG_TRIM ? " trim" : "",
 		   s->cfg_flags & ENBD_CFG_WRITE_ZEROES ? " write-zeroes" : "");
+	seq_printf(m, "[%u] Policy:     aging %ums, keepalive %us, outage ", index,
+		   s->aging_ms, READ_ONCE(enbd_keepalive));
+	if (s->outage_policy == ENBD_OUTAGE_FAIL)
+		seq_printf(m, "fail after %ums", s->outage_ms);
+	else
+		seq_puts(m, "wait");
+	if (s->outage_since)
+		seq_printf(m, " (no channel for %ums)",
+			   jiffies_to_msecs(jiffies - s->outage_since));
+	seq_putc(m, '\n');
 	seq_printf(m, "[%u] Sockets:    %u", index, s->nr_attached);
 	for (i = 0; i < s->nr_slots; i++)
 		seq_printf(m, "\t(%c)", s->mark[i]);
@@ -116,12 +137,16 @@ static void enbd_show_device(struct seq_file *m, unsigned int index,
 	ENBD_SHOW(m, index, "Pending:", s, pending);
 	ENBD_SHOW(m, index, "Discarded:", s, discarded);
 	ENBD_SHOW(m, index, "Bytes:", s, bytes);
+	ENBD_SHOW(m, index, "Resubmitted:", s, resubmitted);
+	ENBD_SHOW(m, index, "Keepalives:", s, keepalives);
+	ENBD_SHOW(m, index, "Reconnects:", s, reconnects);
+	ENBD_SHOW(m, index, "Restarts:", s, restarts);
 	seq_printf(m, "[%u] Pids:       ", index);
 	for (i = 0; i < s->nr_slots; i++)
 		seq_printf(m, "\t(%d)", s->ch[i].file ? s->ch[i].pid : 0);
 	seq_putc(m, '\n');
-	seq_printf(m, "[%u] Journal:    %llu claims, %llu discarded, %llu bad tokens\n",
-		   index, s->next_seq, s->nr_discarded, s->nr_bad_token);
+	seq_printf(m, "[%u] Journal:    %llu claims, %llu discarded, %llu resubmitted, %llu bad tokens\n",
+		   index, s->next_seq, s->nr_discarded, s->nr_resubmitted, s->nr_bad_token);
 }
 
 static void enbd_show_closed(struct seq_file *m, int first, unsigned int last)
@@ -143,8 +168,9 @@ static int enbd_proc_show(struct seq_file *m, void *v)
 	s = kmalloc(sizeof(*s), GFP_KERNEL);
 	if (!s)
 		return -ENOMEM;
-	seq_printf(m, "Options:\tkeepalive %us, readahead %uKiB\n",
-		   READ_ONCE(enbd_keepalive), READ_ONCE(enbd_readahead_kb));
+	seq_printf(m, "Options:\tkeepalive %us, readahead %uKiB, aging %us\n",
+		   READ_ONCE(enbd_keepalive), READ_ONCE(enbd_readahead_kb),
+		   READ_ONCE(enbd_aging));
 	for (i = 0; i < enbd_ndevs; i++) {
 		enbd_snapshot(enbd_get_device(i), s);
 		if (!s->open) {

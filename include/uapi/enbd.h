@@ -40,11 +40,16 @@
 #define ENBD_CMD_FLAG_NO_HOLE	(1u << 1)	/* WRITE_ZEROES must allocate */
 
 /* ENBD_IOC_ATTACH: make this open file a channel of device @index. */
+#define ENBD_ATTACH_SLOT	(1u << 0)	/* take slot @channel or fail with
+						 * EBUSY (a restarted daemon taking
+						 * over its predecessor's place) */
+#define ENBD_ATTACH_ALL		ENBD_ATTACH_SLOT
 struct enbd_attach {
 	__u32 size;		/* sizeof(struct enbd_attach) */
-	__u32 flags;		/* none defined: must be 0 */
+	__u32 flags;		/* ENBD_ATTACH_* */
 	__u32 index;		/* N of /dev/ndN */
-	__u32 channel;		/* out: channel slot, 0..ENBD_MAX_CHANNELS-1 */
+	__u32 channel;		/* out (in with ENBD_ATTACH_SLOT): channel
+				 * slot, 0..ENBD_MAX_CHANNELS-1 */
 	__u64 token;		/* session token; see below */
 };
 /*
@@ -95,7 +100,12 @@ struct enbd_request {
  * Fetching then blocks until a request is queued (unless ENBD_IO_NONBLOCK:
  * EAGAIN), the call is interrupted (EINTR: the completion stands) or the
  * channel is ejected (ESHUTDOWN).  The control file is also pollable:
- * POLLIN while a request waits to be fetched, POLLHUP once ejected.
+ * POLLIN while a request waits to be fetched, POLLHUP once ejected, and
+ * POLLPRI once the channel is stalled: a request it claimed outlived the
+ * aging time, and the daemon should drop its connection (abortively), detach
+ * and reconnect.  A stalled channel's aged READs are resubmitted at once;
+ * its other aged requests are resubmitted only when it detaches, so a write
+ * is never in flight on two connections at once.
  */
 #define ENBD_IO_COMPLETE	(1u << 0)
 #define ENBD_IO_FETCH		(1u << 1)
@@ -139,11 +149,46 @@ struct enbd_shutdown {
 	__u64 token;
 };
 
+/*
+ * ENBD_IOC_SET_POLICY: per-device aging and outage policy.  Needs the
+ * device's token if it has one; the file need not be attached.
+ * Outage: while no channel is attached, requests wait however long it takes
+ * (ENBD_OUTAGE_WAIT, the default: the filesystem never sees an error), or,
+ * with ENBD_OUTAGE_FAIL, queued and new requests fail once the outage has
+ * lasted @outage_ms (0: at once) - for a member of an md mirror that should
+ * fail over - until a channel attaches again.
+ */
+#define ENBD_POLICY_AGING	(1u << 0)	/* set aging_ms */
+#define ENBD_POLICY_OUTAGE	(1u << 1)	/* set outage and outage_ms */
+#define ENBD_POLICY_ALL		(ENBD_POLICY_AGING | ENBD_POLICY_OUTAGE)
+#define ENBD_OUTAGE_WAIT	0
+#define ENBD_OUTAGE_FAIL	1
+struct enbd_policy {
+	__u32 size;		/* sizeof(struct enbd_policy) */
+	__u32 flags;		/* ENBD_POLICY_*: which settings to change */
+	__u32 index;
+	__u32 aging_ms;		/* 0: the module's aging option */
+	__u32 outage;		/* ENBD_OUTAGE_* */
+	__u32 outage_ms;	/* with ENBD_OUTAGE_FAIL */
+	__u64 token;
+};
+
+/* ENBD_IOC_EVENT: a channel daemon reports what only it can see. */
+#define ENBD_EVENT_KEEPALIVE	1	/* a keep-alive probe was answered */
+struct enbd_event {
+	__u32 size;		/* sizeof(struct enbd_event) */
+	__u32 flags;		/* none defined: must be 0 */
+	__u32 event;		/* ENBD_EVENT_* */
+	__u32 reserved;		/* must be 0 */
+};
+
 #define ENBD_IOC_MAGIC		0xE6
 #define ENBD_IOC_ATTACH		_IOWR(ENBD_IOC_MAGIC, 1, struct enbd_attach)
 #define ENBD_IOC_CONFIGURE	_IOW(ENBD_IOC_MAGIC, 2, struct enbd_config)
 #define ENBD_IOC_IO		_IOWR(ENBD_IOC_MAGIC, 3, struct enbd_io)
 #define ENBD_IOC_DETACH		_IO(ENBD_IOC_MAGIC, 4)
 #define ENBD_IOC_SHUTDOWN	_IOW(ENBD_IOC_MAGIC, 5, struct enbd_shutdown)
+#define ENBD_IOC_SET_POLICY	_IOW(ENBD_IOC_MAGIC, 6, struct enbd_policy)
+#define ENBD_IOC_EVENT		_IOW(ENBD_IOC_MAGIC, 7, struct enbd_event)
 
 #endif /* _UAPI_ENBD_H */

@@ -18,6 +18,7 @@
 #define NBD_MAGIC		0x4e42444d41474943ULL	/* "NBDMAGIC" */
 #define NBD_IHAVEOPT		0x49484156454f5054ULL	/* "IHAVEOPT" */
 #define NBD_REP_MAGIC		0x0003e889045565a9ULL
+#define NBD_OLDSTYLE_MAGIC	0x0000420281861253ULL	/* oldstyle: not supported */
 
 /* Handshake flags (server, 16 bits) */
 #define NBD_FLAG_FIXED_NEWSTYLE	(1u << 0)

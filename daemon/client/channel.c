@@ -1,0 +1,491 @@
+// SPDX-License-Identifier: GPL-2.0
+/* The channel's state table; see channel.h for the picture. */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "channel.h"
+#include "log.h"
+#include "sock.h"
+
+typedef enum chan_state (*state_fn)(struct channel *c);
+
+/* Stop with exit status 1 before the device was ever served. */
+static enum chan_state give_up(struct channel *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static enum chan_state give_up(struct channel *c, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	log_err("%s", line);
+	c->exit_code = 1;
+	c->fatal = true;
+	return CS_DEAD;
+}
+
+/* A failure to (re)establish the connection: fatal only the first time. */
+static enum chan_state conn_failed(struct channel *c, const char *why)
+{
+	if (!c->served)
+		return give_up(c, "%s", why);
+	log_warn("%s", why);
+	return CS_DEAD;
+}
+
+/* A signal while we are not in the transmission loop. */
+static bool stop_requested(struct channel *c, bool *hup)
+{
+	struct signalfd_siginfo si;
+
+	while (read(c->o->sigfd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			if (hup)
+				*hup = true;
+			continue;
+		}
+		log_info("%s: exiting", strsignal(si.ssi_signo));
+		c->stop = true;
+	}
+	return c->stop;
+}
+
+static enum chan_state st_connect(struct channel *c)
+{
+	char why[256];
+
+	if (c->served && stop_requested(c, NULL))
+		return CS_EXIT;
+	log_debug("connecting to %s port %s", c->o->host, c->o->port);
+	c->sock = sock_connect(c->o->host, c->o->port, c->o->bind, CHAN_CONNECT_MS,
+			       why, sizeof(why));
+	if (c->sock < 0)
+		return conn_failed(c, why);
+	c->st.connects++;
+	return CS_NEGOTIATE;
+}
+
+/* Is the export we reconnected to still the one the device was set up from? */
+static int export_compatible(struct channel *c, char *why, size_t len)
+{
+	const struct nbd_export *a = &c->first, *b = &c->ex;
+	const uint16_t caps = NBD_FLAG_SEND_FLUSH | NBD_FLAG_SEND_FUA |
+			      NBD_FLAG_SEND_TRIM | NBD_FLAG_SEND_WRITE_ZEROES;
+	char lost[128];
+
+	if (a->size != b->size) {
+		snprintf(why, len, "export size changed from %" PRIu64 " to %" PRIu64 " bytes",
+			 a->size, b->size);
+		return 0;
+	}
+	if (b->min_block > c->cfg.block_size) {
+		snprintf(why, len, "export minimum block size grew to %u (device uses %u)",
+			 b->min_block, c->cfg.block_size);
+		return 0;
+	}
+	if ((b->tflags & NBD_FLAG_READ_ONLY) && !(a->tflags & NBD_FLAG_READ_ONLY)) {
+		snprintf(why, len, "export became read-only");
+		return 0;
+	}
+	if (a->tflags & caps & ~b->tflags) {
+		nbd_tflags_str(a->tflags & caps & ~b->tflags, lost, sizeof(lost));
+		snprintf(why, len, "export no longer supports: %s", lost);
+		return 0;
+	}
+	return 1;
+}
+
+static void export_describe(const struct nbd_export *ex, char *buf, size_t len)
+{
+	char flags[256];
+
+	nbd_tflags_str(ex->tflags, flags, sizeof(flags));
+	if (ex->min_block)
+		snprintf(buf, len, "size %" PRIu64 ", flags 0x%x (%s), block size %u/%u/%u, via %s",
+			 ex->size, ex->tflags, flags, ex->min_block, ex->pref_block,
+			 ex->max_payload, ex->via_go ? "NBD_OPT_GO" : "NBD_OPT_EXPORT_NAME");
+	else
+		snprintf(buf, len, "size %" PRIu64 ", flags 0x%x (%s), no block size constraints, via %s",
+			 ex->size, ex->tflags, flags,
+			 ex->via_go ? "NBD_OPT_GO" : "NBD_OPT_EXPORT_NAME");
+}
+
+/* Send NBD_CMD_DISC on a connection in transmission and close it. */
+static void close_politely(struct channel *c)
+{
+	sock_set_nonblocking(c->sock, 1);
+	xmit_disconnect(c, CHAN_DISC_MS);
+}
+
+static enum chan_state st_negotiate(struct channel *c)
+{
+	char why[512], desc[512];
+	int rc;
+
+	sock_set_timeouts(c->sock, CHAN_HANDSHAKE_MS);
+	rc = nbd_handshake(c->sock, c->o->export, &c->ex, why, sizeof(why));
+	if (rc != HS_OK) {
+		char line[700];
+
+		snprintf(line, sizeof(line), "%s port %s: %s", c->o->host, c->o->port, why);
+		return conn_failed(c, line);
+	}
+	export_describe(&c->ex, desc, sizeof(desc));
+	log_info("connected to %s port %s, export '%s': %s", c->o->host, c->o->port,
+		 c->o->export, desc);
+	if (c->served && !export_compatible(c, why, sizeof(why))) {
+		log_err("%s: refusing to serve %s from it", why, c->o->devname);
+		close_politely(c);
+		c->exit_code = 1;
+		c->fatal = true;
+		return CS_DEAD;
+	}
+	if (sock_set_timeouts(c->sock, 0) < 0 || sock_set_nonblocking(c->sock, 1) < 0) {
+		snprintf(why, sizeof(why), "socket setup: %s", strerror(errno));
+		return conn_failed(c, why);
+	}
+	return CS_SETUP;
+}
+
+/* The device geometry from the export.  0, or -1 with @why. */
+static int make_config(struct channel *c, char *why, size_t len)
+{
+	const struct nbd_export *ex = &c->ex;
+	struct enbd_config *cfg = &c->cfg;
+	uint32_t bs = ex->min_block > 512 ? ex->min_block : 512;
+
+	if (bs > 4096) {
+		snprintf(why, len, "server minimum block size %u is larger than 4096, the most enbd supports",
+			 bs);
+		return -1;
+	}
+	if (ex->size < bs) {
+		snprintf(why, len, "export is too small (%" PRIu64 " bytes)", ex->size);
+		return -1;
+	}
+	if (ex->size % bs)
+		log_warn("export size %" PRIu64 " is not a multiple of %u: the last %" PRIu64
+			 " bytes are not used", ex->size, bs, ex->size % bs);
+	*cfg = (struct enbd_config){ .size = sizeof(*cfg), .bytes = ex->size, .block_size = bs };
+	if (ex->tflags & NBD_FLAG_READ_ONLY)
+		cfg->flags |= ENBD_CFG_READ_ONLY;
+	if (ex->tflags & NBD_FLAG_SEND_FLUSH)
+		cfg->flags |= ENBD_CFG_FLUSH;
+	if (ex->tflags & NBD_FLAG_SEND_FUA)
+		cfg->flags |= ENBD_CFG_FUA;
+	if (ex->tflags & NBD_FLAG_SEND_TRIM)
+		cfg->flags |= ENBD_CFG_TRIM;
+	if (ex->tflags & NBD_FLAG_SEND_WRITE_ZEROES)
+		cfg->flags |= ENBD_CFG_WRITE_ZEROES;
+	return 0;
+}
+
+/* The largest payload of one NBD request on this connection. */
+static void set_part_size(struct channel *c)
+{
+	uint32_t bs = c->cfg.block_size ? c->cfg.block_size : 512;
+
+	c->part_size = ENBD_MAX_IO_BYTES;
+	if (c->ex.max_payload && c->ex.max_payload < ENBD_MAX_IO_BYTES) {
+		c->part_size = c->ex.max_payload / bs * bs;
+		if (c->part_size < bs)
+			c->part_size = bs;
+		log_info("server takes at most %u bytes per request: larger requests are split",
+			 c->ex.max_payload);
+	}
+}
+
+static void probe_print(const struct channel *c)
+{
+	const struct nbd_export *ex = &c->ex;
+	char flags[256];
+
+	nbd_tflags_str(ex->tflags, flags, sizeof(flags));
+	printf("export: '%s'\n", c->o->export);
+	printf("size: %" PRIu64 "\n", ex->size);
+	printf("flags: 0x%04x %s\n", ex->tflags, flags);
+	if (ex->min_block)
+		printf("block-size: %u %u %u\n", ex->min_block, ex->pref_block, ex->max_payload);
+	else
+		printf("block-size: none\n");
+	printf("handshake: %s%s%s\n", ex->hflags & NBD_FLAG_FIXED_NEWSTYLE ? "fixed-newstyle" : "newstyle",
+	       ex->no_zeroes ? " no-zeroes" : "", ex->via_go ? " go" : " export-name");
+	fflush(stdout);
+}
+
+static enum chan_state st_setup(struct channel *c)
+{
+	char why[256];
+	uint32_t channel = 0;
+	int rc;
+
+	if (c->o->probe) {
+		probe_print(c);
+		c->after = AFTER_EXIT;
+		return CS_DISCONNECT;
+	}
+	if (!c->served && make_config(c, why, sizeof(why)) < 0) {
+		close_politely(c);
+		return give_up(c, "%s port %s: %s", c->o->host, c->o->port, why);
+	}
+	set_part_size(c);
+	if (!c->attached) {
+		rc = c->dev->ops->attach(c->dev, c->o->token, &channel);
+		if (rc) {
+			log_err("cannot attach to %s again: %s", c->o->devname,
+				kdev_attach_error(-rc));
+			close_politely(c);
+			if (rc == -EACCES || rc == -EPERM || rc == -ENOTTY) {
+				c->exit_code = 1;
+				c->fatal = true;
+			}
+			return CS_DEAD;
+		}
+		c->attached = true;
+		log_info("attached to %s again as channel %u", c->o->devname, channel);
+	}
+	rc = c->dev->ops->configure(c->dev, &c->cfg);
+	if (rc) {
+		close_politely(c);
+		if (!c->served)
+			return give_up(c, "cannot configure %s: %s", c->o->devname,
+				       kdev_configure_error(-rc));
+		log_err("cannot configure %s again: %s", c->o->devname, kdev_configure_error(-rc));
+		if (rc == -EBUSY || rc == -EINVAL || rc == -ENOTTY) {
+			c->exit_code = 1;
+			c->fatal = true;
+		}
+		return CS_DEAD;
+	}
+	if (!c->served)
+		log_info("serving %s: %" PRIu64 " bytes, block size %u%s", c->o->devname,
+			 (uint64_t)c->cfg.bytes, c->cfg.block_size,
+			 (c->cfg.flags & ENBD_CFG_READ_ONLY) ? ", read-only" : "");
+	else
+		log_info("serving %s again", c->o->devname);
+	if (!c->served)
+		c->first = c->ex;
+	c->served = true;
+	clock_gettime(CLOCK_MONOTONIC, &c->ready_since);
+	c->conn_replies = 0;
+	c->conn_up = true;
+	return CS_READY;
+}
+
+static enum chan_state st_ready(struct channel *c)
+{
+	enum xmit_result r = xmit_run(c, false, -1);
+
+	log_debug("transmission ended: %s", xmit_result_name(r));
+	switch (r) {
+	case XMIT_STOP:
+		c->after = AFTER_EXIT;
+		return CS_DRAIN;
+	case XMIT_RECONNECT:
+		c->after = AFTER_RECONNECT;
+		return CS_DRAIN;
+	case XMIT_EJECTED:
+		log_info("%s was shut down: channel ejected", c->o->devname);
+		c->after = AFTER_EXIT;
+		return CS_DISCONNECT;
+	case XMIT_FATAL:
+		c->exit_code = 1;
+		c->fatal = true;
+		return CS_DEAD;
+	default:
+		return CS_DEAD;
+	}
+}
+
+static enum chan_state st_drain(struct channel *c)
+{
+	enum xmit_result r;
+
+	c->draining = true;
+	xmit_abandon_unsent(c);
+	if (xmit_in_flight(c))
+		log_info("waiting for %u requests in flight", xmit_in_flight(c));
+	r = xmit_run(c, true, CHAN_DRAIN_MS);
+	log_debug("drain ended: %s", xmit_result_name(r));
+	switch (r) {
+	case XMIT_DRAINED:
+	case XMIT_RECONNECT:
+		return CS_DISCONNECT;
+	case XMIT_TIMEOUT:
+		if (xmit_in_flight(c))
+			log_warn("%u requests still in flight: leaving them to the kernel to requeue",
+				 xmit_in_flight(c));
+		return CS_DISCONNECT;
+	case XMIT_EJECTED:
+		c->after = AFTER_EXIT;
+		return CS_DISCONNECT;
+	case XMIT_FATAL:
+		c->exit_code = 1;
+		c->fatal = true;
+		return CS_DEAD;
+	default:
+		return CS_DEAD;
+	}
+}
+
+static void detach(struct channel *c)
+{
+	int rc;
+
+	if (!c->attached || c->ejected)
+		return;
+	rc = c->dev->ops->detach(c->dev);
+	if (rc)
+		log_warn("ENBD_IOC_DETACH: %s", strerror(-rc));
+	c->attached = false;
+}
+
+static void log_stats(const struct channel *c)
+{
+	log_info("%" PRIu64 " requests, %" PRIu64 " errors, %" PRIu64 " bytes read, %" PRIu64
+		 " bytes written, %" PRIu64 " reconnects", c->st.requests, c->st.errors,
+		 c->st.bytes_read, c->st.bytes_written, c->st.reconnects);
+}
+
+static enum chan_state st_disconnect(struct channel *c)
+{
+	xmit_disconnect(c, CHAN_DISC_MS);
+	if (c->dev)
+		detach(c);
+	xmit_reset(c);
+	if (c->after == AFTER_EXIT || c->stop) {
+		if (c->dev)
+			log_stats(c);
+		return CS_EXIT;
+	}
+	c->conn_up = false;
+	c->backoff_ms = 0;	/* a deliberate reconnect: at once */
+	return CS_BACKOFF;
+}
+
+static enum chan_state st_dead(struct channel *c)
+{
+	bool healthy = c->conn_up && (c->conn_replies > 0 ||
+				      chan_ms_since(&c->ready_since) >= CHAN_BACKOFF_MAX_MS);
+
+	if (c->sock >= 0) {
+		close(c->sock);
+		c->sock = -1;
+	}
+	if (c->dev)
+		detach(c);
+	xmit_reset(c);
+	if (c->fatal || !c->served)
+		return CS_EXIT;
+	if (c->stop) {
+		log_stats(c);
+		return CS_EXIT;
+	}
+	if (healthy)
+		c->backoff_ms = CHAN_BACKOFF_MIN_MS;
+	c->conn_up = false;
+	return CS_BACKOFF;
+}
+
+static enum chan_state st_backoff(struct channel *c)
+{
+	struct pollfd pfd = { .fd = c->o->sigfd, .events = POLLIN };
+	struct timespec start;
+	bool hup = false;
+	int wait = c->backoff_ms;
+
+	if (wait)
+		log_info("reconnecting in %d ms", wait);
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while (wait > 0) {
+		if (poll(&pfd, 1, wait) > 0) {
+			if (stop_requested(c, &hup)) {
+				log_stats(c);
+				return CS_EXIT;
+			}
+			if (hup)
+				break;
+		}
+		wait = c->backoff_ms - (int)chan_ms_since(&start);
+	}
+	if (c->backoff_ms < CHAN_BACKOFF_MIN_MS)
+		c->backoff_ms = CHAN_BACKOFF_MIN_MS;
+	else
+		c->backoff_ms = c->backoff_ms * 2 > CHAN_BACKOFF_MAX_MS ?
+				CHAN_BACKOFF_MAX_MS : c->backoff_ms * 2;
+	c->st.reconnects++;
+	return CS_CONNECT;
+}
+
+/* The table.  TLS will add a state between CONNECT and NEGOTIATE. */
+static const struct {
+	const char *name;
+	state_fn run;
+} states[CS__COUNT] = {
+	[CS_CONNECT] = { "CONNECT", st_connect },
+	[CS_NEGOTIATE] = { "NEGOTIATE", st_negotiate },
+	[CS_SETUP] = { "SETUP", st_setup },
+	[CS_READY] = { "READY", st_ready },
+	[CS_DRAIN] = { "DRAIN", st_drain },
+	[CS_DISCONNECT] = { "DISCONNECT", st_disconnect },
+	[CS_DEAD] = { "DEAD", st_dead },
+	[CS_BACKOFF] = { "BACKOFF", st_backoff },
+	[CS_EXIT] = { "EXIT", NULL },
+};
+
+int channel_run(const struct channel_opts *o)
+{
+	struct channel *c;
+	enum chan_state s = CS_CONNECT;
+	uint32_t channel = 0;
+	int rc;
+
+	c = calloc(1, sizeof(*c));
+	if (!c || xmit_init(c) < 0) {
+		log_err("out of memory");
+		free(c);
+		return 1;
+	}
+	c->o = o;
+	c->dev = o->dev;
+	c->sock = -1;
+	c->backoff_ms = CHAN_BACKOFF_MIN_MS;
+
+	/* Attach before touching the network: busy, token and module errors come first. */
+	if (c->dev) {
+		rc = c->dev->ops->attach(c->dev, o->token, &channel);
+		if (rc) {
+			log_err("cannot attach to %s: %s", o->devname, kdev_attach_error(-rc));
+			s = CS_EXIT;
+			c->exit_code = 1;
+		} else {
+			c->attached = true;
+			log_debug("attached to %s as channel %u", o->devname, channel);
+		}
+	}
+	while (s != CS_EXIT) {
+		enum chan_state next = states[s].run(c);
+
+		log_debug("state %s -> %s", states[s].name, states[next].name);
+		s = next;
+	}
+	if (c->sock >= 0)
+		close(c->sock);
+	if (c->dev)
+		detach(c);
+	rc = c->exit_code;
+	xmit_free(c);
+	free(c);
+	return rc;
+}

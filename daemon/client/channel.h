@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * One channel: one NBD connection carrying the requests of one enbd device.
+ *
+ * The channel's life is a single state table (channel.c):
+ *
+ *   CONNECT --> NEGOTIATE --> SETUP --> READY --(signal)--> DRAIN --> DISCONNECT --> EXIT
+ *      ^                                  |                                  |
+ *      |                    (broken link, | malformed reply)                 | (SIGHUP,
+ *      |                                  v                                  |  server
+ *      +------------ BACKOFF <-------- DEAD <--------------------------------+  shutdown)
+ *
+ * CONNECT    TCP connect (bounded), TCP_NODELAY.  (A TLS state goes between
+ *            CONNECT and NEGOTIATE when TLS is added.)
+ * NEGOTIATE  the NBD handshake (handshake.c); on a reconnect, check that the
+ *            export is still the one the device was configured from.
+ * SETUP      ENBD_IOC_ATTACH (again, after DEAD) and ENBD_IOC_CONFIGURE;
+ *            --probe prints the export here instead.
+ * READY      transmission (xmit.c): poll() on the control file, the socket
+ *            and the signalfd; many requests in flight.
+ * DRAIN      no more fetching; wait (bounded) for the replies in flight.
+ * DISCONNECT NBD_CMD_DISC, close, ENBD_IOC_DETACH.
+ * DEAD       close the socket, ENBD_IOC_DETACH: the kernel requeues what we
+ *            had claimed.  Before the device was ever served: exit 1.
+ * BACKOFF    wait 100 ms, doubling up to 5 s, then CONNECT again.
+ *
+ * Single-threaded; no handler ever blocks on the socket in transmission.
+ */
+#ifndef ENBD_CLIENT_CHANNEL_H
+#define ENBD_CLIENT_CHANNEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "dev.h"
+#include "handshake.h"
+#include "nbd-proto.h"
+
+#define CHAN_SLOTS		64	/* NBD requests in flight per connection */
+#define CHAN_CONNECT_MS		10000
+#define CHAN_HANDSHAKE_MS	10000
+#define CHAN_DRAIN_MS		10000
+#define CHAN_DISC_MS		2000
+#define CHAN_BACKOFF_MIN_MS	100
+#define CHAN_BACKOFF_MAX_MS	5000
+#define CHAN_RXBUF		(256u << 10)
+
+struct channel_opts {
+	const char *host;
+	const char *port;
+	const char *export;
+	const char *bind;	/* local address, or NULL */
+	uint64_t token;
+	bool probe;		/* handshake only, print, disconnect */
+	const char *devname;	/* for messages */
+	struct chan_dev *dev;	/* NULL with probe */
+	int sigfd;		/* signalfd: SIGTERM, SIGINT, SIGHUP */
+};
+
+enum chan_state {
+	CS_CONNECT,
+	CS_NEGOTIATE,
+	CS_SETUP,
+	CS_READY,
+	CS_DRAIN,
+	CS_DISCONNECT,
+	CS_DEAD,
+	CS_BACKOFF,
+	CS_EXIT,
+	CS__COUNT
+};
+
+/* What to do once the connection has been wound down. */
+enum chan_after {
+	AFTER_EXIT,		/* signal or ejection: leave */
+	AFTER_RECONNECT,	/* SIGHUP, server shutdown: connect again */
+};
+
+enum slot_state {
+	SLOT_FREE,
+	SLOT_BUSY,		/* holds a request claimed from the kernel */
+	SLOT_HELD,		/* claimed, but left for the kernel to requeue */
+};
+
+/*
+ * A request claimed from the kernel, carried as one NBD request or, when
+ * the server's maximum payload is smaller than the request, as several
+ * ("parts").  NBD cookie = generation << 32 | part << 16 | slot index.
+ */
+struct slot {
+	enum slot_state state;
+	uint32_t gen;
+	struct enbd_request req;
+	uint8_t *buf;		/* ENBD_MAX_IO_BYTES, allocated on first use */
+	uint16_t nparts;
+	uint16_t parts_sent;	/* parts completely written to the socket */
+	uint16_t parts_done;	/* parts answered */
+	bool queued;		/* on the send queue */
+	int error;		/* first error of a part, negative errno */
+	uint64_t answered[ENBD_MAX_IO_BYTES / 512 / 64];	/* part bitmap */
+	int next_free;
+};
+
+struct channel_stats {
+	uint64_t requests, replies, errors, bytes_read, bytes_written;
+	uint64_t connects, reconnects;
+};
+
+struct channel {
+	const struct channel_opts *o;
+	struct chan_dev *dev;
+	int exit_code;
+	enum chan_after after;
+	bool served;		/* the device was configured and served */
+	bool attached;
+	bool ejected;
+	bool stop;		/* quit requested (SIGTERM/SIGINT) */
+	bool fatal;		/* cannot go on: exit after DEAD */
+	bool draining;		/* DRAIN: fetch nothing more */
+	int want;		/* a result xmit_run should return (enum xmit_result + 1) */
+	int backoff_ms;
+	bool conn_up;		/* this connection reached READY */
+	struct timespec ready_since;
+
+	/* the current connection */
+	int sock;
+	struct nbd_export ex;
+	struct nbd_export first;	/* what the device was configured from */
+	struct enbd_config cfg;
+	uint32_t part_size;		/* largest payload of one NBD request */
+	uint16_t nbd_flags_ok;		/* command flags the server accepts */
+
+	/* transmission (xmit.c) */
+	struct slot slots[CHAN_SLOTS];
+	int free_head;
+	unsigned int busy;		/* slots not FREE */
+	unsigned int held;		/* slots HELD */
+	unsigned int sendq[CHAN_SLOTS];
+	unsigned int sq_head, sq_len;
+	uint32_t send_off;		/* bytes of the head part already sent */
+	uint8_t disc[sizeof(struct nbd_request)];
+	uint32_t disc_len, disc_off;
+	uint8_t *rxbuf;
+	uint32_t rx_pos, rx_end;
+	/* reply being received: header done, payload pending */
+	struct slot *rx_slot;
+	uint32_t rx_part;
+	uint8_t *rx_dst;
+	uint32_t rx_left;
+	uint64_t conn_replies;
+
+	struct channel_stats st;
+};
+
+/* Run a channel to the end.  Returns the process exit code. */
+int channel_run(const struct channel_opts *o);
+
+/* xmit.c: transmission on the current connection. */
+enum xmit_result {
+	XMIT_BROKEN,		/* connection lost or malformed: go DEAD */
+	XMIT_STOP,		/* SIGTERM/SIGINT: drain and exit */
+	XMIT_RECONNECT,		/* SIGHUP or server shutdown: drain and reconnect */
+	XMIT_EJECTED,		/* the kernel ejected us: exit now */
+	XMIT_DRAINED,		/* DRAIN: nothing in flight any more */
+	XMIT_TIMEOUT,		/* DRAIN: deadline passed (or second signal) */
+	XMIT_FATAL,		/* out of memory or a kernel interface error */
+};
+int xmit_init(struct channel *c);
+void xmit_free(struct channel *c);
+void xmit_reset(struct channel *c);
+enum xmit_result xmit_run(struct channel *c, bool drain, int timeout_ms);
+void xmit_abandon_unsent(struct channel *c);
+int xmit_disconnect(struct channel *c, int timeout_ms);
+unsigned int xmit_in_flight(const struct channel *c);
+const char *xmit_result_name(enum xmit_result r);
+
+long chan_ms_since(const struct timespec *t);
+
+#endif

@@ -1,0 +1,261 @@
+// SPDX-License-Identifier: GPL-2.0
+/* The real kernel device: ioctls on /dev/enbd-control (include/uapi/enbd.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "dev.h"
+#include "log.h"
+
+struct kdev {
+	struct chan_dev base;
+	int fd;
+	int detached;		/* DETACH done on this file */
+};
+
+static int ctl_open(char *why, size_t why_len)
+{
+	int fd = open(ENBD_CONTROL_PATH, O_RDWR | O_CLOEXEC);
+
+	if (fd >= 0)
+		return fd;
+	if (errno == ENOENT || errno == ENXIO || errno == ENODEV)
+		snprintf(why, why_len, "enbd module not loaded (no %s)", ENBD_CONTROL_PATH);
+	else if (errno == EACCES || errno == EPERM)
+		snprintf(why, why_len, "cannot open %s: permission denied (must be root)",
+			 ENBD_CONTROL_PATH);
+	else
+		snprintf(why, why_len, "cannot open %s: %s", ENBD_CONTROL_PATH, strerror(errno));
+	return -1;
+}
+
+static int xioctl(int fd, unsigned long req, void *arg)
+{
+	int rc;
+
+	do
+		rc = ioctl(fd, req, arg);
+	while (rc < 0 && errno == EINTR && req != ENBD_IOC_IO);
+	return rc < 0 ? -errno : 0;
+}
+
+static int kdev_attach(struct chan_dev *d, uint64_t token, uint32_t *channel)
+{
+	struct kdev *k = (struct kdev *)d;
+	struct enbd_attach a = {
+		.size = sizeof(a), .index = d->index, .token = token,
+	};
+	char why[128];
+	int rc, fd;
+
+	rc = xioctl(k->fd, ENBD_IOC_ATTACH, &a);
+	if (rc && k->detached && rc != -EACCES && rc != -EPERM && rc != -ENODEV &&
+	    rc != -ENXIO && rc != -ESHUTDOWN) {
+		/*
+		 * The uapi does not promise that a detached file can attach
+		 * again: if it cannot, rejoin with a fresh one.
+		 */
+		log_debug("re-attach on the same control file failed (%s); reopening",
+			  strerror(-rc));
+		fd = ctl_open(why, sizeof(why));
+		if (fd < 0)
+			return -errno;
+		close(k->fd);
+		k->fd = fd;
+		rc = xioctl(k->fd, ENBD_IOC_ATTACH, &a);
+	}
+	if (rc == 0) {
+		k->detached = 0;
+		if (channel)
+			*channel = a.channel;
+	}
+	return rc;
+}
+
+static int kdev_configure(struct chan_dev *d, const struct enbd_config *cfg)
+{
+	struct enbd_config c = *cfg;
+
+	return xioctl(((struct kdev *)d)->fd, ENBD_IOC_CONFIGURE, &c);
+}
+
+static int kdev_io(struct chan_dev *d, struct enbd_io *io)
+{
+	return xioctl(((struct kdev *)d)->fd, ENBD_IOC_IO, io);
+}
+
+static int kdev_detach(struct chan_dev *d)
+{
+	struct kdev *k = (struct kdev *)d;
+	int rc = xioctl(k->fd, ENBD_IOC_DETACH, NULL);
+
+	k->detached = 1;
+	return rc;
+}
+
+static int kdev_pollfd(struct chan_dev *d)
+{
+	return ((struct kdev *)d)->fd;
+}
+
+static void kdev_close(struct chan_dev *d)
+{
+	struct kdev *k = (struct kdev *)d;
+
+	if (k->fd >= 0)
+		close(k->fd);
+	free(k);
+}
+
+static const struct chan_dev_ops kdev_ops = {
+	.attach = kdev_attach,
+	.configure = kdev_configure,
+	.io = kdev_io,
+	.detach = kdev_detach,
+	.pollfd = kdev_pollfd,
+	.close = kdev_close,
+};
+
+struct chan_dev *kdev_open(unsigned int index, char *why, size_t why_len)
+{
+	struct kdev *k;
+	int fd = ctl_open(why, why_len);
+
+	if (fd < 0)
+		return NULL;
+	k = calloc(1, sizeof(*k));
+	if (!k) {
+		close(fd);
+		snprintf(why, why_len, "out of memory");
+		return NULL;
+	}
+	k->base.ops = &kdev_ops;
+	k->base.index = index;
+	k->fd = fd;
+	return &k->base;
+}
+
+int kdev_resolve(const char *path, unsigned int *index, char *why, size_t why_len)
+{
+	char link[PATH_MAX], target[PATH_MAX];
+	const char *name;
+	unsigned int n, part;
+	struct stat st;
+	ssize_t len;
+	char extra;
+
+	if (stat(path, &st) < 0) {
+		snprintf(why, why_len, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISBLK(st.st_mode)) {
+		snprintf(why, why_len, "%s is not a block device", path);
+		return -1;
+	}
+	*index = minor(st.st_rdev) >> ENBD_PART_SHIFT;
+	/* The kernel's own name for it tells whether this is really /dev/ndN. */
+	snprintf(link, sizeof(link), "/sys/dev/block/%u:%u", major(st.st_rdev),
+		 minor(st.st_rdev));
+	len = readlink(link, target, sizeof(target) - 1);
+	if (len < 0) {
+		log_debug("cannot read %s (%s): trusting the minor number", link, strerror(errno));
+		if (minor(st.st_rdev) & ((1u << ENBD_PART_SHIFT) - 1)) {
+			snprintf(why, why_len, "%s is a partition, not a whole enbd device", path);
+			return -1;
+		}
+		return 0;
+	}
+	target[len] = 0;
+	name = strrchr(target, '/');
+	name = name ? name + 1 : target;
+	if (sscanf(name, ENBD_DISK_PREFIX "%up%u%c", &n, &part, &extra) == 2) {
+		snprintf(why, why_len, "%s is partition %u of /dev/" ENBD_DISK_PREFIX "%u, not a whole device",
+			 path, part, n);
+		return -1;
+	}
+	if (sscanf(name, ENBD_DISK_PREFIX "%u%c", &n, &extra) != 1) {
+		snprintf(why, why_len, "%s is not an enbd device (it is %s)", path, name);
+		return -1;
+	}
+	if (n != *index) {
+		snprintf(why, why_len, "%s: device %s does not have the expected minor number %u",
+			 path, name, minor(st.st_rdev));
+		return -1;
+	}
+	return 0;
+}
+
+int kdev_shutdown(unsigned int index, uint64_t token, char *why, size_t why_len)
+{
+	struct enbd_shutdown s = { .size = sizeof(s), .index = index, .token = token };
+	int fd = ctl_open(why, why_len), rc;
+
+	if (fd < 0)
+		return -1;
+	rc = xioctl(fd, ENBD_IOC_SHUTDOWN, &s);
+	close(fd);
+	if (rc == 0)
+		return 0;
+	switch (-rc) {
+	case EPERM:
+		snprintf(why, why_len, "shutdown refused: permission denied (must be root)");
+		break;
+	case EACCES:
+		snprintf(why, why_len, "shutdown refused: wrong session token (-t)");
+		break;
+	case ENODEV:
+	case ENXIO:
+	case EINVAL:
+		snprintf(why, why_len, "shutdown failed: no enbd device %u (%s)", index,
+			 strerror(-rc));
+		break;
+	default:
+		snprintf(why, why_len, "shutdown failed: %s", strerror(-rc));
+		break;
+	}
+	return -1;
+}
+
+const char *kdev_attach_error(int err)
+{
+	static char buf[128];
+
+	switch (err) {
+	case EPERM:
+		return "permission denied (must be root)";
+	case EACCES:
+		return "wrong session token (-t)";
+	case EBUSY:
+		return "device busy (no free channel, or being shut down)";
+	case ENODEV:
+	case ENXIO:
+	case EINVAL:
+		snprintf(buf, sizeof(buf), "no such enbd device (%s)", strerror(err));
+		return buf;
+	case ENOTTY:
+		return "the enbd module does not understand this client (ABI mismatch)";
+	default:
+		return strerror(err);
+	}
+}
+
+const char *kdev_configure_error(int err)
+{
+	switch (err) {
+	case EBUSY:
+		return "device busy: already configured with a different size or block size";
+	case EPERM:
+		return "permission denied (must be root)";
+	case EINVAL:
+		return "the module rejected the size, block size or flags";
+	default:
+		return strerror(err);
+	}
+}

@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * enbd-client: one channel daemon.  Connects to an NBD server, sets up
+ * /dev/ndN from what the server advertises and carries the device's
+ * requests over the connection (channel.h).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "channel.h"
+#include "dev.h"
+#include "log.h"
+
+#define DEFAULT_PORT "10809"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: enbd-client [-e EXPORT] [-p PORT] [-b LOCALADDR] [-t TOKEN] [-v] [-q] [-f] HOST /dev/ndN\n"
+		"       enbd-client --probe [-e EXPORT] [-p PORT] [-b LOCALADDR] [-v] [-q] HOST\n"
+		"       enbd-client -d /dev/ndN [-t TOKEN]\n"
+		"\n"
+		"Serve /dev/ndN from export EXPORT (default: the server's default export) of the\n"
+		"NBD server HOST (port PORT, default " DEFAULT_PORT ").  Runs in the foreground.\n"
+		"\n"
+		"  -e, --export NAME     export name\n"
+		"  -p, --port PORT       server port\n"
+		"  -b, --bind ADDR       connect from this local address\n"
+		"  -t, --token TOKEN     the device's session token (decimal or 0x hex)\n"
+		"  -d, --disconnect      shut the device down: fail all its requests, eject its channels\n"
+		"      --probe           handshake only: print the export's size, flags and block sizes\n"
+		"  -f, --foreground      stay in the foreground (the default)\n"
+		"  -v, --verbose         more messages; -q, --quiet: fewer\n"
+		"\n"
+		"Signals: SIGTERM/SIGINT finish the requests in flight, disconnect and detach\n"
+		"(a second one stops waiting); SIGHUP reconnects.\n");
+}
+
+static int parse_token(const char *s, uint64_t *token)
+{
+	char *end;
+
+	errno = 0;
+	*token = strtoull(s, &end, 0);
+	return (errno || end == s || *end || *s == '-') ? -1 : 0;
+}
+
+static int make_sigfd(void)
+{
+	sigset_t set;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -1;
+	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "export", required_argument, NULL, 'e' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "bind", required_argument, NULL, 'b' },
+		{ "token", required_argument, NULL, 't' },
+		{ "disconnect", no_argument, NULL, 'd' },
+		{ "probe", no_argument, NULL, 'P' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct channel_opts o = { .port = DEFAULT_PORT, .export = "" };
+	int opt, verbosity = 0, disconnect = 0, rc;
+	const char *token_arg = NULL;
+	char why[256];
+	unsigned int index;
+
+	while ((opt = getopt_long(argc, argv, "e:p:b:t:dfvqh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'e':
+			o.export = optarg;
+			break;
+		case 'p':
+			o.port = optarg;
+			break;
+		case 'b':
+			o.bind = optarg;
+			break;
+		case 't':
+			token_arg = optarg;
+			break;
+		case 'd':
+			disconnect = 1;
+			break;
+		case 'P':
+			o.probe = true;
+			break;
+		case 'f':
+			break;
+		case 'v':
+			verbosity++;
+			break;
+		case 'q':
+			verbosity--;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	log_init("enbd-client", verbosity);
+	if (token_arg && parse_token(token_arg, &o.token) < 0) {
+		log_err("invalid token '%s': expected a 64-bit number", token_arg);
+		return 2;
+	}
+	if (strlen(o.export) > NBD_MAX_STRING) {
+		log_err("export name longer than %d bytes", NBD_MAX_STRING);
+		return 2;
+	}
+
+	if (disconnect) {
+		if (argc - optind != 1 || o.probe) {
+			usage(stderr);
+			return 2;
+		}
+		if (kdev_resolve(argv[optind], &index, why, sizeof(why)) < 0 ||
+		    kdev_shutdown(index, o.token, why, sizeof(why)) < 0) {
+			log_err("%s", why);
+			return 1;
+		}
+		log_info("%s shut down", argv[optind]);
+		return 0;
+	}
+
+	if (argc - optind != (o.probe ? 1 : 2)) {
+		usage(stderr);
+		return 2;
+	}
+	o.host = argv[optind];
+	o.sigfd = make_sigfd();
+	if (o.sigfd < 0) {
+		log_err("signalfd: %s", strerror(errno));
+		return 1;
+	}
+	if (!o.probe) {
+		o.devname = argv[optind + 1];
+		if (kdev_resolve(o.devname, &index, why, sizeof(why)) < 0) {
+			log_err("%s", why);
+			return 1;
+		}
+		o.dev = kdev_open(index, why, sizeof(why));
+		if (!o.dev) {
+			log_err("%s", why);
+			return 1;
+		}
+	}
+	rc = channel_run(&o);
+	if (o.dev)
+		o.dev->ops->close(o.dev);
+	close(o.sigfd);
+	return rc;
+}

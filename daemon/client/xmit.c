@@ -1,0 +1,748 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Transmission: the READY and DRAIN states of a channel (channel.h).
+ *
+ * One poll() loop over three fds: the control file (a request waits /
+ * ejected), the non-blocking socket (replies in; requests out while output
+ * is pending) and the signalfd.  Requests claimed from the kernel live in a
+ * slot table; the NBD cookie names the slot, the part and the slot's
+ * generation, so every reply is matched to exactly one outstanding part or
+ * the connection is declared broken.
+ *
+ * Backpressure: a request is fetched from the kernel only while a slot is
+ * free and the send queue is empty, so output never piles up beyond one
+ * request and the socket's own buffer.  Replies are always read, whether or
+ * not output is pending, so we never block while the server is blocked
+ * writing replies to us.
+ *
+ * Nothing owned by a broken connection is ever completed: the channel
+ * detaches and the kernel puts those requests back on the queue.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "channel.h"
+#include "log.h"
+#include "nbd-proto.h"
+
+#define TX_IOV		64		/* iovecs per sendmsg */
+#define TX_BATCH	(1u << 20)	/* bytes per sendmsg */
+#define RX_ROUNDS	8		/* reads per wakeup, to stay fair */
+#define RX_DIRECT_MIN	4096		/* read payloads this big straight into the slot */
+
+static uint64_t mk_cookie(unsigned int idx, unsigned int part, uint32_t gen)
+{
+	return (uint64_t)gen << 32 | (uint64_t)part << 16 | idx;
+}
+
+/* Record why the loop must stop; the first reason wins. */
+static int want(struct channel *c, enum xmit_result r)
+{
+	if (!c->want)
+		c->want = (int)r + 1;
+	return -1;
+}
+
+long chan_ms_since(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000;
+}
+
+const char *xmit_result_name(enum xmit_result r)
+{
+	static const char *const names[] = {
+		[XMIT_BROKEN] = "broken", [XMIT_STOP] = "stop",
+		[XMIT_RECONNECT] = "reconnect", [XMIT_EJECTED] = "ejected",
+		[XMIT_DRAINED] = "drained", [XMIT_TIMEOUT] = "timeout",
+		[XMIT_FATAL] = "fatal",
+	};
+
+	return names[r];
+}
+
+/* ---- slots ---------------------------------------------------------- */
+
+unsigned int xmit_in_flight(const struct channel *c)
+{
+	return c->busy - c->held;
+}
+
+/* The slot the next fetch will use, with its buffer ready; NULL if none. */
+static struct slot *slot_peek(struct channel *c)
+{
+	struct slot *s;
+
+	if (c->free_head < 0)
+		return NULL;
+	s = &c->slots[c->free_head];
+	if (!s->buf) {
+		s->buf = malloc(ENBD_MAX_IO_BYTES);
+		if (!s->buf) {
+			log_warn("out of memory for a request buffer");
+			return NULL;
+		}
+	}
+	return s;
+}
+
+static void slot_take(struct channel *c, struct slot *s, const struct enbd_request *req)
+{
+	c->free_head = s->next_free;
+	s->state = SLOT_BUSY;
+	s->req = *req;
+	s->error = 0;
+	s->nparts = 1;
+	s->parts_sent = 0;
+	s->parts_done = 0;
+	s->queued = false;
+	memset(s->answered, 0, sizeof(s->answered));
+	c->busy++;
+}
+
+static void slot_release(struct channel *c, struct slot *s)
+{
+	if (s->state == SLOT_HELD)
+		c->held--;
+	s->state = SLOT_FREE;
+	s->gen++;
+	s->next_free = c->free_head;
+	c->free_head = (int)(s - c->slots);
+	c->busy--;
+}
+
+static bool can_fetch(const struct channel *c)
+{
+	return !c->draining && !c->want && !c->ejected && c->free_head >= 0 &&
+	       c->sq_len == 0 && c->disc_len == 0;
+}
+
+void xmit_reset(struct channel *c)
+{
+	int i;
+
+	c->free_head = -1;
+	for (i = CHAN_SLOTS - 1; i >= 0; i--) {
+		struct slot *s = &c->slots[i];
+
+		if (s->state != SLOT_FREE)
+			s->gen++;
+		s->state = SLOT_FREE;
+		s->queued = false;
+		s->next_free = c->free_head;
+		c->free_head = i;
+	}
+	c->busy = c->held = 0;
+	c->sq_head = c->sq_len = 0;
+	c->send_off = 0;
+	c->disc_len = c->disc_off = 0;
+	c->rx_pos = c->rx_end = 0;
+	c->rx_slot = NULL;
+	c->rx_left = 0;
+	c->draining = false;
+	c->want = 0;
+}
+
+int xmit_init(struct channel *c)
+{
+	int i;
+
+	c->rxbuf = malloc(CHAN_RXBUF);
+	if (!c->rxbuf)
+		return -1;
+	for (i = 0; i < CHAN_SLOTS; i++)
+		c->slots[i] = (struct slot){ .state = SLOT_FREE, .gen = 1 };
+	xmit_reset(c);
+	return 0;
+}
+
+void xmit_free(struct channel *c)
+{
+	int i;
+
+	for (i = 0; i < CHAN_SLOTS; i++) {
+		free(c->slots[i].buf);
+		c->slots[i].buf = NULL;
+	}
+	free(c->rxbuf);
+	c->rxbuf = NULL;
+}
+
+/* ---- requests out --------------------------------------------------- */
+
+static uint32_t part_len(const struct channel *c, const struct slot *s, unsigned int p)
+{
+	uint32_t off = p * c->part_size;
+
+	if (s->nparts == 1)
+		return s->req.length;
+	return s->req.length - off < c->part_size ? s->req.length - off : c->part_size;
+}
+
+/* Bytes of part @p on the wire: header, plus the payload of a WRITE. */
+static uint32_t part_wire_len(const struct channel *c, const struct slot *s, unsigned int p)
+{
+	return sizeof(struct nbd_request) +
+	       (s->req.type == ENBD_CMD_WRITE ? part_len(c, s, p) : 0);
+}
+
+static void part_header(const struct channel *c, const struct slot *s, unsigned int p,
+			struct nbd_request *h)
+{
+	uint16_t flags = 0;
+
+	if (s->req.flags & ENBD_CMD_FLAG_FUA)
+		flags |= NBD_CMD_FLAG_FUA;
+	if (s->req.flags & ENBD_CMD_FLAG_NO_HOLE)
+		flags |= NBD_CMD_FLAG_NO_HOLE;
+	h->magic = htobe32(NBD_REQUEST_MAGIC);
+	h->flags = htobe16(flags);
+	h->type = htobe16(s->req.type);	/* ENBD_CMD_* == NBD_CMD_* */
+	h->cookie = htobe64(mk_cookie((unsigned int)(s - c->slots), p, s->gen));
+	h->offset = htobe64(s->req.offset + (uint64_t)p * c->part_size);
+	h->length = htobe32(part_len(c, s, p));
+}
+
+/*
+ * Check a fetched request against what the server accepts.  Returns 0, or
+ * the negative errno to complete it with at once.
+ */
+static int check_request(struct channel *c, struct slot *s)
+{
+	const struct enbd_request *r = &s->req;
+	uint16_t tf = c->ex.tflags;
+	uint32_t min = c->ex.min_block ? c->ex.min_block : 1;
+
+	if (r->flags & ~(ENBD_CMD_FLAG_FUA | ENBD_CMD_FLAG_NO_HOLE))
+		return -EINVAL;
+	if ((r->flags & ENBD_CMD_FLAG_FUA) && !(tf & NBD_FLAG_SEND_FUA))
+		return -EOPNOTSUPP;
+	if ((r->flags & ENBD_CMD_FLAG_NO_HOLE) && r->type != ENBD_CMD_WRITE_ZEROES)
+		return -EINVAL;
+	switch (r->type) {
+	case ENBD_CMD_READ:
+	case ENBD_CMD_WRITE:
+		if (r->length == 0 || r->length > ENBD_MAX_IO_BYTES)
+			return -EINVAL;
+		break;
+	case ENBD_CMD_FLUSH:
+		return (tf & NBD_FLAG_SEND_FLUSH) ? 0 : -EOPNOTSUPP;
+	case ENBD_CMD_TRIM:
+		if (!(tf & NBD_FLAG_SEND_TRIM))
+			return -EOPNOTSUPP;
+		break;
+	case ENBD_CMD_WRITE_ZEROES:
+		if (!(tf & NBD_FLAG_SEND_WRITE_ZEROES))
+			return -EOPNOTSUPP;
+		break;
+	default:
+		return -EOPNOTSUPP;
+	}
+	if (r->type != ENBD_CMD_READ && (tf & NBD_FLAG_READ_ONLY))
+		return -EPERM;
+	if (r->offset > c->ex.size || r->length > c->ex.size - r->offset)
+		return -EINVAL;
+	if ((r->offset | r->length) & (min - 1))
+		return -EINVAL;
+	if (r->type == ENBD_CMD_READ || r->type == ENBD_CMD_WRITE)
+		s->nparts = (r->length + c->part_size - 1) / c->part_size;
+	return 0;
+}
+
+static void sendq_push(struct channel *c, struct slot *s)
+{
+	c->sendq[(c->sq_head + c->sq_len) % CHAN_SLOTS] = (unsigned int)(s - c->slots);
+	c->sq_len++;
+	s->queued = true;
+}
+
+static struct slot *sendq_at(struct channel *c, unsigned int i)
+{
+	return &c->slots[c->sendq[(c->sq_head + i) % CHAN_SLOTS]];
+}
+
+static void sendq_pop(struct channel *c)
+{
+	sendq_at(c, 0)->queued = false;
+	c->sq_head = (c->sq_head + 1) % CHAN_SLOTS;
+	c->sq_len--;
+}
+
+/* Account @n bytes written to the socket. */
+static void tx_advance(struct channel *c, size_t n)
+{
+	while (n && c->sq_len) {
+		struct slot *s = sendq_at(c, 0);
+		uint32_t left = part_wire_len(c, s, s->parts_sent) - c->send_off;
+
+		if (n < left) {
+			c->send_off += n;
+			return;
+		}
+		n -= left;
+		c->send_off = 0;
+		if (s->req.type == ENBD_CMD_WRITE)
+			c->st.bytes_written += part_len(c, s, s->parts_sent);
+		if (++s->parts_sent == s->nparts)
+			sendq_pop(c);
+	}
+	c->disc_off += n;
+}
+
+/* Write as much pending output as the socket takes.  0, or -1: broken. */
+static int tx(struct channel *c)
+{
+	struct iovec iov[TX_IOV];
+	struct nbd_request hdr[TX_IOV / 2];
+	struct msghdr msg = { .msg_iov = iov };
+	unsigned int q, p, niov, nhdr;
+	uint32_t skip;
+	size_t total;
+	ssize_t n;
+
+	for (;;) {
+		niov = nhdr = 0;
+		total = 0;
+		skip = c->send_off;
+		for (q = 0; q < c->sq_len; q++) {
+			struct slot *s = sendq_at(c, q);
+
+			for (p = s->parts_sent; p < s->nparts; p++) {
+				uint32_t dlen = part_wire_len(c, s, p) - sizeof(struct nbd_request);
+
+				if (niov + 2 > TX_IOV || total >= TX_BATCH)
+					goto full;
+				part_header(c, s, p, &hdr[nhdr]);
+				if (skip < sizeof(struct nbd_request)) {
+					iov[niov].iov_base = (uint8_t *)&hdr[nhdr] + skip;
+					iov[niov++].iov_len = sizeof(struct nbd_request) - skip;
+					total += sizeof(struct nbd_request) - skip;
+					skip = 0;
+				} else {
+					skip -= sizeof(struct nbd_request);
+				}
+				nhdr++;
+				if (dlen) {
+					iov[niov].iov_base = s->buf + (size_t)p * c->part_size + skip;
+					iov[niov++].iov_len = dlen - skip;
+					total += dlen - skip;
+				}
+				skip = 0;
+			}
+		}
+		if (c->disc_off < c->disc_len) {
+			iov[niov].iov_base = c->disc + c->disc_off;
+			iov[niov++].iov_len = c->disc_len - c->disc_off;
+		}
+full:
+		if (niov == 0)
+			return 0;
+		msg.msg_iovlen = niov;
+		n = sendmsg(c->sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			if (errno == EINTR)
+				continue;
+			log_warn("sending to the server: %s", strerror(errno));
+			return want(c, XMIT_BROKEN);
+		}
+		tx_advance(c, (size_t)n);
+	}
+}
+
+static bool output_pending(const struct channel *c)
+{
+	return c->sq_len || c->disc_off < c->disc_len;
+}
+
+/* ---- the kernel side ------------------------------------------------ */
+
+/*
+ * Complete @done (if not NULL) and fetch new requests while a slot is free
+ * and nothing waits to be sent: completion of one request and fetch of the
+ * next in one ioctl.  0, or -1 with c->want set.
+ */
+static int pump(struct channel *c, struct slot *done)
+{
+	for (;;) {
+		struct enbd_io io = { .size = sizeof(io) };
+		struct slot *n = NULL;
+		int rc, err;
+
+		if (done) {
+			io.flags |= ENBD_IO_COMPLETE;
+			io.done_seq = done->req.seq;
+			io.done_tag = done->req.tag;
+			io.done_error = done->error;
+			if (done->req.type == ENBD_CMD_READ && !done->error) {
+				io.done_data = (uintptr_t)done->buf;
+				io.done_length = done->req.length;
+			}
+			if (done->error) {
+				c->st.errors++;
+				log_debug("request seq %llu type %u failed: %s",
+					  (unsigned long long)done->req.seq, done->req.type,
+					  strerror(-done->error));
+			}
+			/* The kernel copies READ data before it writes a fetch into the same buffer. */
+			slot_release(c, done);
+		}
+		if (can_fetch(c)) {
+			n = slot_peek(c);
+			if (n) {
+				io.flags |= ENBD_IO_FETCH | ENBD_IO_NONBLOCK;
+				io.data = (uintptr_t)n->buf;
+				io.data_capacity = ENBD_MAX_IO_BYTES;
+			}
+		}
+		if (!io.flags)
+			return 0;
+		rc = c->dev->ops->io(c->dev, &io);
+		if (done && rc == 0 && io.done_result == ENBD_DONE_DISCARDED)
+			log_debug("completion of seq %llu discarded by the kernel",
+				  (unsigned long long)io.done_seq);
+		done = NULL;
+		if (rc == -EAGAIN || rc == -EINTR)
+			return 0;
+		if (rc == -ESHUTDOWN) {
+			c->ejected = true;
+			return want(c, XMIT_EJECTED);
+		}
+		if (rc < 0) {
+			log_err("ENBD_IOC_IO: %s", strerror(-rc));
+			return want(c, rc == -ENOTTY || rc == -EFAULT ? XMIT_FATAL : XMIT_BROKEN);
+		}
+		if (!(io.flags & ENBD_IO_FETCH))
+			return 0;
+		slot_take(c, n, &io.req);
+		c->st.requests++;
+		err = check_request(c, n);
+		if (err) {
+			log_warn("request seq %llu (type %u, offset %llu, length %u, flags 0x%x) cannot be sent: %s",
+				 (unsigned long long)io.req.seq, io.req.type,
+				 (unsigned long long)io.req.offset, io.req.length, io.req.flags,
+				 strerror(-err));
+			n->error = err;
+			done = n;
+			continue;
+		}
+		sendq_push(c, n);
+		if (tx(c) < 0)
+			return -1;
+	}
+}
+
+/* ---- replies in ----------------------------------------------------- */
+
+/* Part @p of @s was answered with NBD error @nbd_err. */
+static int part_done(struct channel *c, struct slot *s, unsigned int p, uint32_t nbd_err)
+{
+	s->answered[p / 64] |= 1ull << (p % 64);
+	s->parts_done++;
+	c->st.replies++;
+	c->conn_replies++;
+	if (nbd_err == NBD_ESHUTDOWN) {
+		/* The server is going away: leave the request to the kernel. */
+		if (!s->error)
+			log_info("server is shutting down (NBD_ESHUTDOWN); reconnecting");
+		s->error = -ESHUTDOWN;
+		want(c, XMIT_RECONNECT);
+	} else if (nbd_err && !s->error) {
+		s->error = -nbd_error_to_errno(nbd_err);
+	}
+	if (s->parts_done < s->nparts)
+		return 0;
+	if (s->error == -ESHUTDOWN) {
+		s->state = SLOT_HELD;
+		c->held++;
+		return 0;
+	}
+	if (s->req.type == ENBD_CMD_READ && !s->error)
+		c->st.bytes_read += s->req.length;
+	return pump(c, s);
+}
+
+static int bad_reply(struct channel *c, const char *what, uint64_t cookie)
+{
+	log_warn("malformed reply from the server (%s, cookie 0x%016llx): dropping the connection",
+		 what, (unsigned long long)cookie);
+	return want(c, XMIT_BROKEN);
+}
+
+/* A reply header: find its part, prepare for its payload or finish it. */
+static int reply_header(struct channel *c, const struct nbd_simple_reply *r)
+{
+	uint32_t magic = be32toh(r->magic), err = be32toh(r->error);
+	uint64_t cookie = be64toh(r->cookie);
+	unsigned int idx = cookie & 0xffff, p = (cookie >> 16) & 0xffff;
+	struct slot *s;
+
+	if (magic == NBD_STRUCTURED_REPLY_MAGIC)
+		return bad_reply(c, "structured reply that was not negotiated", cookie);
+	if (magic != NBD_SIMPLE_REPLY_MAGIC)
+		return bad_reply(c, "bad magic", cookie);
+	if (idx >= CHAN_SLOTS)
+		return bad_reply(c, "unknown cookie", cookie);
+	s = &c->slots[idx];
+	if (s->state != SLOT_BUSY || s->gen != (uint32_t)(cookie >> 32) || p >= s->parts_sent)
+		return bad_reply(c, "unknown cookie", cookie);
+	if (s->answered[p / 64] & (1ull << (p % 64)))
+		return bad_reply(c, "second reply", cookie);
+	if (s->req.type == ENBD_CMD_READ && err == 0) {
+		c->rx_slot = s;
+		c->rx_part = p;
+		c->rx_dst = s->buf + (size_t)p * c->part_size;
+		c->rx_left = part_len(c, s, p);
+		return 0;
+	}
+	return part_done(c, s, p, err);
+}
+
+static int rx_payload_done(struct channel *c)
+{
+	struct slot *s = c->rx_slot;
+
+	c->rx_slot = NULL;
+	return part_done(c, s, c->rx_part, 0);
+}
+
+/* Consume what is in the receive buffer. */
+static int rx_parse(struct channel *c)
+{
+	for (;;) {
+		uint32_t avail = c->rx_end - c->rx_pos;
+
+		if (c->rx_slot) {
+			uint32_t take = avail < c->rx_left ? avail : c->rx_left;
+
+			memcpy(c->rx_dst, c->rxbuf + c->rx_pos, take);
+			c->rx_dst += take;
+			c->rx_left -= take;
+			c->rx_pos += take;
+			if (c->rx_left)
+				return 0;
+			if (rx_payload_done(c) < 0)
+				return -1;
+			continue;
+		}
+		if (avail < sizeof(struct nbd_simple_reply))
+			return 0;
+		{
+			struct nbd_simple_reply r;
+
+			memcpy(&r, c->rxbuf + c->rx_pos, sizeof(r));
+			c->rx_pos += sizeof(r);
+			if (reply_header(c, &r) < 0)
+				return -1;
+		}
+	}
+}
+
+/* Read what the socket has.  0, or -1 with c->want set. */
+static int rx(struct channel *c)
+{
+	int round;
+
+	for (round = 0; round < RX_ROUNDS; round++) {
+		ssize_t n;
+
+		if (c->rx_slot && c->rx_pos == c->rx_end && c->rx_left >= RX_DIRECT_MIN) {
+			/* A large payload: straight into the request's buffer. */
+			n = recv(c->sock, c->rx_dst, c->rx_left, MSG_DONTWAIT);
+			if (n > 0) {
+				c->rx_dst += n;
+				c->rx_left -= n;
+				if (c->rx_left == 0 && rx_payload_done(c) < 0)
+					return -1;
+				continue;
+			}
+		} else {
+			if (c->rx_pos == c->rx_end) {
+				c->rx_pos = c->rx_end = 0;
+			} else if (CHAN_RXBUF - c->rx_end < 4096) {
+				memmove(c->rxbuf, c->rxbuf + c->rx_pos, c->rx_end - c->rx_pos);
+				c->rx_end -= c->rx_pos;
+				c->rx_pos = 0;
+			}
+			n = recv(c->sock, c->rxbuf + c->rx_end, CHAN_RXBUF - c->rx_end, MSG_DONTWAIT);
+			if (n > 0) {
+				c->rx_end += n;
+				if (rx_parse(c) < 0)
+					return -1;
+				continue;
+			}
+		}
+		if (n == 0) {
+			if (xmit_in_flight(c) || c->rx_slot || c->rx_pos != c->rx_end)
+				log_warn("server closed the connection with %u requests in flight",
+					 xmit_in_flight(c));
+			else
+				log_info("server closed the connection");
+			return want(c, XMIT_BROKEN);
+		}
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return 0;
+		if (errno == EINTR)
+			continue;
+		log_warn("receiving from the server: %s", strerror(errno));
+		return want(c, XMIT_BROKEN);
+	}
+	return 0;
+}
+
+/* ---- signals -------------------------------------------------------- */
+
+static void on_signal(struct channel *c)
+{
+	struct signalfd_siginfo si;
+
+	while (read(c->o->sigfd, &si, sizeof(si)) == sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			if (c->draining) {
+				log_info("%s again: not waiting for %u requests in flight",
+					 strsignal(si.ssi_signo), xmit_in_flight(c));
+				want(c, XMIT_TIMEOUT);
+			} else {
+				log_info("%s: finishing requests in flight, then disconnecting",
+					 strsignal(si.ssi_signo));
+				c->stop = true;
+				want(c, XMIT_STOP);
+			}
+			break;
+		case SIGHUP:
+			if (!c->draining) {
+				log_info("SIGHUP: reconnecting");
+				want(c, XMIT_RECONNECT);
+			}
+			break;
+		}
+	}
+}
+
+/* ---- the loop ------------------------------------------------------- */
+
+enum xmit_result xmit_run(struct channel *c, bool drain, int timeout_ms)
+{
+	struct timespec start;
+	struct pollfd pfd[3];
+	int devfd = c->dev ? c->dev->ops->pollfd(c->dev) : -1;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	c->draining = drain;
+	if (!drain && !c->want)
+		pump(c, NULL);	/* the kernel may have requests queued already */
+	for (;;) {
+		int n, wait = -1;
+
+		if (c->want) {
+			enum xmit_result r = (enum xmit_result)(c->want - 1);
+
+			c->want = 0;
+			return r;
+		}
+		if (drain && xmit_in_flight(c) == 0 && !output_pending(c))
+			return XMIT_DRAINED;
+		if (timeout_ms >= 0) {
+			wait = timeout_ms - (int)chan_ms_since(&start);
+			if (wait <= 0)
+				return XMIT_TIMEOUT;
+		}
+		pfd[0] = (struct pollfd){ .fd = devfd, .events = can_fetch(c) ? POLLIN : 0 };
+		pfd[1] = (struct pollfd){
+			.fd = c->sock, .events = POLLIN | (output_pending(c) ? POLLOUT : 0),
+		};
+		pfd[2] = (struct pollfd){ .fd = c->o->sigfd, .events = POLLIN };
+		n = poll(pfd, 3, wait);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_err("poll: %s", strerror(errno));
+			return XMIT_FATAL;
+		}
+		if (pfd[2].revents)
+			on_signal(c);
+		if (pfd[0].revents & (POLLHUP | POLLERR | POLLNVAL)) {
+			c->ejected = true;
+			want(c, XMIT_EJECTED);
+			continue;
+		}
+		if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))
+			if (rx(c) < 0)
+				continue;
+		if (pfd[1].revents & POLLOUT)
+			if (tx(c) < 0)
+				continue;
+		/* Output drained: fetch again, whether or not the kernel woke us. */
+		if ((pfd[0].revents & POLLIN) || (pfd[1].revents & POLLOUT))
+			pump(c, NULL);
+	}
+}
+
+/* DRAIN: requests not yet on the wire are left for the kernel to requeue. */
+void xmit_abandon_unsent(struct channel *c)
+{
+	unsigned int keep = 0;
+
+	if (c->sq_len && (sendq_at(c, 0)->parts_sent || c->send_off))
+		keep = 1;	/* partly written: finish it */
+	while (c->sq_len > keep) {
+		struct slot *s = sendq_at(c, c->sq_len - 1);
+
+		s->queued = false;
+		s->state = SLOT_HELD;
+		c->held++;
+		c->sq_len--;
+	}
+}
+
+/* Send NBD_CMD_DISC after any partly written request, then close. */
+int xmit_disconnect(struct channel *c, int timeout_ms)
+{
+	struct nbd_request d = {
+		.magic = htobe32(NBD_REQUEST_MAGIC),
+		.type = htobe16(NBD_CMD_DISC),
+	};
+	struct timespec start;
+	int rc = 0;
+
+	if (c->sock < 0)
+		return 0;
+	xmit_abandon_unsent(c);
+	memcpy(c->disc, &d, sizeof(d));
+	c->disc_len = sizeof(d);
+	c->disc_off = 0;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while (output_pending(c)) {
+		struct pollfd pfd = { .fd = c->sock, .events = POLLOUT };
+		int wait = timeout_ms - (int)chan_ms_since(&start);
+
+		if (wait <= 0 || poll(&pfd, 1, wait) <= 0 || tx(c) < 0) {
+			c->want = 0;
+			rc = -1;
+			break;
+		}
+	}
+	if (rc == 0) {
+		log_debug("sent NBD_CMD_DISC");
+		shutdown(c->sock, SHUT_WR);
+	} else {
+		log_warn("could not send NBD_CMD_DISC; closing the connection");
+	}
+	close(c->sock);
+	c->sock = -1;
+	return rc;
+}

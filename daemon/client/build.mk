@@ -6,3 +6,9 @@ $(BUILD)/enbd-client: $(BUILD)/daemon/client/main.o $(CLIENT_OBJS) $(LIB_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^
 
 PROGRAMS += $(BUILD)/enbd-client
+
+# The same channel against a simulated device: tests the NBD side without the module.
+$(BUILD)/enbd-client-selftest: $(BUILD)/daemon/client/selftest.o $(CLIENT_OBJS) $(LIB_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^
+
+PROGRAMS += $(BUILD)/enbd-client-selftest

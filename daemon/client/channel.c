@@ -353,9 +353,10 @@ static void detach(struct channel *c)
 
 static void log_stats(const struct channel *c)
 {
-	log_info("%" PRIu64 " requests, %" PRIu64 " errors, %" PRIu64 " bytes read, %" PRIu64
-		 " bytes written, %" PRIu64 " reconnects", c->st.requests, c->st.errors,
-		 c->st.bytes_read, c->st.bytes_written, c->st.reconnects);
+	log_info("%" PRIu64 " requests (at most %u in flight), %" PRIu64 " errors, %" PRIu64
+		 " bytes read, %" PRIu64 " bytes written, %" PRIu64 " reconnects",
+		 c->st.requests, c->st.max_in_flight, c->st.errors, c->st.bytes_read,
+		 c->st.bytes_written, c->st.reconnects);
 }
 
 static enum chan_state st_disconnect(struct channel *c)

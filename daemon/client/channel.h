@@ -105,6 +105,7 @@ struct slot {
 struct channel_stats {
 	uint64_t requests, replies, errors, bytes_read, bytes_written;
 	uint64_t connects, reconnects;
+	unsigned int max_in_flight;
 };
 
 struct channel {

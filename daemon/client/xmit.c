@@ -109,6 +109,8 @@ static void slot_take(struct channel *c, struct slot *s, const struct enbd_reque
 	s->queued = false;
 	memset(s->answered, 0, sizeof(s->answered));
 	c->busy++;
+	if (c->busy > c->st.max_in_flight)
+		c->st.max_in_flight = c->busy;
 }
 
 static void slot_release(struct channel *c, struct slot *s)
@@ -370,6 +372,17 @@ static bool output_pending(const struct channel *c)
 /* ---- the kernel side ------------------------------------------------ */
 
 /*
+ * The kernel aged one of our requests and marked the channel stalled: drop
+ * the connection abortively (a write still on its way must not land after a
+ * newer one), detach so the kernel resubmits, and reconnect.
+ */
+static int stalled(struct channel *c)
+{
+	log_warn("the kernel reports this channel stalled (a request outlived the aging time): reconnecting");
+	return want(c, XMIT_BROKEN);
+}
+
+/*
  * Complete @done (if not NULL) and fetch new requests while a slot is free
  * and nothing waits to be sent: completion of one request and fetch of the
  * next in one ioctl.  0, or -1 with c->want set.
@@ -420,6 +433,8 @@ static int pump(struct channel *c, struct slot *done)
 			c->ejected = true;
 			return want(c, XMIT_EJECTED);
 		}
+		if (rc == -ENOLINK)
+			return stalled(c);
 		if (rc < 0) {
 			log_err("ENBD_IOC_IO: %s", strerror(-rc));
 			return want(c, rc == -ENOTTY || rc == -EFAULT ? XMIT_FATAL : XMIT_BROKEN);
@@ -661,7 +676,9 @@ enum xmit_result xmit_run(struct channel *c, bool drain, int timeout_ms)
 			if (wait <= 0)
 				return XMIT_TIMEOUT;
 		}
-		pfd[0] = (struct pollfd){ .fd = devfd, .events = can_fetch(c) ? POLLIN : 0 };
+		pfd[0] = (struct pollfd){
+			.fd = devfd, .events = POLLPRI | (can_fetch(c) ? POLLIN : 0),
+		};
 		pfd[1] = (struct pollfd){
 			.fd = c->sock, .events = POLLIN | (output_pending(c) ? POLLOUT : 0),
 		};
@@ -678,6 +695,10 @@ enum xmit_result xmit_run(struct channel *c, bool drain, int timeout_ms)
 		if (pfd[0].revents & (POLLHUP | POLLERR | POLLNVAL)) {
 			c->ejected = true;
 			want(c, XMIT_EJECTED);
+			continue;
+		}
+		if (pfd[0].revents & POLLPRI) {
+			stalled(c);
 			continue;
 		}
 		if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))

@@ -357,8 +357,10 @@ static void enbd_check_outage_locked(struct enbd_device *dev, struct list_head *
 	}
 	if (!dev->outage_since)
 		dev->outage_since = jiffies ?: 1;
-	if (dev->outage_policy != ENBD_OUTAGE_FAIL)
+	if (dev->outage_policy != ENBD_OUTAGE_FAIL) {
+		dev->failing = false;
 		return;
+	}
 	if (!dev->failing &&
 	    time_before(jiffies, dev->outage_since + msecs_to_jiffies(dev->outage_ms)))
 		return;

@@ -69,7 +69,7 @@ static void enbd_snapshot(struct enbd_device *dev, struct enbd_snapshot *s)
 		} else {
 			s->mark[i] = '-';
 		}
-		if (ch->file || ch->requested)
+		if (ch->attaches)
 			s->nr_slots = i + 1;
 	}
 	spin_unlock(&dev->lock);

@@ -1,5 +1,9 @@
 # Test programs run inside the VM.
-PROGRAMS += $(BUILD)/ioctl-hostile
+TESTLIB_OBJS := $(BUILD)/tests/progs/testlib.o
+PROGRAMS += $(BUILD)/ioctl-hostile $(BUILD)/journal-policy
 
-$(BUILD)/ioctl-hostile: $(BUILD)/tests/progs/ioctl-hostile.o
+$(BUILD)/ioctl-hostile: $(BUILD)/tests/progs/ioctl-hostile.o $(TESTLIB_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^
+
+$(BUILD)/journal-policy: $(BUILD)/tests/progs/journal-policy.o $(TESTLIB_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^

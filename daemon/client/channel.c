@@ -274,6 +274,8 @@ static enum chan_state st_setup(struct channel *c)
 			 (c->cfg.flags & ENBD_CFG_READ_ONLY) ? ", read-only" : "");
 	else
 		log_info("serving %s again", c->o->devname);
+	if (c->served)
+		c->st.reconnects++;
 	if (!c->served)
 		c->first = c->ex;
 	c->served = true;
@@ -425,7 +427,6 @@ static enum chan_state st_backoff(struct channel *c)
 	else
 		c->backoff_ms = c->backoff_ms * 2 > CHAN_BACKOFF_MAX_MS ?
 				CHAN_BACKOFF_MAX_MS : c->backoff_ms * 2;
-	c->st.reconnects++;
 	return CS_CONNECT;
 }
 

@@ -339,9 +339,9 @@ int nbd_handshake(int fd, const char *name, struct nbd_export *ex,
 	if (ex->hflags & NBD_FLAG_FIXED_NEWSTYLE) {
 		rc = opt_go(h);
 		if (rc == 1)
-			log_info("server does not support NBD_OPT_GO; using NBD_OPT_EXPORT_NAME");
+			log_debug("server does not support NBD_OPT_GO; using NBD_OPT_EXPORT_NAME");
 	} else {
-		log_info("server is not fixed newstyle; using NBD_OPT_EXPORT_NAME");
+		log_debug("server is not fixed newstyle; using NBD_OPT_EXPORT_NAME");
 	}
 	if (rc == 1)
 		rc = opt_export_name(h);

@@ -1,0 +1,179 @@
+# Shared by tests/host/client-*.sh (sourced, not run).
+#
+#   start_nbdkit ARGS...      nbdkit -f ARGS on a free port: NBDKIT_PORT, NBDKIT_PID
+#   start_fake MODE SIZE [N]  tests/host/client_fake_server.py: FAKE_PORT, FAKE_PID
+#   run_probe ARGS...         enbd-client --probe ARGS: stdout in $OUT, stderr in $ERR,
+#                             exit status in $RC
+#   run_selftest ARGS...      enbd-client-selftest ARGS in the foreground: log in $LOG,
+#                             exit status in $RC; st KEY prints a counter of its result
+#   bg_selftest ARGS...       the same in the background: SELFTEST_PID; then
+#                             wait_selftest
+#   fail MSG / skip MSG       end the test (exit 1 / exit 77)
+#   need PROGRAM...           skip unless every PROGRAM is installed
+#   $T                        a scratch directory removed on exit
+#
+# ENBD_BUILD chooses the build directory (build, or build-san for the
+# ASan/UBSan binaries).  Exit codes: 0 pass, 77 skip, anything else fail.
+
+set -eu
+
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+ENBD_BUILD=${ENBD_BUILD:-build}
+case $ENBD_BUILD in /*) ;; *) ENBD_BUILD=$TOP/$ENBD_BUILD ;; esac
+CLIENT=$ENBD_BUILD/enbd-client
+SELFTEST=$ENBD_BUILD/enbd-client-selftest
+TEST_NAME=$(basename "$0" .sh)
+export PATH=/usr/bin:/usr/sbin:/bin:/sbin:$PATH
+PYTHON=/usr/bin/python3
+FAKE_SERVER=$TOP/tests/host/client_fake_server.py
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:exitcode=66}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:exitcode=66}
+
+fail() {
+	echo "FAIL $TEST_NAME: $*" >&2
+	exit 1
+}
+skip() {
+	echo "SKIP $TEST_NAME: $*" >&2
+	exit 77
+}
+need() {
+	for p in "$@"; do
+		command -v "$p" >/dev/null 2>&1 || skip "$p is not installed"
+	done
+}
+
+[ -x "$CLIENT" ] && [ -x "$SELFTEST" ] ||
+	fail "$CLIENT or $SELFTEST not built (run make, or make SAN=1 with ENBD_BUILD=build-san)"
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/enbd-$TEST_NAME.XXXXXX")
+BG_PIDS=""
+LOG="" OUT="" ERR="" RC=0 N=0
+
+cleanup() {
+	rc=$?
+	set +e
+	for pid in $BG_PIDS; do
+		kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	done
+	if [ $rc -ne 0 ] && [ $rc -ne 77 ]; then
+		for f in "$T"/*.log; do
+			[ -s "$f" ] || continue
+			echo "--- $f (last lines)" >&2
+			tail -n 25 "$f" >&2
+		done
+	fi
+	rm -rf "$T"
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# rand_port: a random port number in 20000..39999 (POSIX sh has no $RANDOM)
+rand_port() {
+	echo $((20000 + $(od -An -N2 -tu2 /dev/urandom) % 20000))
+}
+
+# wait_until SECONDS CMD...: poll CMD every 0.1 s
+wait_until() {
+	local n=$(($1 * 10))
+	shift
+	while ! "$@"; do
+		n=$((n - 1))
+		[ $n -gt 0 ] || return 1
+		sleep 0.1
+	done
+}
+
+start_nbdkit() {
+	local port pidfile log i
+	need nbdkit
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		port=$(rand_port)
+		pidfile=$T/nbdkit-$port.pid
+		log=$T/nbdkit-$port.log
+		nbdkit -f -p "$port" -P "$pidfile" "$@" </dev/null >"$log" 2>&1 &
+		NBDKIT_PID=$!
+		BG_PIDS="$BG_PIDS $NBDKIT_PID"
+		if wait_until 30 test -s "$pidfile" -o ! -d "/proc/$NBDKIT_PID"; then
+			if [ -s "$pidfile" ] && kill -0 "$NBDKIT_PID" 2>/dev/null; then
+				NBDKIT_PORT=$port
+				NBDKIT_LOG=$log
+				return 0
+			fi
+		fi
+		wait "$NBDKIT_PID" 2>/dev/null || true
+		grep -q 'in use' "$log" && continue
+		cat "$log" >&2
+		fail "nbdkit $* did not start"
+	done
+	fail "no free port for nbdkit"
+}
+
+# restart_nbdkit ARGS...: nbdkit again on the same port (after it was killed)
+restart_nbdkit() {
+	local pidfile=$T/nbdkit-$NBDKIT_PORT.pid i
+	rm -f "$pidfile"
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		nbdkit -f -p "$NBDKIT_PORT" -P "$pidfile" "$@" </dev/null >>"$NBDKIT_LOG" 2>&1 &
+		NBDKIT_PID=$!
+		BG_PIDS="$BG_PIDS $NBDKIT_PID"
+		wait_until 30 test -s "$pidfile" -o ! -d "/proc/$NBDKIT_PID" || true
+		[ -s "$pidfile" ] && kill -0 "$NBDKIT_PID" 2>/dev/null && return 0
+		wait "$NBDKIT_PID" 2>/dev/null || true
+		sleep 0.5	# the port may still be held by the old listener
+	done
+	fail "nbdkit $* did not restart on port $NBDKIT_PORT"
+}
+
+start_fake() {
+	local portfile=$T/fake.$N.port
+	N=$((N + 1))
+	[ -x "$PYTHON" ] || skip "$PYTHON is not installed"
+	"$PYTHON" "$FAKE_SERVER" "$portfile" "$@" 2>>"$T/fake.log" &
+	FAKE_PID=$!
+	BG_PIDS="$BG_PIDS $FAKE_PID"
+	wait_until 30 test -s "$portfile" || fail "fake server $* did not start"
+	FAKE_PORT=$(cat "$portfile")
+}
+
+run_probe() {
+	OUT=$T/probe.$N.out
+	ERR=$T/probe.$N.log
+	N=$((N + 1))
+	RC=0
+	"$CLIENT" --probe "$@" >"$OUT" 2>"$ERR" || RC=$?
+	[ $RC -ne 66 ] || fail "sanitizer report from enbd-client --probe $*: $(cat "$ERR")"
+}
+
+run_selftest() {
+	LOG=$T/selftest.$N.log
+	N=$((N + 1))
+	RC=0
+	"$SELFTEST" "$@" >"$LOG" 2>&1 || RC=$?
+	[ $RC -ne 66 ] || fail "sanitizer report from the selftest: $(tail -n 30 "$LOG")"
+}
+
+bg_selftest() {
+	LOG=$T/selftest.$N.log
+	N=$((N + 1))
+	"$SELFTEST" "$@" >"$LOG" 2>&1 &
+	SELFTEST_PID=$!
+}
+
+wait_selftest() {
+	RC=0
+	wait "$SELFTEST_PID" || RC=$?
+	[ $RC -ne 66 ] || fail "sanitizer report from the selftest: $(tail -n 30 "$LOG")"
+}
+
+# st KEY: a counter from the selftest's result line ("selftest: k=v ... PASS")
+st() {
+	sed -n "s/^selftest: .*\\b$1=\\([0-9]*\\).*/\\1/p" "$LOG" | tail -n 1
+}
+
+# expect_pass: the selftest passed and said so
+expect_pass() {
+	[ $RC -eq 0 ] && grep -q '^selftest: .* PASS$' "$LOG" ||
+		fail "selftest failed (exit $RC): $(grep -E '^selftest:|error' "$LOG" | tail -n 5)"
+}

@@ -1,0 +1,178 @@
+#!/usr/bin/python3
+"""A small NBD server that misbehaves on purpose, for the enbd-client tests.
+
+    client_fake_server.py PORTFILE SIZE MODE [ARG]
+
+Listens on a free localhost port (written to PORTFILE), serves a zeroed
+in-memory export of SIZE bytes with fixed newstyle and simple replies, and
+answers requests in batches in reverse order (so replies arrive out of order).
+MODE chooses a fault, injected on the first connection only, after a few
+dozen good replies; later connections behave (so a client that reconnects
+can finish its work):
+
+  good        no fault
+  badmagic    a reply with a wrong magic number
+  badcookie   a reply to a cookie that was never sent
+  dupreply    a second reply to the same request
+  structured  a structured reply (never negotiated)
+  errpayload  an error reply to a READ followed by payload bytes
+  shortread   a READ reply cut short, then the connection closed
+  eshutdown   NBD_ESHUTDOWN for every request of the connection, then close
+  nogo        NBD_OPT_GO answered NBD_REP_ERR_UNSUP (every connection)
+  tls         every option answered NBD_REP_ERR_TLS_REQD
+  garbage     not an NBD server at all
+  resize      the second connection advertises SIZE+ARG bytes
+"""
+import os
+import select
+import socket
+import struct
+import sys
+
+NBDMAGIC = 0x4E42444D41474943
+IHAVEOPT = 0x49484156454F5054
+REPMAGIC = 0x3E889045565A9
+REQ_MAGIC = 0x25609513
+SIMPLE = 0x67446698
+STRUCTURED = 0x668E33EF
+
+OPT_EXPORT_NAME, OPT_ABORT, OPT_GO = 1, 2, 7
+REP_ACK, REP_INFO = 1, 3
+ERR_UNSUP, ERR_TLS_REQD = 0x80000001, 0x80000005
+CMD_READ, CMD_WRITE, CMD_DISC, CMD_FLUSH, CMD_TRIM, CMD_WZ = 0, 1, 2, 3, 4, 6
+# HAS_FLAGS SEND_FLUSH SEND_FUA SEND_TRIM SEND_WRITE_ZEROES
+TFLAGS = 0x1 | 0x4 | 0x8 | 0x20 | 0x40
+FAULT_AFTER = 40
+
+
+class Closed(Exception):
+    pass
+
+
+def recvall(s, n):
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = s.recv(n - len(buf))
+        if not chunk:
+            raise Closed()
+        buf += chunk
+    return bytes(buf)
+
+
+def opt_reply(s, opt, rep, data=b""):
+    s.sendall(struct.pack(">QIII", REPMAGIC, opt, rep, len(data)) + data)
+
+
+def handshake(s, size, mode):
+    """Returns True when transmission starts."""
+    s.sendall(struct.pack(">QQH", NBDMAGIC, IHAVEOPT, 0x3))
+    cflags = struct.unpack(">I", recvall(s, 4))[0]
+    no_zeroes = bool(cflags & 2)
+    while True:
+        magic, opt, length = struct.unpack(">QII", recvall(s, 16))
+        assert magic == IHAVEOPT
+        data = recvall(s, length)
+        if opt == OPT_ABORT:
+            opt_reply(s, opt, REP_ACK)
+            return False
+        if mode == "tls":
+            opt_reply(s, opt, ERR_TLS_REQD, b"TLS is required here")
+            continue
+        if opt == OPT_EXPORT_NAME:
+            s.sendall(struct.pack(">QH", size, TFLAGS) + (b"" if no_zeroes else bytes(124)))
+            return True
+        if opt == OPT_GO and mode != "nogo":
+            opt_reply(s, opt, REP_INFO, struct.pack(">HQH", 0, size, TFLAGS))
+            opt_reply(s, opt, REP_ACK)
+            return True
+        opt_reply(s, opt, ERR_UNSUP)
+
+
+def serve(s, disk, fault):
+    replies = 0
+    while True:
+        batch = []
+        while True:
+            hdr = recvall(s, 28)
+            magic, flags, typ, cookie, off, length = struct.unpack(">IHHQQI", hdr)
+            assert magic == REQ_MAGIC, hex(magic)
+            payload = recvall(s, length) if typ == CMD_WRITE else b""
+            if typ == CMD_DISC:
+                return
+            batch.append((typ, cookie, off, length, payload))
+            if len(batch) >= 16 or not select.select([s], [], [], 0.002)[0]:
+                break
+        out = bytearray()
+        for typ, cookie, off, length, payload in reversed(batch):
+            err, data = 0, b""
+            if off + length > len(disk):
+                err = 22
+            elif typ == CMD_READ:
+                data = bytes(disk[off:off + length])
+            elif typ == CMD_WRITE:
+                disk[off:off + length] = payload
+            elif typ in (CMD_TRIM, CMD_WZ):
+                disk[off:off + length] = bytes(length)
+            replies += 1
+            if fault and replies >= FAULT_AFTER:
+                if fault == "eshutdown":
+                    out += struct.pack(">IIQ", SIMPLE, 108, cookie)
+                    continue
+                s.sendall(bytes(out))
+                if fault == "badmagic":
+                    s.sendall(struct.pack(">IIQ", 0x12345678, 0, cookie))
+                elif fault == "badcookie":
+                    s.sendall(struct.pack(">IIQ", SIMPLE, 0, cookie ^ (1 << 40)))
+                elif fault == "dupreply":
+                    s.sendall(struct.pack(">IIQ", SIMPLE, 0, cookie) + data)
+                    s.sendall(struct.pack(">IIQ", SIMPLE, 0, cookie) + data)
+                elif fault == "structured":
+                    s.sendall(struct.pack(">IHHQI", STRUCTURED, 1, 0, cookie, 0))
+                elif fault == "errpayload":
+                    s.sendall(struct.pack(">IIQ", SIMPLE, 5, cookie) + bytes(512))
+                elif fault == "shortread":
+                    s.sendall(struct.pack(">IIQ", SIMPLE, 0, cookie) + data[: len(data) // 2])
+                    return
+                # Give the client time to notice before we close.
+                select.select([s], [], [], 1.0)
+                return
+            out += struct.pack(">IIQ", SIMPLE, err, cookie) + data
+        s.sendall(bytes(out))
+        if fault == "eshutdown" and replies >= FAULT_AFTER:
+            select.select([s], [], [], 1.0)
+            return
+
+
+def main():
+    portfile, size, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    arg = int(sys.argv[4]) if len(sys.argv) > 4 else 0
+    disk = bytearray(size)
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(4)
+    with open(portfile + ".tmp", "w") as f:
+        f.write("%d\n" % ls.getsockname()[1])
+    os.rename(portfile + ".tmp", portfile)
+    conn = 0
+    while True:
+        s, _ = ls.accept()
+        conn += 1
+        try:
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if mode == "garbage":
+                s.sendall(b"HTTP/1.0 400 Bad Request\r\n\r\n" + bytes(64))
+                continue
+            exp_size = size + arg if (mode == "resize" and conn >= 2) else size
+            if not handshake(s, exp_size, mode):
+                continue
+            fault = mode if conn == 1 and mode not in ("good", "nogo", "resize") else None
+            serve(s, disk, fault)
+        except (Closed, ConnectionError, AssertionError) as e:
+            sys.stderr.write("fake server: connection %d: %r\n" % (conn, e))
+        finally:
+            s.close()
+
+
+if __name__ == "__main__":
+    main()

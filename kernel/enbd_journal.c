@@ -220,8 +220,14 @@ int enbd_fetch(struct enbd_channel *ch, struct file *file,
 
 	io->req.seq = cmd->seq;
 	io->req.tag = rq->tag;
-	io->req.offset = (u64)blk_rq_pos(rq) << SECTOR_SHIFT;
-	io->req.length = req_op(rq) == REQ_OP_FLUSH ? 0 : blk_rq_bytes(rq);
+	/* A flush covers the whole device: NBD wants offset and length 0. */
+	if (req_op(rq) == REQ_OP_FLUSH) {
+		io->req.offset = 0;
+		io->req.length = 0;
+	} else {
+		io->req.offset = (u64)blk_rq_pos(rq) << SECTOR_SHIFT;
+		io->req.length = blk_rq_bytes(rq);
+	}
 	io->req.type = enbd_request_type(rq, &io->req.flags);
 	io->req.reserved = 0;
 	spin_unlock(&dev->lock);

@@ -59,6 +59,7 @@ struct fdev {
 	unsigned int depth;
 	uint64_t total;
 	bool rw_only, zero_init, allow_errors;
+	int expect_errno;	/* every error must be this one (0: any) */
 	uint64_t rng;
 	/* counters */
 	uint64_t next_seq, issued, completed, requeued, discarded, mismatches;
@@ -281,6 +282,12 @@ static int complete(struct fdev *f, struct enbd_io *io)
 	}
 	if (io->done_error) {
 		f->errors++;
+		if (f->expect_errno && io->done_error != -f->expect_errno) {
+			f->bad++;
+			log_err("selftest: request seq %llu failed with %s, expected %s",
+				(unsigned long long)q->r.seq, strerror(-io->done_error),
+				strerror(f->expect_errno));
+		}
 		if (!f->allow_errors)
 			log_err("selftest: request seq %llu (type %u) failed: %s",
 				(unsigned long long)q->r.seq, q->r.type, strerror(-io->done_error));
@@ -450,12 +457,13 @@ static void usage(FILE *fp)
 {
 	fprintf(fp,
 		"usage: enbd-client-selftest [-e EXPORT] [-p PORT] [-b ADDR] [-n REQUESTS] [-D DEPTH]\n"
-		"                            [-s SEED] [-z] [-w] [-E] [-o DUMP] [-v] [-q] HOST\n"
+		"                            [-s SEED] [-z] [-w] [-E] [-X ERRNO] [-o DUMP] [-v] [-q] HOST\n"
 		"  -n  requests to complete (default 10000; 0: until SIGTERM)\n"
 		"  -D  requests queued or outstanding at once (default 128, max %d)\n"
 		"  -z  the export starts out zeroed: check every read\n"
 		"  -w  reads and writes only (no flush, trim, write-zeroes)\n"
 		"  -E  error replies are expected (count them, do not fail)\n"
+		"  -X  like -E, and every error must be errno number ERRNO\n"
 		"  -o  write the shadow copy of the disk to DUMP at the end\n", MAX_DEPTH);
 }
 
@@ -473,7 +481,7 @@ int main(int argc, char **argv)
 	f->depth = 128;
 	f->total = 10000;
 	f->rng = 1;
-	while ((opt = getopt(argc, argv, "e:p:b:n:D:s:zwEo:vqh")) != -1) {
+	while ((opt = getopt(argc, argv, "e:p:b:n:D:s:zwEX:o:vqh")) != -1) {
 		switch (opt) {
 		case 'e': o.export = optarg; break;
 		case 'p': o.port = optarg; break;
@@ -484,6 +492,7 @@ int main(int argc, char **argv)
 		case 'z': f->zero_init = true; break;
 		case 'w': f->rw_only = true; break;
 		case 'E': f->allow_errors = true; break;
+		case 'X': f->allow_errors = true; f->expect_errno = atoi(optarg); break;
 		case 'o': dump = optarg; break;
 		case 'v': verbosity++; break;
 		case 'q': verbosity--; break;

@@ -116,6 +116,7 @@ def serve(s, disk, fault):
             replies += 1
             if fault and replies >= FAULT_AFTER:
                 if fault == "eshutdown":
+                    # Until the client's NBD_CMD_DISC.
                     out += struct.pack(">IIQ", SIMPLE, 108, cookie)
                     continue
                 s.sendall(bytes(out))
@@ -132,15 +133,23 @@ def serve(s, disk, fault):
                     s.sendall(struct.pack(">IIQ", SIMPLE, 5, cookie) + bytes(512))
                 elif fault == "shortread":
                     s.sendall(struct.pack(">IIQ", SIMPLE, 0, cookie) + data[: len(data) // 2])
-                    return
-                # Give the client time to notice before we close.
-                select.select([s], [], [], 1.0)
+                    s.shutdown(socket.SHUT_WR)
+                # Let the client notice and hang up first: closing with its
+                # requests unread would reset the connection and could
+                # discard the bad reply before the client reads it.
+                drain(s)
                 return
             out += struct.pack(">IIQ", SIMPLE, err, cookie) + data
         s.sendall(bytes(out))
-        if fault == "eshutdown" and replies >= FAULT_AFTER:
-            select.select([s], [], [], 1.0)
-            return
+
+
+def drain(s):
+    s.settimeout(10)
+    try:
+        while s.recv(1 << 16):
+            pass
+    except OSError:
+        pass
 
 
 def main():

@@ -206,6 +206,15 @@ static int file_extents(struct backend *b, struct extents *ex)
 	return 0;
 }
 
+static int file_read_source(struct backend *b, uint64_t off, uint32_t len, int *fd,
+			    uint64_t *fd_off)
+{
+	(void)len;
+	*fd = to_file(b)->fd;
+	*fd_off = off;
+	return 0;
+}
+
 static void file_close(struct backend *b)
 {
 	struct file_backend *f = to_file(b);
@@ -224,6 +233,7 @@ static const struct backend_ops file_ops = {
 	.flush = file_flush,
 	.cache = file_cache,
 	.extents = file_extents,
+	.read_source = file_read_source,
 	.close = file_close,
 };
 

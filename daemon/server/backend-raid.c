@@ -192,6 +192,21 @@ static int raid_extents(struct backend *b, struct extents *ex)
 	return 0;
 }
 
+static int raid_read_source(struct backend *b, uint64_t off, uint32_t len, int *fd,
+			    uint64_t *fd_off)
+{
+	struct raid_backend *r = to_raid(b);
+	unsigned int part;
+	uint64_t poff, run;
+	struct backend *p;
+
+	r->map(r, off, &part, &poff, &run);
+	p = r->parts[part];
+	if (run < len || !p->ops->read_source)
+		return -1;
+	return p->ops->read_source(p, poff, len, fd, fd_off);
+}
+
 static void raid_close(struct backend *b)
 {
 	struct raid_backend *r = to_raid(b);
@@ -214,6 +229,7 @@ static const struct backend_ops raid_ops = {
 	.flush = raid_flush,
 	.cache = raid_cache,
 	.extents = raid_extents,
+	.read_source = raid_read_source,
 	.close = raid_close,
 };
 

@@ -77,6 +77,14 @@ struct backend_ops {
 	int (*cache)(struct backend *b, uint64_t len, uint64_t off);
 	/* Append runs describing [extents_next(ex), ...) until extents_done(). */
 	int (*extents)(struct backend *b, struct extents *ex);
+	/*
+	 * Optional, for zero-copy reads: if [off, off + len) lies contiguously
+	 * in one file descriptor, give that descriptor and the offset there
+	 * (the caller splices from it).  0, or -1 when the range must be read
+	 * with ->pread().
+	 */
+	int (*read_source)(struct backend *b, uint64_t off, uint32_t len, int *fd,
+			   uint64_t *fd_off);
 	void (*close)(struct backend *b);
 };
 

@@ -30,6 +30,7 @@ struct conn *conn_new(const struct server *srv, int rfd, int wfd, const char *pe
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	pthread_mutex_init(&c->rlock, NULL);
 	pthread_mutex_init(&c->wlock, NULL);
+	pthread_mutex_init(&c->pool_lock, NULL);
 	return c;
 }
 
@@ -39,6 +40,7 @@ void conn_free(struct conn *c)
 		return;
 	pthread_mutex_destroy(&c->rlock);
 	pthread_mutex_destroy(&c->wlock);
+	pthread_mutex_destroy(&c->pool_lock);
 	free(c->meta_export);
 	free(c->threads);
 	free(c);

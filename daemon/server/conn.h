@@ -47,9 +47,13 @@ struct conn {
 	pthread_mutex_t rlock;		/* reading requests */
 	pthread_mutex_t wlock;		/* writing replies */
 	bool quit;			/* stop reading: disconnect, EOF or error */
+	bool splice;			/* @wfd is a socket: READs may be spliced */
 	unsigned int waiting;		/* threads waiting for @rlock */
 	unsigned int nthreads;		/* helper threads started */
 	pthread_t *threads;
+	/* Request buffers, reused most recently freed first (cache-warm). */
+	pthread_mutex_t pool_lock;
+	struct buffer *pool;
 };
 
 struct conn *conn_new(const struct server *srv, int rfd, int wfd, const char *peer,

@@ -55,13 +55,14 @@ static const char usage_text[] =
 "  -t, --threads N          worker threads per connection (default 16)\n"
 "      --max-connections N  connections served at once (default 256)\n"
 "      --port-file FILE     write the port listened on to FILE\n"
+"      --no-splice          copy read data through memory (no zero-copy)\n"
 "  -v, --verbose            more log lines (repeat for more)\n"
 "  -q, --quiet              fewer log lines\n"
 "  -h, --help               this text\n";
 
 struct options {
 	const char *port, *addr, *port_file, *name, *memory, *stripe;
-	bool readonly, linear;
+	bool readonly, linear, no_splice;
 	int verbosity;
 	unsigned int threads, max_conns;
 	char **export_args;
@@ -230,7 +231,8 @@ static unsigned int parse_count(const char *s, const char *what)
 
 static void parse_options(int argc, char **argv, struct options *o)
 {
-	enum { OPT_LINEAR = 256, OPT_STRIPE, OPT_ALLOW, OPT_DENY, OPT_MAXCONN, OPT_PORTFILE };
+	enum { OPT_LINEAR = 256, OPT_STRIPE, OPT_ALLOW, OPT_DENY, OPT_MAXCONN, OPT_PORTFILE,
+	       OPT_NOSPLICE };
 	static const struct option longopts[] = {
 		{ "port", required_argument, NULL, 'p' },
 		{ "address", required_argument, NULL, 'a' },
@@ -245,6 +247,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{ "threads", required_argument, NULL, 't' },
 		{ "max-connections", required_argument, NULL, OPT_MAXCONN },
 		{ "port-file", required_argument, NULL, OPT_PORTFILE },
+		{ "no-splice", no_argument, NULL, OPT_NOSPLICE },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -277,6 +280,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case 't': o->threads = parse_count(optarg, "--threads"); break;
 		case OPT_MAXCONN: o->max_conns = parse_count(optarg, "--max-connections"); break;
 		case OPT_PORTFILE: o->port_file = optarg; break;
+		case OPT_NOSPLICE: o->no_splice = true; break;
 		case 'v': o->verbosity++; break;
 		case 'q': o->verbosity--; break;
 		case 'h': fputs(usage_text, stdout); exit(0);
@@ -458,6 +462,7 @@ int main(int argc, char **argv)
 	parse_options(argc, argv, &o);
 	log_init("enbd-server", o.verbosity);
 	srv.max_threads = o.threads;
+	srv.no_splice = o.no_splice;
 	srv.handshake_timeout_ms = HANDSHAKE_TIMEOUT_MS;
 
 	/* Signals are taken from a signalfd by the main thread alone. */

@@ -6,11 +6,13 @@
  */
 #include <endian.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -23,10 +25,53 @@
 /* Most descriptors in one block status reply (proto.md allows 2^20). */
 #define MAX_EXTENTS	(64u << 10)
 
+/* Reads at least this large are spliced from files, smaller ones copied. */
+#define SPLICE_MIN	(64u << 10)
+#define PIPE_SIZE	(1u << 20)
+
 struct buffer {
 	void *p;
 	size_t cap;
+	int pipe[2];		/* for splicing, when has_pipe */
+	bool has_pipe;
+	size_t pipe_size;
+	struct buffer *next;	/* in the connection's pool */
 };
+
+static struct buffer *buffer_get(struct conn *c)
+{
+	struct buffer *b;
+
+	pthread_mutex_lock(&c->pool_lock);
+	b = c->pool;
+	if (b)
+		c->pool = b->next;
+	pthread_mutex_unlock(&c->pool_lock);
+	return b ? b : calloc(1, sizeof(*b));
+}
+
+static void buffer_put(struct conn *c, struct buffer *b)
+{
+	pthread_mutex_lock(&c->pool_lock);
+	b->next = c->pool;
+	c->pool = b;
+	pthread_mutex_unlock(&c->pool_lock);
+}
+
+static void buffer_pool_free(struct conn *c)
+{
+	while (c->pool) {
+		struct buffer *b = c->pool;
+
+		c->pool = b->next;
+		if (b->has_pipe) {
+			close(b->pipe[0]);
+			close(b->pipe[1]);
+		}
+		free(b->p);
+		free(b);
+	}
+}
 
 static int buffer_reserve(struct buffer *b, size_t len)
 {
@@ -242,6 +287,125 @@ static int send_read(struct conn *c, const struct request *r, const void *data)
 			  data, r->length);
 }
 
+/* ---- zero-copy reads ---- */
+
+static int buffer_pipe(struct buffer *b)
+{
+	int size;
+
+	if (b->has_pipe)
+		return 0;
+	if (pipe2(b->pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+		return -1;
+	b->has_pipe = true;
+	fcntl(b->pipe[1], F_SETPIPE_SZ, PIPE_SIZE);	/* a smaller pipe works too */
+	size = fcntl(b->pipe[0], F_GETPIPE_SZ);
+	b->pipe_size = size > 0 ? (size_t)size : 4096;
+	return 0;
+}
+
+/* After a failure the pipe may hold stale data: throw it away. */
+static void buffer_drop_pipe(struct buffer *b)
+{
+	if (b->has_pipe) {
+		close(b->pipe[0]);
+		close(b->pipe[1]);
+		b->has_pipe = false;
+	}
+}
+
+/* Splice up to @len bytes of @fd from @*off into the (empty) pipe of @b:
+ * the page cache pages are referenced, not copied.  Bytes moved, or -1. */
+static ssize_t fill_pipe(struct buffer *b, int fd, uint64_t *off, size_t len)
+{
+	size_t done = 0;
+
+	if (len > b->pipe_size)
+		len = b->pipe_size;
+	while (done < len) {
+		loff_t o = (loff_t)*off;
+		ssize_t n = splice(fd, &o, b->pipe[1], NULL, len - done,
+				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN && done)
+			break;		/* pipe full (unaligned pages) */
+		if (n <= 0)
+			return -1;	/* error, or the file shrank */
+		*off += (uint64_t)n;
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
+/*
+ * Send a READ reply straight from the file: reply header, then the data
+ * spliced pipe -> socket.  The first pipeful is read before taking the
+ * write lock, so a read from disk does not hold up other replies.
+ * Returns 1 when nothing was sent and the caller should copy instead,
+ * 0 when sent, -1 when the connection failed part way (it is aborted).
+ */
+static int send_read_spliced(struct conn *c, const struct request *r, struct buffer *buf,
+			     int fd, uint64_t off)
+{
+	struct {
+		struct nbd_structured_reply h;
+		struct nbd_chunk_offset_data d;
+	} __attribute__((packed)) sh = {
+		.h.magic = htobe32(NBD_STRUCTURED_REPLY_MAGIC),
+		.h.flags = htobe16(NBD_REPLY_FLAG_DONE),
+		.h.type = htobe16(NBD_REPLY_TYPE_OFFSET_DATA),
+		.h.cookie = htobe64(r->cookie),
+		.h.length = htobe32(r->length + (uint32_t)sizeof(sh.d)),
+		.d.offset = htobe64(r->offset),
+	};
+	struct nbd_simple_reply h = {
+		.magic = htobe32(NBD_SIMPLE_REPLY_MAGIC),
+		.cookie = htobe64(r->cookie),
+	};
+	size_t left = r->length, in_pipe;
+	ssize_t n;
+
+	if (buffer_pipe(buf) < 0)
+		return 1;
+	n = fill_pipe(buf, fd, &off, left);
+	if (n <= 0) {
+		buffer_drop_pipe(buf);
+		return 1;	/* let pread() report the error, or do the work */
+	}
+	in_pipe = (size_t)n;
+	pthread_mutex_lock(&c->wlock);
+	if (c->structured ? send(c->wfd, &sh, sizeof(sh), MSG_MORE | MSG_NOSIGNAL) != sizeof(sh)
+			  : send(c->wfd, &h, sizeof(h), MSG_MORE | MSG_NOSIGNAL) != sizeof(h))
+		goto fail;
+	while (left) {
+		if (in_pipe == 0) {
+			n = fill_pipe(buf, fd, &off, left);
+			if (n <= 0)
+				goto fail;
+			in_pipe = (size_t)n;
+		}
+		n = splice(buf->pipe[0], NULL, c->wfd, NULL, in_pipe,
+			   SPLICE_F_MOVE | (left > in_pipe ? SPLICE_F_MORE : 0));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			goto fail;
+		in_pipe -= (size_t)n;
+		left -= (size_t)n;
+	}
+	pthread_mutex_unlock(&c->wlock);
+	return 0;
+fail:
+	/* Part of a reply is out: the stream cannot be repaired. */
+	pthread_mutex_unlock(&c->wlock);
+	log_info("%s: spliced read failed: %s", c->peer, strerror(errno));
+	buffer_drop_pipe(buf);
+	conn_abort(c);
+	return -1;
+}
+
 static int send_block_status(struct conn *c, const struct request *r, struct buffer *buf)
 {
 	struct backend *b = c->exp->backend;
@@ -346,6 +510,14 @@ static void do_request(struct conn *c, const struct request *r, struct buffer *b
 	}
 	switch (r->type) {
 	case NBD_CMD_READ:
+		if (r->length >= SPLICE_MIN && b->ops->read_source && c->splice) {
+			int fd;
+			uint64_t off;
+
+			if (b->ops->read_source(b, r->offset, r->length, &fd, &off) == 0 &&
+			    send_read_spliced(c, r, buf, fd, off) <= 0)
+				return;
+		}
 		if (buffer_reserve(buf, r->length) < 0) {
 			send_error(c, r, NBD_ENOMEM, "out of memory");
 			return;
@@ -399,34 +571,44 @@ static void maybe_add_thread(struct conn *c)
 static void *worker(void *arg)
 {
 	struct conn *c = arg;
-	struct buffer buf = { 0 };
 	struct request r;
 
 	for (;;) {
+		struct buffer *buf;
+
 		__atomic_add_fetch(&c->waiting, 1, __ATOMIC_ACQ_REL);
 		pthread_mutex_lock(&c->rlock);
 		__atomic_sub_fetch(&c->waiting, 1, __ATOMIC_ACQ_REL);
-		if (__atomic_load_n(&c->quit, __ATOMIC_ACQUIRE) || read_request(c, &r, &buf) < 0) {
+		buf = buffer_get(c);
+		if (!buf)
+			log_err("%s: out of memory", c->peer);
+		if (!buf || __atomic_load_n(&c->quit, __ATOMIC_ACQUIRE) ||
+		    read_request(c, &r, buf) < 0) {
 			__atomic_store_n(&c->quit, true, __ATOMIC_RELEASE);
 			pthread_mutex_unlock(&c->rlock);
+			if (buf)
+				buffer_put(c, buf);
 			break;
 		}
 		maybe_add_thread(c);
 		pthread_mutex_unlock(&c->rlock);
-		do_request(c, &r, &buf);
+		do_request(c, &r, buf);
+		buffer_put(c, buf);
 	}
-	free(buf.p);
 	return NULL;
 }
 
 void transmission(struct conn *c)
 {
+	struct stat st;
 	unsigned int i;
 
+	c->splice = !c->srv->no_splice && fstat(c->wfd, &st) == 0 && S_ISSOCK(st.st_mode);
 	worker(c);
 	/* No thread is started once quit is set, and it is set by now. */
 	pthread_mutex_lock(&c->rlock);
 	pthread_mutex_unlock(&c->rlock);
 	for (i = 0; i < c->nthreads; i++)
 		pthread_join(c->threads[i], NULL);
+	buffer_pool_free(c);
 }

@@ -28,7 +28,7 @@
 #define G_DEFAULT_PORT		"10809"
 
 /* Restart policy (children.c). */
-#define G_BACKOFF_MIN_MS	500	/* first restart, and after a long life */
+#define G_BACKOFF_MIN_MS	250	/* first restart, and after a long life */
 #define G_BACKOFF_MAX_MS	30000
 #define G_STABLE_MS		10000	/* a child that lived this long was healthy */
 /* Stopping: SIGTERM/SIGINT, then SIGKILL after this long. */

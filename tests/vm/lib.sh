@@ -1,0 +1,300 @@
+# shellcheck shell=bash disable=SC2034 # globals set here are for the tests
+# Helpers for VM tests (bash).  A test starts with
+#
+#   #!/bin/bash
+#   # timeout: 120            (optional; default 300 s)
+#   . "$ENBD_ROOT/tests/vm/lib.sh"
+#
+# and then uses die/log/skip, wait_for, on_exit, load_enbd, start_nbdkit,
+# start_enbd_client, wait_for_disk, kill_and_wait.  Do not `trap ... EXIT`
+# yourself: register cleanups with on_exit (they run in reverse order on exit,
+# on die and when the harness's timeout sends SIGTERM).
+#
+# The harness sets: ENBD_ROOT (the checkout; cwd), ENBD_BUILD (userspace build
+# dir, "build"), ENBD_KVER, ENBD_TEST_NAME, ENBD_TEST_TIMEOUT, ENBD_TEST_TMP
+# (= TMPDIR, fresh tmpfs dir removed afterwards), ENBD_TEST_OUT (a directory on
+# the host for extra artifacts: build/vm-logs/NAME.d; create it if you use it),
+# ENBD_VM=1.
+set -eu
+
+if [ -z "${ENBD_ROOT:-}" ]; then
+	ENBD_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
+fi
+: "${ENBD_BUILD:=build}"
+: "${ENBD_TEST_NAME:=$(basename "$0" .sh)}"
+if [ -z "${ENBD_TEST_TMP:-}" ]; then
+	ENBD_TEST_TMP=$(mktemp -d)
+	_enbd_own_tmp=$ENBD_TEST_TMP
+fi
+export ENBD_ROOT ENBD_BUILD ENBD_TEST_NAME ENBD_TEST_TMP
+
+# Set by start_nbdkit*, start_enbd_client for the test to use.
+NBDKIT_PORT="" NBDKIT_PID="" NBDKIT_LOG="" NBDKIT_SOCKET="" ENBD_CLIENT_PID=""
+
+# The client daemon: enbd-client [-e EXPORT] [-p PORT] HOST /dev/ndN
+ENBD_CLIENT=$ENBD_ROOT/$ENBD_BUILD/enbd-client
+ENBD_MODULE=$ENBD_ROOT/enbd.ko
+
+_enbd_t0=${EPOCHREALTIME/[.,]/}
+
+# log MSG...: "[  12.34] MSG" on stderr (seconds since the test started)
+log() {
+	local t=$((${EPOCHREALTIME/[.,]/} - _enbd_t0))
+	printf '[%4d.%02d] %s\n' $((t / 1000000)) $((t / 10000 % 100)) "$*" >&2
+}
+
+# die MSG...: fail the test
+die() {
+	log "FAIL: $*"
+	exit 1
+}
+
+# skip MSG...: the test cannot run here (exit 77)
+skip() {
+	log "SKIP: $*"
+	exit 77
+}
+
+# require_cmd CMD...: skip unless every command exists
+require_cmd() {
+	local c
+	for c; do
+		command -v "$c" >/dev/null 2>&1 || skip "missing command: $c"
+	done
+}
+
+# must_fail CMD...: fail the test if CMD succeeds
+must_fail() {
+	if "$@"; then
+		die "expected to fail: $*"
+	fi
+	return 0
+}
+
+# --- cleanup ---------------------------------------------------------------
+# Registered commands live in a file so that on_exit also works from a
+# subshell, e.g. port=$(start_nbdkit memory 1G).
+_ENBD_CLEANUP=$(mktemp "$ENBD_TEST_TMP/.cleanup.XXXXXX")
+_ENBD_SHELL=$BASHPID
+
+# on_exit CMD [ARGS...]: run CMD when the test exits (last registered first)
+on_exit() {
+	printf '%q ' "$@" >>"$_ENBD_CLEANUP"
+	echo >>"$_ENBD_CLEANUP"
+}
+
+_enbd_exit() {
+	local rc=$? i cmds=()
+	# bash may run this trap when a subshell exits: only the shell that
+	# sourced lib.sh cleans up.
+	[ "$BASHPID" = "$_ENBD_SHELL" ] || exit "$rc"
+	trap - EXIT
+	set +e
+	[ -f "$_ENBD_CLEANUP" ] && mapfile -t cmds <"$_ENBD_CLEANUP"
+	: >"$_ENBD_CLEANUP"
+	for ((i = ${#cmds[@]} - 1; i >= 0; i--)); do
+		eval "${cmds[i]}" || log "cleanup failed: ${cmds[i]}"
+	done
+	[ -n "${_enbd_own_tmp:-}" ] && rm -rf "$_enbd_own_tmp"
+	exit "$rc"
+}
+trap _enbd_exit EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# --- waiting -----------------------------------------------------------------
+# wait_for [-t SECONDS] [-q] CMD [ARGS...]: poll CMD (backing off from 10 ms
+# to 0.5 s) until it succeeds; on timeout (default 30 s) log it (unless -q)
+# and return 1.  CMD may be a shell function.
+wait_for() {
+	local timeout=30 quiet="" delay=10 deadline now
+	while [ $# -gt 0 ]; do
+		case $1 in
+		-t) timeout=$2; shift 2 ;;
+		-q) quiet=1; shift ;;
+		*) break ;;
+		esac
+	done
+	deadline=$((${EPOCHREALTIME/[.,]/} + timeout * 1000000))
+	while :; do
+		if "$@"; then
+			return 0
+		fi
+		now=${EPOCHREALTIME/[.,]/}
+		if [ "$now" -ge "$deadline" ]; then
+			[ -n "$quiet" ] || log "wait_for: timed out after $timeout s: $*"
+			return 1
+		fi
+		printf -v now '%d.%03d' $((delay / 1000)) $((delay % 1000))
+		sleep "$now"
+		delay=$((delay * 2 > 500 ? 500 : delay * 2))
+	done
+}
+
+# proc_gone PID: the process does not exist any more (or is a zombie)
+proc_gone() {
+	local stat
+	read -r stat 2>/dev/null <"/proc/$1/stat" || return 0
+	stat=${stat##*) }
+	[ "${stat%% *}" = Z ]
+}
+
+# kill_and_wait PID [SIGNAL [SECONDS]]: send SIGNAL (TERM) and wait until the
+# process is gone; after SECONDS (30) it is sent SIGKILL.  Returns its exit
+# status when it is a child of this shell (so `kill_and_wait $pid` checks a
+# clean exit on SIGTERM), otherwise 0.
+kill_and_wait() {
+	local pid=$1 sig=${2:-TERM} secs=${3:-30} stat child="" rc=0
+	if read -r stat 2>/dev/null <"/proc/$pid/stat"; then
+		stat=${stat##*) }
+		stat=${stat#* }
+		[ "${stat%% *}" = "$BASHPID" ] && child=1
+	fi
+	kill -"$sig" "$pid" 2>/dev/null || true
+	if ! wait_for -q -t "$secs" proc_gone "$pid"; then
+		log "kill_and_wait: $pid still there $secs s after SIG$sig; sending SIGKILL"
+		kill -KILL "$pid" 2>/dev/null || true
+		wait_for -t 10 proc_gone "$pid" || true
+	fi
+	if [ -n "$child" ]; then
+		wait "$pid" 2>/dev/null || rc=$?
+	fi
+	return "$rc"
+}
+
+# --- the module ----------------------------------------------------------------
+# load_enbd [PARAM=VALUE...]: insmod ./enbd.ko; unloaded again on exit
+load_enbd() {
+	[ -f "$ENBD_MODULE" ] || die "$ENBD_MODULE not built (make module)"
+	if grep -q '^enbd ' /proc/modules; then
+		die "enbd is already loaded"
+	fi
+	insmod "$ENBD_MODULE" "$@" || die "insmod enbd.ko $* failed"
+	on_exit unload_enbd
+	wait_for -t 10 test -c /dev/enbd-control || die "no /dev/enbd-control after insmod"
+}
+
+_enbd_try_rmmod() {
+	! grep -q '^enbd ' /proc/modules || rmmod enbd 2>/dev/null
+}
+
+# unload_enbd: rmmod enbd (retrying for up to 30 s while daemons exit)
+unload_enbd() {
+	grep -q '^enbd ' /proc/modules || return 0
+	wait_for -q -t 30 _enbd_try_rmmod && return 0
+	rmmod enbd
+}
+
+# --- servers and daemons ------------------------------------------------------------
+_enbd_port_free() { # PORT [NETNS]
+	local out
+	if [ -n "${2:-}" ]; then
+		out=$(ip netns exec "$2" ss -Htan "sport = :$1")
+	else
+		out=$(ss -Htan "sport = :$1")
+	fi
+	[ -z "$out" ]
+}
+
+# _enbd_nbdkit PIDFILE LOG [PREFIX...] -- NBDKIT ARGS...: start nbdkit -f and
+# wait until it listens (it writes PIDFILE then).  nbdkit -f kills itself
+# when its parent exits (PR_SET_PDEATHSIG), so a small shell stays its parent:
+# that keeps it alive when started from $(...).  Returns 1 if it exited.
+_enbd_nbdkit() {
+	local pidfile=$1 logf=$2 wrapper
+	local -a pre=()
+	shift 2
+	while [ "$1" != -- ]; do
+		pre+=("$1")
+		shift
+	done
+	shift
+	rm -f "$pidfile"
+	# shellcheck disable=SC2016 # expanded by the inner bash
+	"${pre[@]}" bash -c 'nbdkit -f -P "$0" "$@"; exit $?' "$pidfile" "$@" \
+		</dev/null >"$logf" 2>&1 &
+	wrapper=$!
+	wait_for -t 30 _enbd_nbdkit_up "$pidfile" "$wrapper" || die "nbdkit $* did not start"
+	if proc_gone "$wrapper"; then
+		return 1
+	fi
+	read -r NBDKIT_PID <"$pidfile"
+	on_exit kill_and_wait "$NBDKIT_PID"
+}
+
+_enbd_nbdkit_up() { # PIDFILE PID
+	[ -s "$1" ] || proc_gone "$2"
+}
+
+# start_nbdkit [--netns NS] [NBDKIT ARGS...]: start `nbdkit -f ARGS` on a free
+# TCP port (in network namespace NS if given), wait until it accepts
+# connections, register its kill with on_exit and print the port.  Also sets
+# NBDKIT_PORT, NBDKIT_PID and NBDKIT_LOG (when not called in a subshell).
+# Example: port=$(start_nbdkit memory 1G)
+start_nbdkit() {
+	local netns="" port
+	local -a pre=()
+	if [ "${1:-}" = --netns ]; then
+		netns=$2
+		pre=(ip netns exec "$netns")
+		shift 2
+	fi
+	command -v nbdkit >/dev/null || die "nbdkit is not installed"
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		port=$((20000 + (RANDOM % 20000)))
+		_enbd_port_free "$port" "$netns" || continue
+		NBDKIT_LOG=$ENBD_TEST_TMP/nbdkit-$port.log
+		if _enbd_nbdkit "$ENBD_TEST_TMP/nbdkit-$port.pid" "$NBDKIT_LOG" "${pre[@]}" \
+			-- -p "$port" "$@"; then
+			NBDKIT_PORT=$port
+			log "nbdkit $* listening on port $port (pid $NBDKIT_PID)"
+			echo "$port"
+			return 0
+		fi
+		grep -q 'in use' "$NBDKIT_LOG" && continue
+		cat "$NBDKIT_LOG" >&2
+		die "nbdkit $* failed"
+	done
+	die "start_nbdkit: no free port found"
+}
+
+# start_nbdkit_unix [NBDKIT ARGS...]: like start_nbdkit on a Unix socket;
+# prints the socket path (also NBDKIT_SOCKET).
+start_nbdkit_unix() {
+	local sock
+	command -v nbdkit >/dev/null || die "nbdkit is not installed"
+	sock=$(mktemp -u "$ENBD_TEST_TMP/nbdkit-XXXXXX.sock")
+	NBDKIT_LOG=$sock.log
+	if ! _enbd_nbdkit "$sock.pid" "$NBDKIT_LOG" -- -U "$sock" "$@"; then
+		cat "$NBDKIT_LOG" >&2
+		die "nbdkit $* failed"
+	fi
+	NBDKIT_SOCKET=$sock
+	log "nbdkit $* listening on $sock (pid $NBDKIT_PID)"
+	echo "$sock"
+}
+
+# start_enbd_client ARGS...: run `$ENBD_CLIENT ARGS` in the background (its
+# output goes to the test's log), stop it with SIGTERM on exit; sets
+# ENBD_CLIENT_PID.  Call it directly (not in $(...)) so that
+# `kill_and_wait "$ENBD_CLIENT_PID"` can check its exit status.
+start_enbd_client() {
+	[ -x "$ENBD_CLIENT" ] || die "$ENBD_CLIENT not built (make userspace)"
+	"$ENBD_CLIENT" "$@" </dev/null >&2 &
+	ENBD_CLIENT_PID=$!
+	on_exit kill_and_wait "$ENBD_CLIENT_PID"
+	log "started enbd-client $* (pid $ENBD_CLIENT_PID)"
+}
+
+_enbd_disk_ready() { # NAME
+	local size
+	read -r size 2>/dev/null <"/sys/class/block/$1/size" || return 1
+	[ "$size" -gt 0 ] && [ -b "/dev/$1" ]
+}
+
+# wait_for_disk /dev/ndN [SECONDS]: wait until the disk has a non-zero size
+wait_for_disk() {
+	local name=${1#/dev/}
+	wait_for -t "${2:-30}" _enbd_disk_ready "$name" || die "$1 did not get a size"
+}

@@ -156,12 +156,13 @@ int sock_listen(const char *addr, const char *port, int backlog)
 	return fd;
 }
 
-int read_full(int fd, void *buf, size_t len)
+ssize_t read_at_least(int fd, void *buf, size_t min, size_t max)
 {
 	char *p = buf;
+	size_t got = 0;
 
-	while (len) {
-		ssize_t n = read(fd, p, len);
+	while (got < min) {
+		ssize_t n = read(fd, p + got, max - got);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -171,10 +172,14 @@ int read_full(int fd, void *buf, size_t len)
 			errno = ECONNRESET;
 			return -1;
 		}
-		p += n;
-		len -= n;
+		got += (size_t)n;
 	}
-	return 0;
+	return (ssize_t)got;
+}
+
+int read_full(int fd, void *buf, size_t len)
+{
+	return read_at_least(fd, buf, len, len) < 0 ? -1 : 0;
 }
 
 int write_full(int fd, const void *buf, size_t len)

@@ -36,4 +36,11 @@ int sock_set_timeouts(int fd, int timeout_ms);
 int read_full(int fd, void *buf, size_t len);
 int write_full(int fd, const void *buf, size_t len);
 
+/*
+ * Read at least @min and at most @max bytes into @buf (for read-ahead
+ * buffers): keeps reading until @min bytes are in.  Returns the count, or
+ * -1 with errno set (ECONNRESET for an early end of stream).
+ */
+ssize_t read_at_least(int fd, void *buf, size_t min, size_t max);
+
 #endif

@@ -64,6 +64,7 @@ int conn_read(struct conn *c, void *buf, size_t len)
 {
 	size_t have = c->in_len - c->in_pos;
 	char *out = buf;
+	ssize_t got;
 
 	if (have) {
 		size_t n = have < len ? have : len;
@@ -78,19 +79,10 @@ int conn_read(struct conn *c, void *buf, size_t len)
 	if (len >= sizeof(c->in) / 2)	/* big payloads go straight to @buf */
 		return read_full(c->rfd, out, len);
 	c->in_pos = c->in_len = 0;
-	while (c->in_len < len) {
-		ssize_t n = read(c->rfd, c->in + c->in_len, sizeof(c->in) - c->in_len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		if (n == 0) {
-			errno = ECONNRESET;
-			return -1;
-		}
-		c->in_len += (size_t)n;
-	}
+	got = read_at_least(c->rfd, c->in, len, sizeof(c->in));
+	if (got < 0)
+		return -1;
+	c->in_len = (size_t)got;
 	memcpy(out, c->in, len);
 	c->in_pos = len;
 	return 0;

@@ -31,25 +31,29 @@ struct cursor {
 	size_t left;
 };
 
+static bool get_bytes(struct cursor *cur, void *out, size_t n)
+{
+	if (cur->left < n)
+		return false;
+	memcpy(out, cur->p, n);
+	cur->p += n;
+	cur->left -= n;
+	return true;
+}
+
 static bool get_u16(struct cursor *cur, uint16_t *v)
 {
-	if (cur->left < 2)
+	if (!get_bytes(cur, v, 2))
 		return false;
-	memcpy(v, cur->p, 2);
 	*v = be16toh(*v);
-	cur->p += 2;
-	cur->left -= 2;
 	return true;
 }
 
 static bool get_u32(struct cursor *cur, uint32_t *v)
 {
-	if (cur->left < 4)
+	if (!get_bytes(cur, v, 4))
 		return false;
-	memcpy(v, cur->p, 4);
 	*v = be32toh(*v);
-	cur->p += 4;
-	cur->left -= 4;
 	return true;
 }
 

@@ -186,27 +186,39 @@ static void accept_one(int lfd, const struct server *srv, const struct options *
 	pthread_attr_destroy(&attr);
 }
 
-/* Stop reading from every client; wait for them to finish what they are
- * doing.  Returns true when all are gone. */
-static bool close_clients(void)
+/* With @clients_lock held: shut every client socket down (@how) and wait
+ * up to SHUTDOWN_GRACE_S for their threads to finish. */
+static void shutdown_clients(int how)
 {
 	struct timespec deadline;
 	struct client *cl;
-	int how;
+
+	for (cl = clients; cl; cl = cl->next)
+		shutdown(cl->fd, how);
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += SHUTDOWN_GRACE_S;
+	while (nclients &&
+	       pthread_cond_timedwait(&clients_gone, &clients_lock, &deadline) != ETIMEDOUT)
+		;
+}
+
+/*
+ * Server shutdown: stop reading requests (in-flight ones are finished and
+ * answered), then, for clients that do not read their replies, stop
+ * writing too.  Returns true when every client is gone.
+ */
+static bool close_clients(void)
+{
+	bool all_gone;
 
 	pthread_mutex_lock(&clients_lock);
-	for (how = SHUT_RD; nclients && how <= SHUT_RDWR; how += SHUT_RDWR - SHUT_RD) {
-		for (cl = clients; cl; cl = cl->next)
-			shutdown(cl->fd, how);
-		clock_gettime(CLOCK_REALTIME, &deadline);
-		deadline.tv_sec += SHUTDOWN_GRACE_S;
-		while (nclients &&
-		       pthread_cond_timedwait(&clients_gone, &clients_lock, &deadline) != ETIMEDOUT)
-			;
-	}
-	how = nclients == 0;
+	if (nclients)
+		shutdown_clients(SHUT_RD);
+	if (nclients)
+		shutdown_clients(SHUT_RDWR);
+	all_gone = nclients == 0;
 	pthread_mutex_unlock(&clients_lock);
-	return how;
+	return all_gone;
 }
 
 /* ---- start-up ---- */

@@ -5,6 +5,6 @@
 set -eu
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 rc=0
-"$TOP/daemon/server/fuzz/run-fuzz.sh" "${ENBD_FUZZ_SECONDS:-12}" || rc=$?
+"$TOP/daemon/server/fuzz/run-fuzz.sh" "${ENBD_FUZZ_SECONDS:-10}" || rc=$?
 [ $rc -eq 0 ] || echo "FAIL server-fuzz-brief: run-fuzz.sh exited $rc" >&2
 exit $rc

@@ -60,6 +60,7 @@ struct device {
 	/* at run time */
 	uint64_t token;
 	int token_fd;		/* /run/enbd/ndN.token, locked; -1 when not open */
+	bool token_new;		/* made by this guardian, not read from the file */
 	char **envp;		/* the environment for its children: + ENBD_TOKEN */
 	char env_token[32];	/* "ENBD_TOKEN=0x..." */
 	bool shut;		/* shut down: its children are not restarted */

@@ -311,7 +311,10 @@ static void event_loop(struct guardian *g)
 	}
 }
 
-/* Tokens, policies: everything that can fail before the children run. */
+/*
+ * Tokens, policies: everything that can fail before the children run.  On
+ * failure, a token made now never reached the kernel: its file goes.
+ */
 static int prepare_devices(struct guardian *g)
 {
 	unsigned int i;
@@ -322,9 +325,14 @@ static int prepare_devices(struct guardian *g)
 		struct device *d = &g->cfg.devs[i];
 
 		if (token_open(d) < 0 || kctl_apply_policy(d) < 0)
-			return -1;
+			break;
 	}
-	return 0;
+	if (i == g->cfg.ndevs)
+		return 0;
+	for (i = 0; i < g->cfg.ndevs; i++)
+		if (g->cfg.devs[i].token_new)
+			token_remove(&g->cfg.devs[i]);
+	return -1;
 }
 
 int main(int argc, char **argv)

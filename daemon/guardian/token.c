@@ -135,6 +135,7 @@ int token_open(struct device *d)
 			goto fail;
 		}
 		log_info("%s: new session token saved in %s", d->path, path);
+		d->token_new = true;
 	}
 	if (make_envp(d) < 0) {
 		log_err("out of memory");

@@ -21,7 +21,10 @@ if [ -z "${ENBD_ROOT:-}" ]; then
 	ENBD_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
 fi
 : "${ENBD_BUILD:=build}"
-: "${ENBD_TEST_NAME:=$(basename "$0" .sh)}"
+if [ -z "${ENBD_TEST_NAME:-}" ]; then
+	ENBD_TEST_NAME=${0##*/}
+	ENBD_TEST_NAME=${ENBD_TEST_NAME%.sh}
+fi
 if [ -z "${ENBD_TEST_TMP:-}" ]; then
 	ENBD_TEST_TMP=$(mktemp -d)
 	_enbd_own_tmp=$ENBD_TEST_TMP
@@ -74,8 +77,9 @@ must_fail() {
 # --- cleanup ---------------------------------------------------------------
 # Registered commands live in a file so that on_exit also works from a
 # subshell, e.g. port=$(start_nbdkit memory 1G).
-_ENBD_CLEANUP=$(mktemp "$ENBD_TEST_TMP/.cleanup.XXXXXX")
 _ENBD_SHELL=$BASHPID
+_ENBD_CLEANUP=$ENBD_TEST_TMP/.cleanup.$_ENBD_SHELL
+: >"$_ENBD_CLEANUP"
 
 # on_exit CMD [ARGS...]: run CMD when the test exits (last registered first)
 on_exit() {

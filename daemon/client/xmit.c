@@ -214,6 +214,11 @@ static void part_header(const struct channel *c, const struct slot *s, unsigned 
 	h->cookie = htobe64(mk_cookie((unsigned int)(s - c->slots), p, s->gen));
 	h->offset = htobe64(s->req.offset + (uint64_t)p * c->part_size);
 	h->length = htobe32(part_len(c, s, p));
+	if (s->req.type == ENBD_CMD_FLUSH) {
+		/* NBD wants 0 and 0 (nbdkit refuses anything else). */
+		h->offset = 0;
+		h->length = 0;
+	}
 }
 
 /*

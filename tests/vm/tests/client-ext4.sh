@@ -1,0 +1,50 @@
+#!/bin/bash
+# enbd-client serves /dev/nd0 from nbdkit memory: an ext4 filesystem made,
+# mounted, filled, unmounted, caches dropped, remounted: every file's
+# checksum matches and fsck finds nothing.  Then SIGTERM: the client
+# finishes, sends NBD_CMD_DISC, detaches and exits 0; rmmod succeeds.
+# timeout: 240
+. "$ENBD_ROOT/tests/vm/lib.sh"
+require_cmd nbdkit mkfs.ext4 e2fsck sha256sum
+
+load_enbd
+start_nbdkit -v memory 256M >/dev/null
+log_file=$ENBD_TEST_TMP/client.log
+"$ENBD_CLIENT" -p "$NBDKIT_PORT" 127.0.0.1 /dev/nd0 </dev/null 2>"$log_file" &
+client=$!
+on_exit kill_and_wait "$client"
+on_exit cat "$log_file"
+wait_for_disk /dev/nd0
+[ "$(blockdev --getsize64 /dev/nd0)" -eq $((256 << 20)) ] || die "wrong size"
+
+mkfs.ext4 -q -F /dev/nd0 || die "mkfs.ext4"
+mnt=$ENBD_TEST_TMP/mnt
+mkdir -p "$mnt"
+mount /dev/nd0 "$mnt" || die "mount"
+on_exit umount -l "$mnt"
+src=$ENBD_TEST_TMP/src
+mkdir -p "$src"
+for i in $(seq 1 24); do
+	head -c $((i * 173 * 1024 + i)) /dev/urandom >"$src/f$i"
+done
+mkdir -p "$mnt/dir/sub"
+cp "$src"/f* "$mnt/dir/sub/"
+dd if=/dev/urandom of="$mnt/big" bs=1M count=48 status=none
+(cd "$mnt" && sha256sum big dir/sub/*) >"$ENBD_TEST_TMP/sums"
+sync
+umount "$mnt"
+echo 3 >/proc/sys/vm/drop_caches
+blockdev --flushbufs /dev/nd0
+e2fsck -fn /dev/nd0 >&2 || die "e2fsck found problems"
+mount /dev/nd0 "$mnt" || die "remount"
+(cd "$mnt" && sha256sum -c --quiet "$ENBD_TEST_TMP/sums") || die "checksums differ after remount"
+cmp "$src/f7" "$mnt/dir/sub/f7" || die "file content differs"
+umount "$mnt"
+
+# Clean stop: exit 0, NBD_CMD_DISC reached the server, then rmmod.
+kill_and_wait "$client" || die "enbd-client exited with status $?"
+grep -q 'client sent NBD_CMD_DISC' "$NBDKIT_LOG" || die "no NBD_CMD_DISC at the server"
+grep -q 'error' "$log_file" && die "client logged errors"
+unload_enbd
+! grep -q '^enbd ' /proc/modules || die "rmmod failed"
+log "ext4 round trip passed"

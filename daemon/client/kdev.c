@@ -164,8 +164,13 @@ int kdev_resolve(const char *path, unsigned int *index, char *why, size_t why_le
 	snprintf(link, sizeof(link), "/sys/dev/block/%u:%u", major(st.st_rdev),
 		 minor(st.st_rdev));
 	len = readlink(link, target, sizeof(target) - 1);
+	if (len < 0 && access("/sys/dev/block", F_OK) == 0) {
+		snprintf(why, why_len, "%s is not an enbd device (no such block device is registered)",
+			 path);
+		return -1;
+	}
 	if (len < 0) {
-		log_debug("cannot read %s (%s): trusting the minor number", link, strerror(errno));
+		log_debug("no /sys/dev/block: trusting the minor number of %s", path);
 		if (minor(st.st_rdev) & ((1u << ENBD_PART_SHIFT) - 1)) {
 			snprintf(why, why_len, "%s is a partition, not a whole enbd device", path);
 			return -1;

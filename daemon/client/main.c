@@ -138,6 +138,11 @@ int main(int argc, char **argv)
 			usage(stderr);
 			return 2;
 		}
+		if (access(argv[optind], F_OK) < 0 && errno == ENOENT &&
+		    access(ENBD_CONTROL_PATH, F_OK) < 0 && errno == ENOENT) {
+			log_err("enbd module not loaded (no %s)", ENBD_CONTROL_PATH);
+			return 1;
+		}
 		if (kdev_resolve(argv[optind], &index, why, sizeof(why)) < 0 ||
 		    kdev_shutdown(index, o.token, why, sizeof(why)) < 0) {
 			log_err("%s", why);
@@ -160,6 +165,11 @@ int main(int argc, char **argv)
 	if (!o.probe) {
 		o.devname = argv[optind + 1];
 		if (kdev_resolve(o.devname, &index, why, sizeof(why)) < 0) {
+			/* No /dev/ndN and no control file: no module. */
+			if (access(o.devname, F_OK) < 0 && errno == ENOENT &&
+			    access(ENBD_CONTROL_PATH, F_OK) < 0 && errno == ENOENT)
+				snprintf(why, sizeof(why), "enbd module not loaded (no %s)",
+					 ENBD_CONTROL_PATH);
 			log_err("%s", why);
 			return 1;
 		}

@@ -47,7 +47,7 @@ struct conn {
 	pthread_mutex_t rlock;		/* reading requests */
 	pthread_mutex_t wlock;		/* writing replies */
 	bool quit;			/* stop reading: disconnect, EOF or error */
-	bool splice;			/* @wfd is a socket: READs may be spliced */
+	bool splice;			/* --splice and @wfd is a socket */
 	unsigned int waiting;		/* threads waiting for @rlock */
 	unsigned int nthreads;		/* helper threads started */
 	pthread_t *threads;

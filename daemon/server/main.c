@@ -55,14 +55,14 @@ static const char usage_text[] =
 "  -t, --threads N          worker threads per connection (default 16)\n"
 "      --max-connections N  connections served at once (default 256)\n"
 "      --port-file FILE     write the port listened on to FILE\n"
-"      --no-splice          copy read data through memory (no zero-copy)\n"
+"      --splice             zero-copy reads from files (less CPU, more blocking)\n"
 "  -v, --verbose            more log lines (repeat for more)\n"
 "  -q, --quiet              fewer log lines\n"
 "  -h, --help               this text\n";
 
 struct options {
 	const char *port, *addr, *port_file, *name, *memory, *stripe;
-	bool readonly, linear, no_splice;
+	bool readonly, linear, splice;
 	int verbosity;
 	unsigned int threads, max_conns;
 	char **export_args;
@@ -244,7 +244,7 @@ static unsigned int parse_count(const char *s, const char *what)
 static void parse_options(int argc, char **argv, struct options *o)
 {
 	enum { OPT_LINEAR = 256, OPT_STRIPE, OPT_ALLOW, OPT_DENY, OPT_MAXCONN, OPT_PORTFILE,
-	       OPT_NOSPLICE };
+	       OPT_SPLICE };
 	static const struct option longopts[] = {
 		{ "port", required_argument, NULL, 'p' },
 		{ "address", required_argument, NULL, 'a' },
@@ -259,7 +259,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{ "threads", required_argument, NULL, 't' },
 		{ "max-connections", required_argument, NULL, OPT_MAXCONN },
 		{ "port-file", required_argument, NULL, OPT_PORTFILE },
-		{ "no-splice", no_argument, NULL, OPT_NOSPLICE },
+		{ "splice", no_argument, NULL, OPT_SPLICE },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -292,7 +292,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case 't': o->threads = parse_count(optarg, "--threads"); break;
 		case OPT_MAXCONN: o->max_conns = parse_count(optarg, "--max-connections"); break;
 		case OPT_PORTFILE: o->port_file = optarg; break;
-		case OPT_NOSPLICE: o->no_splice = true; break;
+		case OPT_SPLICE: o->splice = true; break;
 		case 'v': o->verbosity++; break;
 		case 'q': o->verbosity--; break;
 		case 'h': fputs(usage_text, stdout); exit(0);
@@ -474,7 +474,7 @@ int main(int argc, char **argv)
 	parse_options(argc, argv, &o);
 	log_init("enbd-server", o.verbosity);
 	srv.max_threads = o.threads;
-	srv.no_splice = o.no_splice;
+	srv.splice = o.splice;
 	srv.handshake_timeout_ms = HANDSHAKE_TIMEOUT_MS;
 
 	/* Signals are taken from a signalfd by the main thread alone. */

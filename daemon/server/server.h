@@ -39,7 +39,7 @@ struct server {
 	unsigned int nexports;
 	unsigned int max_threads;	/* per connection */
 	int handshake_timeout_ms;
-	bool no_splice;		/* copy read data instead of splicing it */
+	bool splice;		/* splice read data from files (zero-copy) */
 };
 
 /* Find an export by name; "" selects the default one.  NULL if none. */

@@ -603,7 +603,7 @@ void transmission(struct conn *c)
 	struct stat st;
 	unsigned int i;
 
-	c->splice = !c->srv->no_splice && fstat(c->wfd, &st) == 0 && S_ISSOCK(st.st_mode);
+	c->splice = c->srv->splice && fstat(c->wfd, &st) == 0 && S_ISSOCK(st.st_mode);
 	worker(c);
 	/* No thread is started once quit is set, and it is set by now. */
 	pthread_mutex_lock(&c->rlock);

@@ -1,4 +1,5 @@
 #!/bin/sh
+# timeout: 60
 # --allow lets in clients inside the listed networks (IPv4 through the
 # dual-stack socket, and IPv6), also together with --default-deny.
 . "$(dirname "$0")/server-lib.sh"

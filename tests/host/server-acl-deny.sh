@@ -1,4 +1,5 @@
 #!/bin/sh
+# timeout: 60
 # Clients outside every --allow network, or everyone with --default-deny
 # alone, get a clean refusal (NBD_REP_ERR_POLICY) and a log line; an
 # allowed client of the same server is still served.

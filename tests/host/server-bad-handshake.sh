@@ -1,4 +1,5 @@
 #!/bin/sh
+# timeout: 60
 # Malformed handshakes get the spec's option errors (or a hang-up where the
 # spec says so) and never disturb the server.
 . "$(dirname "$0")/server-lib.sh"

@@ -1,4 +1,5 @@
 #!/bin/sh
+# timeout: 60
 # Unknown commands, flags not valid for a command, oversize payloads and
 # malformed fields get NBD_EINVAL (and friends) while the connection stays
 # in step; a bad request magic ends only that connection.

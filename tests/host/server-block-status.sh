@@ -1,4 +1,5 @@
 #!/bin/sh
+# timeout: 60
 # NBD_CMD_BLOCK_STATUS (base:allocation) reports the data and holes of a
 # sparse file (SEEK_DATA/SEEK_HOLE) and of a memory export, honours
 # REQ_ONE, and is refused without the context negotiated.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# timeout: 60
 # NBD_CMD_CACHE is advertised and succeeds on file, memory and linear
 # exports; it is range-checked like a read.
 . "$(dirname "$0")/server-lib.sh"

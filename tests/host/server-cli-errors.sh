@@ -1,4 +1,5 @@
 #!/bin/sh
+# timeout: 60
 # Bad command lines and unusable exports are refused at start-up with a
 # message and a non-zero exit, before anything listens.
 . "$(dirname "$0")/server-lib.sh"

@@ -1,4 +1,5 @@
 #!/bin/sh
+# timeout: 60
 # Clients killed mid-handshake, mid-write payload and with reads in flight
 # leave the server serving others: a busy client running all along sees
 # correct data, new clients connect, and shutdown is clean (no leak).

@@ -1,4 +1,5 @@
 #!/bin/sh
+# timeout: 60
 # Old clients' NBD_OPT_EXPORT_NAME works: size and flags, with or without
 # the 124 zero bytes (NBD_FLAG_C_NO_ZEROES), for "" and a named export;
 # an unknown name gets a hang-up, as the spec requires.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# timeout: 60
 # A client that floods requests and never reads the replies, then vanishes,
 # neither hangs nor bloats the server, and other clients are served meanwhile.
 . "$(dirname "$0")/server-lib.sh"

@@ -1,4 +1,5 @@
 #!/bin/sh
+# timeout: 60
 # FLUSH reaches the disk (fdatasync) and a FUA write is written through
 # (RWF_DSYNC or fdatasync) before its reply, while a plain write is not.
 . "$(dirname "$0")/server-lib.sh"

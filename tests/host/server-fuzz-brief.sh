@@ -1,4 +1,5 @@
 #!/bin/sh
+# timeout: 120
 # The libFuzzer target for enbd-server's handshake and request parsing runs
 # for a few seconds from the seed corpus without finding a crash, leak,
 # hang or undefined behaviour (daemon/server/fuzz/run-fuzz.sh for longer).

@@ -1,4 +1,5 @@
 #!/bin/sh
+# timeout: 60
 # Offsets up to 2^63-1: a linear export of two memory components of
 # 2^62 and 2^62-1 bytes reads and writes at its very last byte, and across
 # the component boundary.

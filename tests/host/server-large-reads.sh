@@ -1,4 +1,5 @@
 #!/bin/sh
+# timeout: 60
 # Large reads from a file export return exactly the file's bytes at odd
 # offsets and lengths, up to the 32 MiB maximum, with structured and with
 # simple replies, copied and spliced (--splice: file -> pipe -> socket).

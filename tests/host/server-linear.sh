@@ -1,4 +1,5 @@
 #!/bin/sh
+# timeout: 60
 # --linear joins files of different sizes end to end: each byte written
 # through the export lands in the right component at the right offset,
 # including writes that straddle a boundary.

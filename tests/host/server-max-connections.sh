@@ -1,4 +1,5 @@
 #!/bin/sh
+# timeout: 60
 # --max-connections N: connection N+1 is closed at once (and logged), and
 # once a client leaves a new one is served.
 . "$(dirname "$0")/server-lib.sh"

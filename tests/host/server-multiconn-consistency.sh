@@ -1,4 +1,5 @@
 #!/bin/sh
+# timeout: 60
 # Several connections write at once; after each writer's flush every other
 # connection sees all of the data (CAN_MULTI_CONN holds).
 . "$(dirname "$0")/server-lib.sh"

@@ -1,4 +1,5 @@
 #!/bin/sh
+# timeout: 60
 # Random data copied in with nbdcopy over one connection comes back out equal.
 . "$(dirname "$0")/server-lib.sh"
 need nbdcopy

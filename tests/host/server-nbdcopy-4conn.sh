@@ -1,4 +1,5 @@
 #!/bin/sh
+# timeout: 60
 # Random data copied in with nbdcopy over four connections (multi-conn, many
 # requests in flight each) comes back out equal, from a memory export.
 . "$(dirname "$0")/server-lib.sh"

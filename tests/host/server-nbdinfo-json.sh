@@ -1,4 +1,5 @@
 #!/bin/sh
+# timeout: 60
 # nbdinfo --json reports the export's size, transmission flags and block sizes,
 # read-write and read-only.
 . "$(dirname "$0")/server-lib.sh"

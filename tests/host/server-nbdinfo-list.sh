@@ -1,4 +1,5 @@
 #!/bin/sh
+# timeout: 60
 # nbdinfo --list lists every export (default, named, memory, linear) with its
 # size, and each one can be opened by name.
 . "$(dirname "$0")/server-lib.sh"

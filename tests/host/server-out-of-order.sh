@@ -1,4 +1,5 @@
 #!/bin/sh
+# timeout: 60
 # Requests on one connection run concurrently and are answered out of
 # order: a read sent after a slow flush (lots of dirty data) is answered
 # before the flush.

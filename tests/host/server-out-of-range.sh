@@ -1,4 +1,5 @@
 #!/bin/sh
+# timeout: 60
 # Requests beyond the end of the export, with offset + length overflowing
 # 64 bits, or larger than the maximum payload, get the spec's error and
 # the connection goes on working.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# timeout: 60
 # Thousands of requests sent back to back on one connection each get
 # exactly one correct reply (replies may come in any order).
 . "$(dirname "$0")/server-lib.sh"

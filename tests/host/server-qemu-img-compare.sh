@@ -1,4 +1,5 @@
 #!/bin/sh
+# timeout: 60
 # qemu-img converts a sparse qcow2-free raw image onto the export, and
 # qemu-img compare finds the export identical to the source.
 . "$(dirname "$0")/server-lib.sh"

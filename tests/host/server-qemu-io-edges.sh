@@ -1,4 +1,5 @@
 #!/bin/sh
+# timeout: 60
 # qemu-io reads and writes at odd offsets and lengths, and at the very end of
 # a 2^62-byte sparse memory export.
 . "$(dirname "$0")/server-lib.sh"

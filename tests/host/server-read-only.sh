@@ -1,4 +1,5 @@
 #!/bin/sh
+# timeout: 60
 # A read-only export (-r, or ro: in --export) refuses write, trim and
 # write-zeroes with EPERM, still serves reads, and leaves the file as it was.
 . "$(dirname "$0")/server-lib.sh"

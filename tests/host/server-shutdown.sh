@@ -1,4 +1,5 @@
 #!/bin/sh
+# timeout: 60
 # SIGTERM with clients connected (idle, mid-handshake, and with requests in
 # flight) shuts the server down promptly and cleanly: every in-flight
 # request is answered, exit status 0, nothing leaked.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# timeout: 60
 # A client that does not negotiate structured replies gets simple replies:
 # reads, writes and errors still work, and DF / block status are not offered.
 . "$(dirname "$0")/server-lib.sh"

@@ -1,4 +1,5 @@
 #!/bin/sh
+# timeout: 60
 # A served sparse file stays sparse: writes allocate, trim and write-zeroes
 # (without NO_HOLE) give the space back (du), NO_HOLE keeps it allocated.
 . "$(dirname "$0")/server-lib.sh"

@@ -1,4 +1,5 @@
 #!/bin/sh
+# timeout: 60
 # --stripe CHUNK interleaves components chunk by chunk: chunk k of the
 # export is chunk k/n of component k%n; the size is n * the smallest
 # component rounded down to a chunk.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# timeout: 60
 # NBD_CMD_TRIM frees the range: it reads back as zeroes and block status
 # reports a hole, on a file and on a memory export; partial pages are kept.
 . "$(dirname "$0")/server-lib.sh"

@@ -1,4 +1,5 @@
 #!/bin/sh
+# timeout: 60
 # NBD_CMD_WRITE_ZEROES zeroes the range; without NO_HOLE it may leave a hole,
 # with NO_HOLE the range stays allocated; FAST_ZERO works where zeroing is
 # cheap; an unaligned range keeps its neighbours.

@@ -97,8 +97,8 @@ int kctl_check(void);
  * with none, a call that changes nothing and only checks the token.
  */
 int kctl_apply_policy(const struct device *d);
-/* ENBD_IOC_SHUTDOWN with the device's token.  0 or -1 (logged). */
-int kctl_shutdown(const struct device *d);
+/* ENBD_IOC_SHUTDOWN with the device's token.  0 or -1 (logged); @quiet: no success message. */
+int kctl_shutdown(const struct device *d, bool quiet);
 
 enum child_state {
 	CHILD_RUNNING,

@@ -217,7 +217,7 @@ static void begin_shutdown(struct guardian *g)
 
 		if (d->shut)
 			continue;
-		if (kctl_shutdown(d) == 0)
+		if (kctl_shutdown(d, false) == 0)
 			d->shut = true;
 		else
 			g->exit_code = 1;
@@ -287,12 +287,23 @@ static int run_deadlines(struct guardian *g)
 static void event_loop(struct guardian *g)
 {
 	struct pollfd pfd = { .fd = g->sigfd, .events = POLLIN };
+	unsigned int i;
 	int timeout;
 
 	for (;;) {
 		if (g->mode == MODE_RUN)
 			children_start_due(&g->cs);
-		forget_shut_devices(g);
+		if (!children_running(&g->cs, NULL) && g->mode == MODE_SHUTDOWN) {
+			/*
+			 * A daemon started just before the shutdown may have
+			 * attached after it and set its device up again.
+			 */
+			for (i = 0; i < g->cfg.ndevs; i++)
+				if (g->cfg.devs[i].shut)
+					kctl_shutdown(&g->cfg.devs[i], true);
+		}
+		if (g->mode != MODE_SHUTDOWN || !children_running(&g->cs, NULL))
+			forget_shut_devices(g);
 		if (!children_running(&g->cs, NULL)) {
 			if (g->mode != MODE_RUN)
 				return;

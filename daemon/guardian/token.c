@@ -245,7 +245,7 @@ int kctl_apply_policy(const struct device *d)
 	return 0;
 }
 
-int kctl_shutdown(const struct device *d)
+int kctl_shutdown(const struct device *d, bool quiet)
 {
 	struct enbd_shutdown s = { .size = sizeof(s), .index = d->index, .token = d->token };
 	int fd = ctl_open(), rc;
@@ -259,7 +259,8 @@ int kctl_shutdown(const struct device *d)
 			errno == EACCES ? "the device's session token is not ours" : strerror(errno));
 		return -1;
 	}
-	log_info("%s shut down: its queued and in-flight requests failed, its channels ejected",
-		 d->path);
+	if (!quiet)
+		log_info("%s shut down: its queued and in-flight requests failed, its channels ejected",
+			 d->path);
 	return 0;
 }

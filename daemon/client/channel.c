@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "channel.h"
@@ -383,6 +384,10 @@ static enum chan_state st_dead(struct channel *c)
 				      chan_ms_since(&c->ready_since) >= CHAN_BACKOFF_MAX_MS);
 
 	if (c->sock >= 0) {
+		/* Abortive close (RST): the connection is broken or stalled. */
+		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+		setsockopt(c->sock, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 		close(c->sock);
 		c->sock = -1;
 	}

@@ -1,0 +1,37 @@
+#!/bin/bash
+# A hung (not disconnected) server: with aging=2 the kernel marks the channel
+# stalled (POLLPRI) once a request waits longer than 2 s; the client drops
+# the connection, detaches (the aged reads are resubmitted), reconnects and
+# renegotiates as soon as the server answers again.  Reads of known data
+# issued while the server was frozen complete with the right data.
+# timeout: 200
+. "$ENBD_ROOT/tests/vm/lib.sh"
+require_cmd nbdkit
+
+load_enbd aging=2
+start_nbdkit memory 64M >/dev/null
+log_file=$ENBD_TEST_TMP/client.log
+"$ENBD_CLIENT" -p "$NBDKIT_PORT" 127.0.0.1 /dev/nd0 </dev/null 2>"$log_file" &
+client=$!
+on_exit kill_and_wait "$client"
+on_exit cat "$log_file"
+wait_for_disk /dev/nd0
+
+head -c $((8 << 20)) /dev/urandom >"$ENBD_TEST_TMP/data"
+dd if="$ENBD_TEST_TMP/data" of=/dev/nd0 bs=1M oflag=direct status=none
+sync
+
+# Freeze the server, read, thaw it after 5 s.
+kill -STOP "$NBDKIT_PID"
+on_exit kill -CONT "$NBDKIT_PID"
+dd if=/dev/nd0 of="$ENBD_TEST_TMP/back" bs=1M count=8 iflag=direct status=none &
+reader=$!
+sleep 5
+kill -CONT "$NBDKIT_PID"
+wait_for -t 60 proc_gone "$reader" || die "the read did not finish after the server resumed"
+wait "$reader" || die "the read failed"
+cmp "$ENBD_TEST_TMP/data" "$ENBD_TEST_TMP/back" || die "wrong data after the stall"
+grep -q 'the kernel reports this channel stalled' "$log_file" || die "no stall seen: $(cat "$log_file")"
+wait_for -t 30 grep -q 'serving /dev/nd0 again' "$log_file" || die "no reconnect"
+kill_and_wait "$client" || die "client exited with status $?"
+log "stall detected, connection renewed, reads correct"

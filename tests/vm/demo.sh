@@ -11,7 +11,7 @@ umount_if_mounted() {
 }
 
 show() {
-	printf '\n\033[1m# %s\033[0m\n' "$*"
+	printf '\n# %s\n' "$*"
 	"$@"
 }
 
@@ -19,10 +19,10 @@ show insmod "$ENBD_MODULE" keepalive=5 readahead=512
 on_exit unload_enbd
 wait_for -t 10 test -c /dev/enbd-control || die "no /dev/enbd-control"
 
-printf '\n\033[1m# nbdkit memory 1G\033[0m\n'
+printf '\n# nbdkit memory 1G\n'
 port=$(start_nbdkit memory 1G)
 
-printf '\n\033[1m# %s -p %s localhost /dev/nd0 &\033[0m\n' "$ENBD_CLIENT" "$port"
+printf '\n# %s -p %s localhost /dev/nd0 &\n' "$ENBD_CLIENT" "$port"
 start_enbd_client -p "$port" localhost /dev/nd0
 wait_for_disk /dev/nd0
 
@@ -44,7 +44,7 @@ show mount -o ro /dev/nd0 "$MNT"
 show sha256sum "$MNT/random.bin"
 show umount "$MNT"
 
-printf '\n\033[1m# kill -TERM %s  (enbd-client)\033[0m\n' "$ENBD_CLIENT_PID"
+printf '\n# kill -TERM %s   (enbd-client)\n' "$ENBD_CLIENT_PID"
 kill_and_wait "$ENBD_CLIENT_PID" || die "enbd-client exited with status $? on SIGTERM"
 show rmmod enbd
-printf '\n\033[1mdemo finished\033[0m\n'
+printf '\ndemo finished\n'

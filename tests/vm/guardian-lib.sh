@@ -14,6 +14,8 @@
 #   slot_pid_is N SLOT PID    wait_for helpers: slot SLOT's pid is / is not PID
 #   slot_pid_not N SLOT PID   (and non-zero)
 #   guardian_logged REGEX     the guardian's log has a line matching REGEX
+#   stamp_ms ISO-TIME         a log line's time stamp in ms since midnight
+#   glog_ms REGEX             that of the first guardian log line matching REGEX
 . "$ENBD_ROOT/tests/vm/lib.sh"
 
 GUARDIAN=$ENBD_ROOT/$ENBD_BUILD/enbd-guardian
@@ -103,6 +105,18 @@ slot_pid_not() {
 
 guardian_logged() {
 	grep -Eq "$1" "$GUARDIAN_LOG"
+}
+
+stamp_ms() {
+	local t=${1#*T}
+	t=${t%Z}
+	awk -v t="$t" 'BEGIN { split(t, a, ":"); printf "%d\n", ((a[1] * 60 + a[2]) * 60 + a[3]) * 1000 }'
+}
+
+glog_ms() {
+	local line
+	line=$(grep -Em1 "$1" "$GUARDIAN_LOG") || return 1
+	stamp_ms "${line%% *}"
 }
 
 # slots_attached N COUNT: COUNT channels of device N are up

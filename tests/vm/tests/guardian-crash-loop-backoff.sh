@@ -16,21 +16,15 @@ kill_and_wait "$SERVER_PID" KILL || true
 start_guardian --client "/dev/nd0 127.0.0.1 $port"
 wait_for -t 40 guardian_logged "restart in 4000 ms" || die "no restart announced after 4000 ms"
 
-# ms since midnight of an ISO-8601 log time stamp
-ts_ms() {
-	local t=${1#*T}
-	t=${t%Z}
-	awk -F: -v t="$t" 'BEGIN { split(t, a, ":"); printf "%d\n", ((a[1] * 60 + a[2]) * 60 + a[3]) * 1000 }'
-}
 # The lost/restarted lines in order: "LOST <ms> <delay>" and "START <ms>".
 events=$ENBD_TEST_TMP/events
 while read -r stamp rest; do
 	case $rest in
 	*"lost child: pid "*", exit status 1, "*"restart in "*)
 		delay=${rest##*restart in }
-		echo "LOST $(ts_ms "$stamp") ${delay% ms}" ;;
+		echo "LOST $(stamp_ms "$stamp") ${delay% ms}" ;;
 	*"lost child: "*) die "unexpected loss: $rest" ;;
-	*"channel 0: restarted, pid"*) echo "START $(ts_ms "$stamp")" ;;
+	*"channel 0: restarted, pid"*) echo "START $(stamp_ms "$stamp")" ;;
 	esac
 done <"$GUARDIAN_LOG" >"$events"
 cat "$events" >&2

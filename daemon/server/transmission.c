@@ -38,6 +38,16 @@ struct buffer {
 	struct buffer *next;	/* in the connection's pool */
 };
 
+/* Close the pipe of @b (after a failure it may hold stale data). */
+static void buffer_drop_pipe(struct buffer *b)
+{
+	if (b->has_pipe) {
+		close(b->pipe[0]);
+		close(b->pipe[1]);
+		b->has_pipe = false;
+	}
+}
+
 static struct buffer *buffer_get(struct conn *c)
 {
 	struct buffer *b;
@@ -64,10 +74,7 @@ static void buffer_pool_free(struct conn *c)
 		struct buffer *b = c->pool;
 
 		c->pool = b->next;
-		if (b->has_pipe) {
-			close(b->pipe[0]);
-			close(b->pipe[1]);
-		}
+		buffer_drop_pipe(b);
 		free(b->p);
 		free(b);
 	}
@@ -302,16 +309,6 @@ static int buffer_pipe(struct buffer *b)
 	size = fcntl(b->pipe[0], F_GETPIPE_SZ);
 	b->pipe_size = size > 0 ? (size_t)size : 4096;
 	return 0;
-}
-
-/* After a failure the pipe may hold stale data: throw it away. */
-static void buffer_drop_pipe(struct buffer *b)
-{
-	if (b->has_pipe) {
-		close(b->pipe[0]);
-		close(b->pipe[1]);
-		b->has_pipe = false;
-	}
 }
 
 /* Splice up to @len bytes of @fd from @*off into the (empty) pipe of @b:

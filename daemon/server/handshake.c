@@ -57,13 +57,25 @@ static bool get_u32(struct cursor *cur, uint32_t *v)
 	return true;
 }
 
-/* A string of @len bytes: no NUL inside, at most NBD_MAX_STRING.  Returns a
- * NUL-terminated copy the caller frees, or NULL. */
+/* Control characters (NUL included) have no place in names, and would let
+ * a client forge our log lines. */
+static bool has_control_chars(const unsigned char *p, size_t len)
+{
+	while (len--) {
+		if (*p < 0x20 || *p == 0x7f)
+			return true;
+		p++;
+	}
+	return false;
+}
+
+/* A string of @len bytes: at most NBD_MAX_STRING, no control characters.
+ * Returns a NUL-terminated copy the caller frees, or NULL. */
 static char *get_string(struct cursor *cur, uint32_t len)
 {
 	char *s;
 
-	if (len > cur->left || len > NBD_MAX_STRING || memchr(cur->p, 0, len))
+	if (len > cur->left || len > NBD_MAX_STRING || has_control_chars(cur->p, len))
 		return NULL;
 	s = malloc(len + 1);
 	if (!s)

@@ -36,6 +36,7 @@ expect(OPT_GO, struct.pack(">I", 100) + b"ab" + b"\0\0", REP_ERR_INVALID)  # nam
 expect(OPT_INFO, Raw.go_data(b"", (1, 2))[:-2], REP_ERR_INVALID)       # info count wrong
 expect(OPT_GO, Raw.go_data(b"nosuch"), REP_ERR_UNKNOWN)
 expect(OPT_GO, Raw.go_data(b"a\0b"), REP_ERR_INVALID)                  # NUL in a name
+expect(OPT_GO, Raw.go_data(b"a\nfake log line"), REP_ERR_INVALID)    # control characters
 expect(OPT_GO, struct.pack(">I", 5000) + b"n" * 5000 + b"\0\0", REP_ERR_INVALID)  # > 4096
 expect(OPT_SET_META_CONTEXT, Raw.meta_data(), REP_ERR_INVALID)         # before structured
 expect(OPT_LIST, b"x" * (1 << 20), REP_ERR_TOO_BIG)                    # option data too big

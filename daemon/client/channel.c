@@ -242,7 +242,11 @@ static enum chan_state st_setup(struct channel *c)
 	}
 	set_part_size(c);
 	if (!c->attached) {
-		rc = c->dev->ops->attach(c->dev, c->o->token, &channel);
+		/* Back into our own slot, so the kernel counts a reconnect. */
+		rc = c->dev->ops->attach(c->dev, c->o->token,
+					 c->o->slot >= 0 ? c->o->slot : (int)c->channel, &channel);
+		if (rc == -EBUSY && c->o->slot < 0)
+			rc = c->dev->ops->attach(c->dev, c->o->token, -1, &channel);
 		if (rc) {
 			log_err("cannot attach to %s again: %s", c->o->devname,
 				kdev_attach_error(-rc));
@@ -254,9 +258,18 @@ static enum chan_state st_setup(struct channel *c)
 			return CS_DEAD;
 		}
 		c->attached = true;
+		c->channel = channel;
 		log_info("attached to %s again as channel %u", c->o->devname, channel);
 	}
 	rc = c->dev->ops->configure(c->dev, &c->cfg);
+	if (rc == -ESHUTDOWN) {
+		log_info("%s was shut down: channel ejected", c->o->devname);
+		close_politely(c);
+		c->ejected = true;
+		c->exit_code = CHAN_EXIT_EJECTED;
+		c->fatal = true;
+		return CS_DEAD;
+	}
 	if (rc) {
 		close_politely(c);
 		if (!c->served)
@@ -301,6 +314,7 @@ static enum chan_state st_ready(struct channel *c)
 	case XMIT_EJECTED:
 		log_info("%s was shut down: channel ejected", c->o->devname);
 		c->after = AFTER_EXIT;
+		c->exit_code = CHAN_EXIT_EJECTED;
 		return CS_DISCONNECT;
 	case XMIT_FATAL:
 		c->exit_code = 1;
@@ -331,7 +345,9 @@ static enum chan_state st_drain(struct channel *c)
 				 xmit_in_flight(c));
 		return CS_DISCONNECT;
 	case XMIT_EJECTED:
+		log_info("%s was shut down: channel ejected", c->o->devname);
 		c->after = AFTER_EXIT;
+		c->exit_code = CHAN_EXIT_EJECTED;
 		return CS_DISCONNECT;
 	case XMIT_FATAL:
 		c->exit_code = 1;
@@ -471,13 +487,18 @@ int channel_run(const struct channel_opts *o)
 
 	/* Attach before touching the network: busy, token and module errors come first. */
 	if (c->dev) {
-		rc = c->dev->ops->attach(c->dev, o->token, &channel);
+		rc = c->dev->ops->attach(c->dev, o->token, o->slot, &channel);
 		if (rc) {
-			log_err("cannot attach to %s: %s", o->devname, kdev_attach_error(-rc));
+			if (rc == -EBUSY && o->slot >= 0)
+				log_err("cannot attach to %s: channel slot %d is taken", o->devname,
+					o->slot);
+			else
+				log_err("cannot attach to %s: %s", o->devname, kdev_attach_error(-rc));
 			s = CS_EXIT;
 			c->exit_code = 1;
 		} else {
 			c->attached = true;
+			c->channel = channel;
 			log_debug("attached to %s as channel %u", o->devname, channel);
 		}
 	}

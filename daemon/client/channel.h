@@ -52,6 +52,7 @@ struct channel_opts {
 	const char *export;
 	const char *bind;	/* local address, or NULL */
 	uint64_t token;
+	int slot;		/* channel slot to take (--slot), -1: any */
 	bool probe;		/* handshake only, print, disconnect */
 	const char *devname;	/* for messages */
 	struct chan_dev *dev;	/* NULL with probe */
@@ -115,6 +116,7 @@ struct channel {
 	enum chan_after after;
 	bool served;		/* the device was configured and served */
 	bool attached;
+	uint32_t channel;	/* the slot we got at the last attach */
 	bool ejected;
 	bool stop;		/* quit requested (SIGTERM/SIGINT) */
 	bool fatal;		/* cannot go on: exit after DEAD */
@@ -153,6 +155,9 @@ struct channel {
 
 	struct channel_stats st;
 };
+
+/* Exit status when the kernel ejected the channel (device shut down). */
+#define CHAN_EXIT_EJECTED	3
 
 /* Run a channel to the end.  Returns the process exit code. */
 int channel_run(const struct channel_opts *o);

@@ -19,8 +19,12 @@
 struct chan_dev;
 
 struct chan_dev_ops {
-	/* ENBD_IOC_ATTACH; also after detach, to rejoin the device. */
-	int (*attach)(struct chan_dev *d, uint64_t token, uint32_t *channel);
+	/*
+	 * ENBD_IOC_ATTACH; also after detach, to rejoin the device.  @slot >= 0
+	 * asks for that channel slot (ENBD_ATTACH_SLOT), -1 for any; the slot
+	 * obtained is returned in @channel.
+	 */
+	int (*attach)(struct chan_dev *d, uint64_t token, int slot, uint32_t *channel);
 	/* ENBD_IOC_CONFIGURE */
 	int (*configure)(struct chan_dev *d, const struct enbd_config *cfg);
 	/* ENBD_IOC_IO */

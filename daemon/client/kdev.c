@@ -46,17 +46,19 @@ static int xioctl(int fd, unsigned long req, void *arg)
 	return rc < 0 ? -errno : 0;
 }
 
-static int kdev_attach(struct chan_dev *d, uint64_t token, uint32_t *channel)
+static int kdev_attach(struct chan_dev *d, uint64_t token, int slot, uint32_t *channel)
 {
 	struct kdev *k = (struct kdev *)d;
 	struct enbd_attach a = {
 		.size = sizeof(a), .index = d->index, .token = token,
+		.flags = slot >= 0 ? ENBD_ATTACH_SLOT : 0,
+		.channel = slot >= 0 ? (uint32_t)slot : 0,
 	};
 	char why[128];
 	int rc, fd;
 
 	rc = xioctl(k->fd, ENBD_IOC_ATTACH, &a);
-	if (rc && k->detached && rc != -EACCES && rc != -EPERM && rc != -ENODEV &&
+	if (rc && k->detached && rc != -EACCES && rc != -EBUSY && rc != -EPERM && rc != -ENODEV &&
 	    rc != -ENXIO && rc != -ESHUTDOWN) {
 		/*
 		 * The uapi does not promise that a detached file can attach
@@ -238,7 +240,7 @@ const char *kdev_attach_error(int err)
 	case EACCES:
 		return "wrong session token (-t)";
 	case EBUSY:
-		return "device busy (no free channel, or being shut down)";
+		return "device busy (no free channel slot, or the one asked for is taken)";
 	case ENODEV:
 	case ENXIO:
 	case EINVAL:

@@ -23,7 +23,8 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: enbd-client [-e EXPORT] [-p PORT] [-b LOCALADDR] [-t TOKEN] [-v] [-q] [-f] HOST /dev/ndN\n"
+		"usage: enbd-client [-e EXPORT] [-p PORT] [-b LOCALADDR] [-t TOKEN] [--slot N] [-v] [-q] [-f]\n"
+		"                   HOST /dev/ndN\n"
 		"       enbd-client --probe [-e EXPORT] [-p PORT] [-b LOCALADDR] [-v] [-q] HOST\n"
 		"       enbd-client -d /dev/ndN [-t TOKEN]\n"
 		"\n"
@@ -33,14 +34,19 @@ static void usage(FILE *f)
 		"  -e, --export NAME     export name\n"
 		"  -p, --port PORT       server port\n"
 		"  -b, --bind ADDR       connect from this local address\n"
-		"  -t, --token TOKEN     the device's session token (decimal or 0x hex)\n"
+		"  -t, --token TOKEN     the device's session token (decimal or 0x hex); default:\n"
+		"                        $ENBD_TOKEN (which, unlike -t, ps does not show)\n"
+		"      --slot N          take channel slot N of the device (a restarted daemon\n"
+		"                        taking over its predecessor's place)\n"
 		"  -d, --disconnect      shut the device down: fail all its requests, eject its channels\n"
 		"      --probe           handshake only: print the export's size, flags and block sizes\n"
 		"  -f, --foreground      stay in the foreground (the default)\n"
 		"  -v, --verbose         more messages; -q, --quiet: fewer\n"
 		"\n"
 		"Signals: SIGTERM/SIGINT finish the requests in flight, disconnect and detach\n"
-		"(a second one stops waiting); SIGHUP reconnects.\n");
+		"(a second one stops waiting); SIGHUP reconnects.\n"
+		"Exit status: 0 stopped by a signal, 1 error, 2 usage, 3 the device was shut\n"
+		"down (enbd-client -d) and the channel ejected.\n");
 }
 
 static int parse_token(const char *s, uint64_t *token)
@@ -75,13 +81,14 @@ int main(int argc, char **argv)
 		{ "token", required_argument, NULL, 't' },
 		{ "disconnect", no_argument, NULL, 'd' },
 		{ "probe", no_argument, NULL, 'P' },
+		{ "slot", required_argument, NULL, 'S' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct channel_opts o = { .port = DEFAULT_PORT, .export = "" };
+	struct channel_opts o = { .port = DEFAULT_PORT, .export = "", .slot = -1 };
 	int opt, verbosity = 0, disconnect = 0, rc;
 	const char *token_arg = NULL;
 	char why[256];
@@ -107,6 +114,18 @@ int main(int argc, char **argv)
 		case 'P':
 			o.probe = true;
 			break;
+		case 'S': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+
+			if (*end || end == optarg || v < 0 || v >= ENBD_MAX_CHANNELS) {
+				fprintf(stderr, "enbd-client: --slot must be 0..%d\n",
+					ENBD_MAX_CHANNELS - 1);
+				return 2;
+			}
+			o.slot = (int)v;
+			break;
+		}
 		case 'f':
 			break;
 		case 'v':
@@ -124,8 +143,10 @@ int main(int argc, char **argv)
 		}
 	}
 	log_init("enbd-client", verbosity);
+	if (!token_arg && getenv("ENBD_TOKEN") && *getenv("ENBD_TOKEN"))
+		token_arg = getenv("ENBD_TOKEN");
 	if (token_arg && parse_token(token_arg, &o.token) < 0) {
-		log_err("invalid token '%s': expected a 64-bit number", token_arg);
+		log_err("invalid token: expected a 64-bit number");
 		return 2;
 	}
 	if (strlen(o.export) > NBD_MAX_STRING) {

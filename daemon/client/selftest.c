@@ -192,11 +192,13 @@ static void set_known(struct fdev *f, uint64_t off, uint64_t len, uint8_t v)
 	memset(f->known + off / 512, v, len / 512);
 }
 
-static int f_attach(struct chan_dev *d, uint64_t token, uint32_t *channel)
+static int f_attach(struct chan_dev *d, uint64_t token, int slot, uint32_t *channel)
 {
 	struct fdev *f = (struct fdev *)d;
 
 	(void)token;
+	if (slot > 0)
+		return -EBUSY;	/* one slot: 0 */
 	if (f->attached)
 		return -EISCONN;
 	if (f->ejected)
@@ -469,7 +471,9 @@ static void usage(FILE *fp)
 
 int main(int argc, char **argv)
 {
-	struct channel_opts o = { .port = "10809", .export = "", .devname = "the simulated device" };
+	struct channel_opts o = {
+		.port = "10809", .export = "", .devname = "the simulated device", .slot = -1,
+	};
 	struct fdev *f;
 	const char *dump = NULL;
 	int opt, verbosity = 0, rc;
@@ -517,6 +521,8 @@ int main(int argc, char **argv)
 	o.dev = &f->base;
 
 	rc = channel_run(&o);
+	if (rc == CHAN_EXIT_EJECTED && f->ejected)
+		rc = 0;		/* the simulated device ejects the channel when done */
 
 	failed = rc != 0 || f->mismatches || f->discarded || f->bad ||
 		 (f->errors && !f->allow_errors);

@@ -8,6 +8,8 @@
 require_cmd nbdkit blkdiscard
 
 load_enbd
+# Should a step fail with I/O still waiting for a channel: fail it, so rmmod works.
+on_exit "$ENBD_CLIENT" -q -d /dev/nd0
 nbdlog=$ENBD_TEST_TMP/nbdkit-ops.log
 start_nbdkit --filter=log memory 64M logfile="$nbdlog" >/dev/null
 log_file=$ENBD_TEST_TMP/client.log

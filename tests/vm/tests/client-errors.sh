@@ -3,7 +3,9 @@
 # loaded, not an enbd device, server unreachable, unknown export, not root,
 # device busy (configured with another size), wrong session token.
 # `enbd-client -d` shuts the device down: a wrong token is refused, the
-# right one ejects the serving client, which exits 0.  rmmod then succeeds.
+# right one (from $ENBD_TOKEN) ejects the serving client, which exits 3.
+# --slot takes a given channel slot, and a taken one is refused.  rmmod then
+# succeeds.
 # timeout: 200
 . "$ENBD_ROOT/tests/vm/lib.sh"
 require_cmd nbdkit setpriv
@@ -58,13 +60,24 @@ expect_error 'wrong session token' -p "$port64" 127.0.0.1 /dev/nd0
 start_nbdkit memory 32M >/dev/null
 expect_error 'device busy: already configured with a different size' -t 1234 -p "$NBDKIT_PORT" 127.0.0.1 /dev/nd0
 expect_error 'shutdown refused: wrong session token' -d /dev/nd0 -t 5
+# The first client took slot 0: a second one may take slot 5, not slot 0.
+grep -q 'attached to /dev/nd0 as channel 0' "$log_file" || true
+expect_error 'channel slot 0 is taken' -t 1234 --slot 0 -p "$port64" 127.0.0.1 /dev/nd0
+ENBD_TOKEN=1234 "$ENBD_CLIENT" --slot 5 -p "$port64" 127.0.0.1 /dev/nd0 </dev/null 2>"$ENBD_TEST_TMP/client2.log" &
+client2=$!
+on_exit kill_and_wait "$client2"
+wait_for -t 20 grep -q 'serving /dev/nd0' "$ENBD_TEST_TMP/client2.log" || die "second client: $(cat "$ENBD_TEST_TMP/client2.log")"
+grep -q '^\[0\] Sockets: *2' /proc/nbdinfo || die "two channels expected: $(grep Sockets /proc/nbdinfo)"
 
-# The right token shuts the device down; the serving client is ejected.
-"$ENBD_CLIENT" -d /dev/nd0 -t 1234 2>"$out" || die "enbd-client -d: $(cat "$out")"
-wait_for -t 20 proc_gone "$client" || die "the client was not ejected"
-rc=0
-wait "$client" || rc=$?
-[ $rc -eq 0 ] || die "ejected client exited with $rc: $(cat "$log_file")"
+# The right token (from the environment) shuts the device down; both
+# clients are ejected and exit 3.
+ENBD_TOKEN=1234 "$ENBD_CLIENT" -d /dev/nd0 2>"$out" || die "enbd-client -d: $(cat "$out")"
+for pid in "$client" "$client2"; do
+	wait_for -t 20 proc_gone "$pid" || die "client $pid was not ejected"
+	rc=0
+	wait "$pid" || rc=$?
+	[ $rc -eq 3 ] || die "ejected client exited with $rc, expected 3: $(cat "$log_file")"
+done
 grep -q 'channel ejected' "$log_file" || die "no ejection message: $(cat "$log_file")"
 cat "$log_file" >&2
 unload_enbd

@@ -8,6 +8,8 @@
 require_cmd nbdkit mkfs.ext4 e2fsck sha256sum
 
 load_enbd
+# Should a step fail with I/O still waiting for a channel: fail it, so rmmod works.
+on_exit "$ENBD_CLIENT" -q -d /dev/nd0
 start_nbdkit -v memory 256M >/dev/null
 log_file=$ENBD_TEST_TMP/client.log
 "$ENBD_CLIENT" -p "$NBDKIT_PORT" 127.0.0.1 /dev/nd0 </dev/null 2>"$log_file" &

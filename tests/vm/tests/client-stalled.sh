@@ -4,14 +4,23 @@
 # the connection, detaches (the aged reads are resubmitted), reconnects and
 # renegotiates as soon as the server answers again.  Reads of known data
 # issued while the server was frozen complete with the right data.
+# The server is qemu-nbd: nbdkit 1.32 can abort (an assertion in
+# raw_send_socket) when a client drops a connection with requests in flight.
 # timeout: 200
 . "$ENBD_ROOT/tests/vm/lib.sh"
-require_cmd nbdkit
+require_cmd qemu-nbd
 
 load_enbd aging=2
-start_nbdkit memory 64M >/dev/null
+# Should a step fail with I/O still waiting for a channel: fail it, so rmmod works.
+on_exit "$ENBD_CLIENT" -q -d /dev/nd0
+truncate -s 64M "$ENBD_TEST_TMP/disk.img"
+port=$((20000 + RANDOM % 20000))
+qemu-nbd -f raw -t -e 4 -b 127.0.0.1 -p "$port" "$ENBD_TEST_TMP/disk.img" </dev/null >&2 &
+server=$!
+on_exit kill_and_wait "$server"
+wait_for -t 30 "$ENBD_CLIENT" --probe -q -p "$port" 127.0.0.1 >/dev/null 2>&1 || die "qemu-nbd did not come up"
 log_file=$ENBD_TEST_TMP/client.log
-"$ENBD_CLIENT" -p "$NBDKIT_PORT" 127.0.0.1 /dev/nd0 </dev/null 2>"$log_file" &
+"$ENBD_CLIENT" -p "$port" 127.0.0.1 /dev/nd0 </dev/null 2>"$log_file" &
 client=$!
 on_exit kill_and_wait "$client"
 on_exit cat "$log_file"
@@ -22,12 +31,12 @@ dd if="$ENBD_TEST_TMP/data" of=/dev/nd0 bs=1M oflag=direct status=none
 sync
 
 # Freeze the server, read, thaw it after 5 s.
-kill -STOP "$NBDKIT_PID"
-on_exit kill -CONT "$NBDKIT_PID"
+kill -STOP "$server"
+on_exit kill -CONT "$server"
 dd if=/dev/nd0 of="$ENBD_TEST_TMP/back" bs=1M count=8 iflag=direct status=none &
 reader=$!
 sleep 5
-kill -CONT "$NBDKIT_PID"
+kill -CONT "$server"
 wait_for -t 60 proc_gone "$reader" || die "the read did not finish after the server resumed"
 wait "$reader" || die "the read failed"
 cmp "$ENBD_TEST_TMP/data" "$ENBD_TEST_TMP/back" || die "wrong data after the stall"

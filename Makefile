@@ -54,4 +54,4 @@ clean:
 	rm -rf build build-san
 	$(MAKE) -C $(KDIR) M=$(CURDIR) clean 2>/dev/null || true
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -type f -name '*.d' 2>/dev/null)

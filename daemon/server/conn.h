@@ -9,6 +9,14 @@
  * out in completion order.  Replies are written whole under @wlock.  A
  * thread is added (up to max_threads) when a request is read while no
  * other thread waits to read.
+ *
+ * How the connection ends decides what happens to requests that were read
+ * but not yet started (see transmission.c, may_start()): after
+ * NBD_CMD_DISC, or when the server shuts down, they are carried out; when
+ * the connection is dropped any other way (reset, closed without
+ * NBD_CMD_DISC, a send failure, a protocol violation) they are discarded,
+ * so that a stale copy of a write cannot land after the client resubmitted
+ * it elsewhere.
  */
 #ifndef ENBD_SERVER_CONN_H
 #define ENBD_SERVER_CONN_H
@@ -23,6 +31,14 @@
 #define CONN_INBUF	(64u << 10)	/* read-ahead buffer for requests */
 #define CONN_MAX_OPTIONS 1024		/* options per session before we hang up */
 #define META_ID_BASE_ALLOCATION 1	/* our id for base:allocation */
+
+/* How the transmission phase ends (struct conn.end); set once. */
+enum conn_end {
+	CONN_OPEN,		/* still serving */
+	CONN_DISC,		/* NBD_CMD_DISC: every request read is carried out */
+	CONN_STOP,		/* server shutdown: every request read is carried out */
+	CONN_DROPPED,		/* hard disconnect: requests not started are discarded */
+};
 
 struct conn {
 	const struct server *srv;
@@ -47,6 +63,8 @@ struct conn {
 	pthread_mutex_t rlock;		/* reading requests */
 	pthread_mutex_t wlock;		/* writing replies */
 	bool quit;			/* stop reading: disconnect, EOF or error */
+	int end;			/* enum conn_end, set together with @quit */
+	unsigned int discarded;		/* requests dropped unstarted (CONN_DROPPED) */
 	bool splice;			/* --splice and @wfd is a socket */
 	unsigned int waiting;		/* threads waiting for @rlock */
 	unsigned int nthreads;		/* helper threads started */
@@ -72,5 +90,7 @@ int conn_skip(struct conn *c, uint64_t len);
 int handshake(struct conn *c);
 /* transmission.c: serve requests until the client leaves. */
 void transmission(struct conn *c);
+/* Server shutdown: read no more requests, carry out those already read. */
+void conn_stop(struct conn *c);
 
 #endif

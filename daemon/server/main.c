@@ -193,8 +193,10 @@ static void shutdown_clients(int how)
 	struct timespec deadline;
 	struct client *cl;
 
-	for (cl = clients; cl; cl = cl->next)
+	for (cl = clients; cl; cl = cl->next) {
+		conn_stop(cl->conn);	/* what was read is still carried out */
 		shutdown(cl->fd, how);
+	}
 	clock_gettime(CLOCK_REALTIME, &deadline);
 	deadline.tv_sec += SHUTDOWN_GRACE_S;
 	while (nclients &&

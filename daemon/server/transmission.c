@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,14 +181,38 @@ uint32_t request_check(const struct request_ctx *ctx, const struct request *r,
 	return 0;
 }
 
-/* ---- replies ---- */
+/* ---- how the connection ends ---- */
 
-/* Stop the connection: no more requests are read, and blocked I/O ends. */
+static int conn_state(struct conn *c)
+{
+	return __atomic_load_n(&c->end, __ATOMIC_ACQUIRE);
+}
+
+/* The connection ends @how (unless it already ended some other way): no
+ * more requests are read. */
+static void conn_end(struct conn *c, int how)
+{
+	int open = CONN_OPEN;
+
+	__atomic_compare_exchange_n(&c->end, &open, how, false, __ATOMIC_ACQ_REL,
+				    __ATOMIC_ACQUIRE);
+	__atomic_store_n(&c->quit, true, __ATOMIC_RELEASE);
+}
+
+void conn_stop(struct conn *c)
+{
+	conn_end(c, CONN_STOP);
+}
+
+/* Drop the connection: no more requests are read or started, and blocked
+ * I/O ends. */
 static void conn_abort(struct conn *c)
 {
-	__atomic_store_n(&c->quit, true, __ATOMIC_RELEASE);
+	conn_end(c, CONN_DROPPED);
 	shutdown(c->rfd, SHUT_RDWR);
 }
+
+/* ---- replies ---- */
 
 /* Send a whole reply made of @n pieces, atomically with respect to the
  * other threads of this connection. */
@@ -440,7 +465,7 @@ static int send_block_status(struct conn *c, const struct request *r, struct buf
 /*
  * Read the next request (and a WRITE's payload into @buf), holding @rlock.
  * Returns 0 with @r filled in (r->error set if it must fail), or -1 when no
- * more requests are to be read.
+ * more requests are to be read (the connection's end is set then).
  */
 static int read_request(struct conn *c, struct request *r, struct buffer *buf)
 {
@@ -455,11 +480,11 @@ static int read_request(struct conn *c, struct request *r, struct buffer *buf)
 			log_debug("%s: end of stream", c->peer);
 		else
 			log_info("%s: read failed: %s", c->peer, strerror(errno));
-		return -1;
+		goto dropped;
 	}
 	if (be32toh(h.magic) != NBD_REQUEST_MAGIC) {
 		log_warn("%s: bad request magic 0x%08x, hanging up", c->peer, be32toh(h.magic));
-		return -1;
+		goto dropped;
 	}
 	r->flags = be16toh(h.flags);
 	r->type = be16toh(h.type);
@@ -473,22 +498,26 @@ static int read_request(struct conn *c, struct request *r, struct buffer *buf)
 		/* The payload follows whatever we think of the request. */
 		if (r->length > NBD_MAX_PAYLOAD || r->error) {
 			if (conn_skip(c, r->length) < 0)
-				return -1;
+				goto dropped;
 		} else if (buffer_reserve(buf, r->length) < 0) {
 			if (conn_skip(c, r->length) < 0)
-				return -1;
+				goto dropped;
 			r->error = NBD_ENOMEM;
 			r->why = "out of memory";
 		} else if (conn_read(c, buf->p, r->length) < 0) {
 			log_info("%s: connection lost in a write payload", c->peer);
-			return -1;
+			goto dropped;
 		}
 	}
 	if (r->type == NBD_CMD_DISC) {
-		log_debug("%s: disconnect requested", c->peer);
+		log_info("%s: NBD_CMD_DISC: finishing, then disconnecting", c->peer);
+		conn_end(c, CONN_DISC);
 		return -1;
 	}
 	return 0;
+dropped:
+	conn_end(c, CONN_DROPPED);
+	return -1;
 }
 
 static void do_request(struct conn *c, const struct request *r, struct buffer *buf)
@@ -552,6 +581,107 @@ static void do_request(struct conn *c, const struct request *r, struct buffer *b
 		send_simple(c, r, 0, NULL, 0);
 }
 
+/* A request of a dropped connection that was read but not started. */
+static void discard(struct conn *c, const struct request *r)
+{
+	__atomic_add_fetch(&c->discarded, 1, __ATOMIC_RELAXED);
+	log_debug("%s: %s offset %llu length %u discarded: the connection was dropped",
+		  c->peer, cmd_name(r->type), (unsigned long long)r->offset, r->length);
+}
+
+/* Requests that change data: a stale copy of one could overwrite newer data. */
+static bool changes_data(const struct request *r)
+{
+	return !r->error && (r->type == NBD_CMD_WRITE || r->type == NBD_CMD_TRIM ||
+			     r->type == NBD_CMD_WRITE_ZEROES);
+}
+
+/* A request read while reading the stream to its end (read_to_end). */
+struct pending {
+	struct request r;
+	struct buffer *buf;	/* a WRITE's payload, else NULL */
+	struct pending *next;
+};
+
+/*
+ * The client half-closed the connection (FIN): everything it will send is
+ * in the socket already.  Read the rest now to learn how the stream ends:
+ * with NBD_CMD_DISC (a soft disconnect) every request read is carried out;
+ * without (a hard disconnect, e.g. the client process died) the connection
+ * is CONN_DROPPED and they are discarded.  This thread carries out or
+ * discards what it reads here.  No read blocks: the data is all there.
+ */
+static void read_to_end(struct conn *c)
+{
+	struct pending *head = NULL, **tail = &head, *p;
+	struct buffer *buf = NULL, *scratch;
+
+	pthread_mutex_lock(&c->rlock);
+	while (!__atomic_load_n(&c->quit, __ATOMIC_ACQUIRE)) {
+		p = malloc(sizeof(*p));
+		if (!buf)
+			buf = buffer_get(c);
+		if (!p || !buf) {
+			log_err("%s: out of memory", c->peer);
+			free(p);
+			conn_end(c, CONN_DROPPED);
+			break;
+		}
+		if (read_request(c, &p->r, buf) < 0) {
+			free(p);
+			break;
+		}
+		p->buf = NULL;
+		if (p->r.type == NBD_CMD_WRITE && !p->r.error) {
+			p->buf = buf;	/* keep the payload; the next one needs a new buffer */
+			buf = NULL;
+		}
+		p->next = NULL;
+		*tail = p;
+		tail = &p->next;
+	}
+	pthread_mutex_unlock(&c->rlock);
+
+	scratch = buf ? buf : buffer_get(c);
+	while ((p = head)) {
+		head = p->next;
+		if (conn_state(c) == CONN_DROPPED || (!p->buf && !scratch))
+			discard(c, &p->r);
+		else
+			do_request(c, &p->r, p->buf ? p->buf : scratch);
+		if (p->buf)
+			buffer_put(c, p->buf);
+		free(p);
+	}
+	if (scratch)
+		buffer_put(c, scratch);
+}
+
+/*
+ * Whether a request read from the connection may be carried out now.  Not
+ * once the connection was dropped: the client gets no reply, and it may
+ * already have sent the request again on another connection, where a stale
+ * copy starting late could overwrite the newer write.  A request that
+ * changes data looks at the socket first, because a reset or a FIN is not
+ * seen by reading while earlier data is still queued: Linux keeps what was
+ * received before a reset readable.
+ */
+static bool may_start(struct conn *c, const struct request *r)
+{
+	struct pollfd p = { .fd = c->rfd, .events = POLLRDHUP };
+	int end = conn_state(c);
+
+	if (end != CONN_OPEN || !changes_data(r))
+		return end != CONN_DROPPED;
+	if (poll(&p, 1, 0) == 1) {
+		if (p.revents & (POLLERR | POLLHUP | POLLNVAL))
+			conn_end(c, CONN_DROPPED);	/* reset, or shut down */
+		else if ((p.revents & POLLRDHUP) && conn_state(c) == CONN_OPEN)
+			read_to_end(c);			/* FIN */
+	}
+	return conn_state(c) != CONN_DROPPED;
+}
+
 static void *worker(void *arg);
 
 /* Called with @rlock held after a request was read: if nobody else is
@@ -577,11 +707,12 @@ static void *worker(void *arg)
 		pthread_mutex_lock(&c->rlock);
 		__atomic_sub_fetch(&c->waiting, 1, __ATOMIC_ACQ_REL);
 		buf = buffer_get(c);
-		if (!buf)
+		if (!buf) {
 			log_err("%s: out of memory", c->peer);
+			conn_end(c, CONN_DROPPED);
+		}
 		if (!buf || __atomic_load_n(&c->quit, __ATOMIC_ACQUIRE) ||
 		    read_request(c, &r, buf) < 0) {
-			__atomic_store_n(&c->quit, true, __ATOMIC_RELEASE);
 			pthread_mutex_unlock(&c->rlock);
 			if (buf)
 				buffer_put(c, buf);
@@ -589,7 +720,10 @@ static void *worker(void *arg)
 		}
 		maybe_add_thread(c);
 		pthread_mutex_unlock(&c->rlock);
-		do_request(c, &r, buf);
+		if (may_start(c, &r))
+			do_request(c, &r, buf);
+		else
+			discard(c, &r);
 		buffer_put(c, buf);
 	}
 	return NULL;
@@ -608,4 +742,7 @@ void transmission(struct conn *c)
 	for (i = 0; i < c->nthreads; i++)
 		pthread_join(c->threads[i], NULL);
 	buffer_pool_free(c);
+	if (c->discarded)
+		log_info("%s: connection dropped: %u request%s read but not started discarded",
+			 c->peer, c->discarded, c->discarded == 1 ? "" : "s");
 }

@@ -1,0 +1,105 @@
+#!/bin/bash
+# enbd-client against enbd-server, serving /dev/nd0 from a sparse file:
+#   - fio random writes then reads over 96 MiB with crc32c verification
+#     (direct I/O, 4 KiB..512 KiB blocks, queue depth 32): no errors;
+#   - blkdiscard of the whole device reaches the server as NBD_CMD_TRIM: the
+#     served file's `du` drops to (almost) nothing, and the device reads zeroes;
+#   - ext4: made, filled, unmounted, caches dropped, e2fsck clean, remounted,
+#     every checksum matches; deleting the big file and fstrim shrink the
+#     served file again;
+#   - SIGTERM: the client sends NBD_CMD_DISC and exits 0, the server drops
+#     nothing and exits 0 on SIGTERM.
+# timeout: 420
+. "$ENBD_ROOT/tests/vm/lib.sh"
+require_cmd fio mkfs.ext4 e2fsck sha256sum blkdiscard fstrim
+SERVER=$ENBD_ROOT/$ENBD_BUILD/enbd-server
+[ -x "$SERVER" ] || die "$SERVER not built (make userspace)"
+
+load_enbd
+# Should a step fail with I/O still waiting for a channel: fail it, so rmmod works.
+on_exit "$ENBD_CLIENT" -q -d /dev/nd0
+
+img=$ENBD_TEST_TMP/disk.img	# tmpfs: punches holes like a disk filesystem
+truncate -s 256M "$img"
+srv_log=$ENBD_TEST_TMP/server.log
+"$SERVER" -a 127.0.0.1 -p 0 --port-file "$ENBD_TEST_TMP/port" "$img" </dev/null 2>"$srv_log" &
+server=$!
+on_exit kill_and_wait "$server"
+on_exit tail -n 20 "$srv_log"
+wait_for -t 30 test -s "$ENBD_TEST_TMP/port" || die "enbd-server did not listen"
+port=$(cat "$ENBD_TEST_TMP/port")
+
+log_file=$ENBD_TEST_TMP/client.log
+"$ENBD_CLIENT" -p "$port" 127.0.0.1 /dev/nd0 </dev/null 2>"$log_file" &
+client=$!
+on_exit kill_and_wait "$client"
+on_exit cat "$log_file"
+wait_for_disk /dev/nd0
+[ "$(blockdev --getsize64 /dev/nd0)" -eq $((256 << 20)) ] || die "wrong size"
+[ "$(cat /sys/block/nd0/queue/discard_max_bytes)" -gt 0 ] || die "nd0 does not offer discard"
+
+used_kib() { du -k "$img" | cut -f1; }
+
+# fio: random writes, then every block read back and verified.
+fio --name=verify --filename=/dev/nd0 --direct=1 --ioengine=libaio --iodepth=32 \
+	--rw=randwrite --bsrange=4k-512k --size=96M --verify=crc32c --verify_fatal=1 \
+	--do_verify=1 --randrepeat=0 --output="$ENBD_TEST_TMP/fio.out" ||
+	{ cat "$ENBD_TEST_TMP/fio.out" >&2; die "fio reported errors"; }
+grep -E 'err= *0' "$ENBD_TEST_TMP/fio.out" >/dev/null || die "fio: $(cat "$ENBD_TEST_TMP/fio.out")"
+grep -E 'READ:|WRITE:' "$ENBD_TEST_TMP/fio.out" >&2
+used=$(used_kib)
+log "served file uses $used KiB after fio"
+[ "$used" -ge $((90 << 10)) ] || die "fio's writes did not reach the file ($used KiB)"
+
+# Discard everything: the server punches holes.
+blkdiscard -f /dev/nd0 || die "blkdiscard"
+small() { [ "$(used_kib)" -le $((1 << 10)) ]; }
+wait_for -t 30 small || die "blkdiscard did not shrink the served file: $(used_kib) KiB"
+echo 3 >/proc/sys/vm/drop_caches
+cmp -n $((96 << 20)) /dev/zero /dev/nd0 || die "discarded device does not read zeroes"
+
+# ext4 round trip.
+mkfs.ext4 -q -F /dev/nd0 || die "mkfs.ext4"
+mnt=$ENBD_TEST_TMP/mnt
+mkdir -p "$mnt"
+umount_if_mounted() { ! mountpoint -q "$1" || umount -l "$1"; }
+mount /dev/nd0 "$mnt" || die "mount"
+on_exit umount_if_mounted "$mnt"
+src=$ENBD_TEST_TMP/src
+mkdir -p "$src" "$mnt/dir/sub"
+for i in $(seq 1 16); do
+	head -c $((i * 197 * 1024 + i)) /dev/urandom >"$src/f$i"
+done
+cp "$src"/f* "$mnt/dir/sub/"
+dd if=/dev/urandom of="$mnt/big" bs=1M count=64 status=none
+(cd "$mnt" && sha256sum big dir/sub/*) >"$ENBD_TEST_TMP/sums"
+sync
+umount "$mnt"
+echo 3 >/proc/sys/vm/drop_caches
+blockdev --flushbufs /dev/nd0
+e2fsck -fn /dev/nd0 >&2 || die "e2fsck found problems"
+mount /dev/nd0 "$mnt" || die "remount"
+(cd "$mnt" && sha256sum -c --quiet "$ENBD_TEST_TMP/sums") || die "checksums differ after remount"
+cmp "$src/f11" "$mnt/dir/sub/f11" || die "file content differs"
+
+# fstrim after deleting the big file gives its 64 MiB back.
+full=$(used_kib)
+rm "$mnt/big"
+sync
+fstrim -v "$mnt" >&2 || die "fstrim"
+trimmed() { [ "$(used_kib)" -le $((full - (60 << 10))) ]; }
+wait_for -t 30 trimmed || die "fstrim did not shrink the served file: $full -> $(used_kib) KiB"
+log "served file: $full KiB -> $(used_kib) KiB after rm + fstrim"
+(cd "$mnt" && sha256sum -c --quiet <(grep -v ' big$' "$ENBD_TEST_TMP/sums")) ||
+	die "checksums differ after fstrim"
+umount "$mnt"
+e2fsck -fn /dev/nd0 >&2 || die "e2fsck found problems after fstrim"
+
+# Clean stop on both sides.
+kill_and_wait "$client" || die "enbd-client exited with status $?"
+grep -q 'NBD_CMD_DISC' "$srv_log" || die "no NBD_CMD_DISC at the server"
+! grep -q 'discarded' "$srv_log" || die "the server discarded requests"
+e2fsck -fn "$img" >&2 || die "e2fsck of the served file found problems"
+kill_and_wait "$server" || die "enbd-server exited with status $?"
+grep -qE ': (error|warning): ' "$srv_log" && die "server logged errors: $(cat "$srv_log")"
+log "fio verify, discard and ext4 on enbd-server passed"

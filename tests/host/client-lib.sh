@@ -8,81 +8,23 @@
 #                             exit status in $RC; st KEY prints a counter of its result
 #   bg_selftest ARGS...       the same in the background: SELFTEST_PID; then
 #                             wait_selftest
-#   fail MSG / skip MSG       end the test (exit 1 / exit 77)
-#   need PROGRAM...           skip unless every PROGRAM is installed
-#   $T                        a scratch directory removed on exit
-#
-# ENBD_BUILD chooses the build directory (build, or build-san for the
-# ASan/UBSan binaries).  Exit codes: 0 pass, 77 skip, anything else fail.
+# and from lib.sh: fail, skip, need, wait_until, $T (scratch directory),
+# $BG_PIDS (stopped on exit), ENBD_BUILD (build, or build-san for the
+# ASan/UBSan binaries).
 
-set -eu
-
-TOP=$(cd "$(dirname "$0")/../.." && pwd)
-ENBD_BUILD=${ENBD_BUILD:-build}
-case $ENBD_BUILD in /*) ;; *) ENBD_BUILD=$TOP/$ENBD_BUILD ;; esac
+. "$(dirname "$0")/lib.sh"
 CLIENT=$ENBD_BUILD/enbd-client
 SELFTEST=$ENBD_BUILD/enbd-client-selftest
-TEST_NAME=$(basename "$0" .sh)
-export PATH=/usr/bin:/usr/sbin:/bin:/sbin:$PATH
-PYTHON=/usr/bin/python3
 FAKE_SERVER=$TOP/tests/host/client_fake_server.py
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:exitcode=66}
-export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:exitcode=66}
-
-fail() {
-	echo "FAIL $TEST_NAME: $*" >&2
-	exit 1
-}
-skip() {
-	echo "SKIP $TEST_NAME: $*" >&2
-	exit 77
-}
-need() {
-	for p in "$@"; do
-		command -v "$p" >/dev/null 2>&1 || skip "$p is not installed"
-	done
-}
 
 [ -x "$CLIENT" ] && [ -x "$SELFTEST" ] ||
 	fail "$CLIENT or $SELFTEST not built (run make, or make SAN=1 with ENBD_BUILD=build-san)"
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/enbd-$TEST_NAME.XXXXXX")
-BG_PIDS=""
 LOG="" OUT="" ERR="" RC=0 N=0
-
-cleanup() {
-	rc=$?
-	set +e
-	for pid in $BG_PIDS; do
-		kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	done
-	if [ $rc -ne 0 ] && [ $rc -ne 77 ]; then
-		for f in "$T"/*.log; do
-			[ -s "$f" ] || continue
-			echo "--- $f (last lines)" >&2
-			tail -n 25 "$f" >&2
-		done
-	fi
-	rm -rf "$T"
-	exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 # rand_port: a random port number in 20000..39999 (POSIX sh has no $RANDOM)
 rand_port() {
 	echo $((20000 + $(od -An -N2 -tu2 /dev/urandom) % 20000))
-}
-
-# wait_until SECONDS CMD...: poll CMD every 0.1 s
-wait_until() {
-	local n=$(($1 * 10))
-	shift
-	while ! "$@"; do
-		n=$((n - 1))
-		[ $n -gt 0 ] || return 1
-		sleep 0.1
-	done
 }
 
 start_nbdkit() {

@@ -25,7 +25,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/blk-mq.h>
-#include <linux/highmem.h>
+#include <linux/uio.h>
 #include <linux/jiffies.h>
 #include <linux/sched.h>
 #include <linux/uaccess.h>
@@ -141,24 +141,36 @@ static u16 enbd_request_type(struct request *rq, u16 *flags)
 	}
 }
 
-/* Copy a WRITE's payload to @ubuf, or a READ's payload from @ubuf. */
+/*
+ * Copy a WRITE's payload to @ubuf, or a READ's payload from @ubuf.
+ *
+ * Through an iov_iter, page by page: a bio's pages may be slab memory (jbd2
+ * writes 1 KiB blocks from a kmem_cache), which hardened usercopy rightly
+ * refuses to let copy_to_user() expose as an object, but which is plain
+ * request data here.
+ */
 static int enbd_copy_payload(struct request *rq, void __user *ubuf, bool to_user)
 {
 	struct req_iterator iter;
+	struct iov_iter uiter;
 	struct bio_vec bvec;
+	struct iovec iov;
+	size_t done;
+	int ret;
 
+	ret = import_single_range(to_user ? ITER_DEST : ITER_SOURCE, ubuf,
+				  blk_rq_bytes(rq), &iov, &uiter);
+	if (ret)
+		return ret;
 	rq_for_each_segment(bvec, rq, iter) {
-		void *kaddr = kmap_local_page(bvec.bv_page) + bvec.bv_offset;
-		unsigned long left;
-
 		if (to_user)
-			left = copy_to_user(ubuf, kaddr, bvec.bv_len);
+			done = copy_page_to_iter(bvec.bv_page, bvec.bv_offset,
+						 bvec.bv_len, &uiter);
 		else
-			left = copy_from_user(kaddr, ubuf, bvec.bv_len);
-		kunmap_local(kaddr);
-		if (left)
+			done = copy_page_from_iter(bvec.bv_page, bvec.bv_offset,
+						   bvec.bv_len, &uiter);
+		if (done != bvec.bv_len)
 			return -EFAULT;
-		ubuf += bvec.bv_len;
 	}
 	return 0;
 }

@@ -241,6 +241,14 @@ static enum chan_state st_setup(struct channel *c)
 		return give_up(c, "%s port %s: %s", c->o->host, c->o->port, why);
 	}
 	set_part_size(c);
+	if (!c->attached && c->dev->ops->was_shut_down && c->dev->ops->was_shut_down(c->dev)) {
+		log_info("%s was shut down while this channel was disconnected: not attaching again",
+			 c->o->devname);
+		close_politely(c);
+		c->exit_code = CHAN_EXIT_EJECTED;
+		c->fatal = true;
+		return CS_DEAD;
+	}
 	if (!c->attached) {
 		/* Back into our own slot, so the kernel counts a reconnect. */
 		rc = c->dev->ops->attach(c->dev, c->o->token,

@@ -11,6 +11,7 @@
 #ifndef ENBD_CLIENT_DEV_H
 #define ENBD_CLIENT_DEV_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,6 +34,12 @@ struct chan_dev_ops {
 	int (*detach)(struct chan_dev *d);
 	/* The fd to poll: POLLIN a request waits, POLLHUP the channel is ejected. */
 	int (*pollfd)(struct chan_dev *d);
+	/*
+	 * Was the device shut down (ENBD_IOC_SHUTDOWN) since it was configured?
+	 * A detached file is not told (no POLLHUP), so a channel that comes back
+	 * from an outage asks before it attaches again.  May be NULL.
+	 */
+	bool (*was_shut_down)(struct chan_dev *d);
 	void (*close)(struct chan_dev *d);
 };
 

@@ -107,6 +107,23 @@ static int kdev_pollfd(struct chan_dev *d)
 	return ((struct kdev *)d)->fd;
 }
 
+/* ENBD_IOC_SHUTDOWN sets the capacity to 0; only a CONFIGURE sets it again. */
+static bool kdev_was_shut_down(struct chan_dev *d)
+{
+	char path[64];
+	unsigned long long sectors = 1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/block/" ENBD_DISK_PREFIX "%u/size", d->index);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	if (fscanf(f, "%llu", &sectors) != 1)
+		sectors = 1;
+	fclose(f);
+	return sectors == 0;
+}
+
 static void kdev_close(struct chan_dev *d)
 {
 	struct kdev *k = (struct kdev *)d;
@@ -122,6 +139,7 @@ static const struct chan_dev_ops kdev_ops = {
 	.io = kdev_io,
 	.detach = kdev_detach,
 	.pollfd = kdev_pollfd,
+	.was_shut_down = kdev_was_shut_down,
 	.close = kdev_close,
 };
 

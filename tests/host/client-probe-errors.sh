@@ -1,5 +1,6 @@
 #!/bin/sh
-# Clear one-line errors and exit status 1: server unreachable, unknown
+# Clear one-line errors and exit status 1: server unreachable, local address
+# not ours (-b), unknown
 # export (NBD_REP_ERR_UNKNOWN, and a server that just closes after
 # NBD_OPT_EXPORT_NAME), TLS required, oldstyle server, not an NBD server.
 . "$(dirname "$0")/client-lib.sh"
@@ -19,6 +20,8 @@ run_probe -p "$port" 127.0.0.1
 one_error "cannot connect to 127.0.0.1 port $port: Connection refused"
 run_probe -p 10809 no-such-host.invalid
 one_error "cannot resolve no-such-host.invalid"
+run_probe -b 192.0.2.1 -p "$port" 127.0.0.1	# TEST-NET-1: not ours
+one_error "cannot bind to 192.0.2.1: Cannot assign requested address"
 
 start_nbdkit --filter=exportname memory 1M exportname-strict=true exportname=disk
 run_probe -p "$NBDKIT_PORT" -e disk localhost

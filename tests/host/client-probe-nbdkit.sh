@@ -13,6 +13,10 @@ grep -qx 'block-size: none' "$OUT" || fail "block size: $(cat "$OUT")"
 grep -qx 'handshake: fixed-newstyle no-zeroes go' "$OUT" || fail "handshake: $(cat "$OUT")"
 grep -q 'sent NBD_CMD_DISC' "$ERR" && fail "DISC logged without -v"
 
+# From a given local address (-b).
+run_probe -b 127.0.0.1 -p "$NBDKIT_PORT" 127.0.0.1
+[ $RC -eq 0 ] || fail "probe -b 127.0.0.1 failed: $(cat "$ERR")"
+
 # A named export, and -v shows the soft disconnect.
 run_probe -v -e some-name -p "$NBDKIT_PORT" localhost
 [ $RC -eq 0 ] || fail "probe -e failed: $(cat "$ERR")"

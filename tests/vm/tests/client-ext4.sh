@@ -23,7 +23,7 @@ mkfs.ext4 -q -F /dev/nd0 || die "mkfs.ext4"
 mnt=$ENBD_TEST_TMP/mnt
 mkdir -p "$mnt"
 mount /dev/nd0 "$mnt" || die "mount"
-on_exit umount -l "$mnt"
+on_exit sh -c "! mountpoint -q '$mnt' || umount -l '$mnt'"
 src=$ENBD_TEST_TMP/src
 mkdir -p "$src"
 for i in $(seq 1 24); do
@@ -46,7 +46,8 @@ umount "$mnt"
 # Clean stop: exit 0, NBD_CMD_DISC reached the server, then rmmod.
 kill_and_wait "$client" || die "enbd-client exited with status $?"
 grep -q 'client sent NBD_CMD_DISC' "$NBDKIT_LOG" || die "no NBD_CMD_DISC at the server"
-grep -q 'error' "$log_file" && die "client logged errors"
+grep -q 'error:' "$log_file" && die "client logged errors"
+grep -q ' 0 errors' "$log_file" || die "requests failed: $(tail -n 1 "$log_file")"
 unload_enbd
 ! grep -q '^enbd ' /proc/modules || die "rmmod failed"
 log "ext4 round trip passed"

@@ -1,8 +1,8 @@
 #!/bin/bash
 # timeout: 60
 # The VM harness itself: root in the VM, the Debian kernel we meant to boot,
-# this checkout visible at the same path, a writable root file system, the
-# devices and mounts tests rely on.
+# this checkout visible (read-only) at the same path, a writable root file
+# system, the devices and mounts tests rely on.
 . "$ENBD_ROOT/tests/vm/lib.sh"
 
 [ "$(id -u)" = 0 ] || die "not root: $(id)"
@@ -18,10 +18,11 @@ grep -qi debian /proc/version || die "not a Debian kernel: $(cat /proc/version)"
 # The root is a tmpfs overlay over the host's read-only root.
 [ "$(findmnt -no FSTYPE /)" = overlay ] || die "/ is $(findmnt -no FSTYPE /), not overlay"
 echo written >/var/tmp/harness-boots
-echo written >"$ENBD_ROOT/build/harness-boots.$$" 2>/dev/null ||
-	{ mkdir -p "$ENBD_ROOT/build" && echo written >"$ENBD_ROOT/build/harness-boots.$$"; }
-on_exit rm -f /var/tmp/harness-boots "$ENBD_ROOT/build/harness-boots.$$"
+on_exit rm -f /var/tmp/harness-boots
 [ "$(cat /var/tmp/harness-boots)" = written ] || die "/var/tmp is not writable"
+# ... except the checkout: read-only and uncached (sees rebuilt files).
+[ "$(findmnt -no FSTYPE "$ENBD_ROOT")" = 9p ] || die "$ENBD_ROOT is not its own 9p mount"
+must_fail touch "$ENBD_ROOT/harness-boots.$$" 2>/dev/null
 echo scratch >"$ENBD_TEST_TMP/x"
 [ "$TMPDIR" = "$ENBD_TEST_TMP" ] || die "TMPDIR is not ENBD_TEST_TMP"
 

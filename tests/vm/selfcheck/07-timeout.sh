@@ -1,6 +1,6 @@
 #!/bin/bash
 # expect: FAIL
-# timeout: 4
+# timeout: 3
 # Killed by the per-test timeout; its on_exit cleanup must still run
 # (08-timeout-cleaned-up checks that).
 . "$ENBD_ROOT/tests/vm/lib.sh"

@@ -6,7 +6,7 @@
 #   . "$ENBD_ROOT/tests/vm/lib.sh"
 #
 # and then uses die/log/skip, wait_for, on_exit, load_enbd, start_nbdkit,
-# start_enbd_client, wait_for_disk, kill_and_wait.  Do not `trap ... EXIT`
+# start_enbd_client, wait_for_disk, kill_and_wait, nap.  Do not `trap ... EXIT`
 # yourself: register cleanups with on_exit (they run in reverse order on exit,
 # on die and when the harness's timeout sends SIGTERM).
 #
@@ -108,9 +108,30 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # --- waiting -----------------------------------------------------------------
+# _enbd_us SECONDS -> $_ENBD_US (microseconds; SECONDS may have a fraction)
+_enbd_us() {
+	local int=${1%%.*} frac=000000
+	case $1 in *.*) frac=${1#*.}000000 ;; esac
+	_ENBD_US=$((10#${int:-0} * 1000000 + 10#${frac:0:6}))
+}
+
+# nap SECONDS: sleep without starting a program (under TCG every program
+# started costs tens of milliseconds): a read with a timeout from a pipe
+# nobody writes to.
+nap() {
+	if [ -z "${_ENBD_NAP_FD:-}" ]; then
+		exec {_ENBD_NAP_FD}<> <(:) 2>/dev/null || _ENBD_NAP_FD=none
+	fi
+	if [ "$_ENBD_NAP_FD" = none ]; then
+		sleep "$1"
+	else
+		read -r -t "$1" -u "$_ENBD_NAP_FD" _ || true
+	fi
+}
+
 # wait_for [-t SECONDS] [-q] CMD [ARGS...]: poll CMD (backing off from 10 ms
-# to 0.5 s) until it succeeds; on timeout (default 30 s) log it (unless -q)
-# and return 1.  CMD may be a shell function.
+# to 0.5 s) until it succeeds; on timeout (default 30 s; fractions allowed)
+# log it (unless -q) and return 1.  CMD may be a shell function.
 wait_for() {
 	local timeout=30 quiet="" delay=10 deadline now
 	while [ $# -gt 0 ]; do
@@ -120,7 +141,8 @@ wait_for() {
 		*) break ;;
 		esac
 	done
-	deadline=$((${EPOCHREALTIME/[.,]/} + timeout * 1000000))
+	_enbd_us "$timeout"
+	deadline=$((${EPOCHREALTIME/[.,]/} + _ENBD_US))
 	while :; do
 		if "$@"; then
 			return 0
@@ -131,7 +153,7 @@ wait_for() {
 			return 1
 		fi
 		printf -v now '%d.%03d' $((delay / 1000)) $((delay % 1000))
-		sleep "$now"
+		nap "$now"
 		delay=$((delay * 2 > 500 ? 500 : delay * 2))
 	done
 }
@@ -215,8 +237,8 @@ _enbd_nbdkit() {
 	done
 	shift
 	rm -f "$pidfile"
-	# shellcheck disable=SC2016 # expanded by the inner bash
-	"${pre[@]}" bash -c 'nbdkit -f -P "$0" "$@"; exit $?' "$pidfile" "$@" \
+	# shellcheck disable=SC2016 # expanded by the inner shell
+	"${pre[@]}" /bin/busybox sh -c 'nbdkit -f -P "$0" "$@"; exit $?' "$pidfile" "$@" \
 		</dev/null >"$logf" 2>&1 &
 	wrapper=$!
 	wait_for -t 30 _enbd_nbdkit_up "$pidfile" "$wrapper" || die "nbdkit $* did not start"

@@ -39,10 +39,16 @@ static int enbd_copy_arg(void *karg, const void __user *uarg, u32 size)
 	return 0;
 }
 
-static bool enbd_token_matches(struct enbd_device *dev, u64 token)
+/* 0 if @token opens @dev, else -EACCES, counted. */
+static int enbd_check_token(struct enbd_device *dev, u64 token)
 {
 	lockdep_assert_held(&dev->config_mutex);
-	return !dev->has_token || !crypto_memneq(&token, &dev->token, sizeof(token));
+	if (!dev->has_token || !crypto_memneq(&token, &dev->token, sizeof(token)))
+		return 0;
+	spin_lock(&dev->lock);
+	dev->nr_bad_token++;
+	spin_unlock(&dev->lock);
+	return -EACCES;
 }
 
 static long enbd_ioctl_attach(struct file *file, struct enbd_attach __user *uarg)
@@ -67,13 +73,9 @@ static long enbd_ioctl_attach(struct file *file, struct enbd_attach __user *uarg
 		return -EISCONN;
 
 	mutex_lock(&dev->config_mutex);
-	if (!enbd_token_matches(dev, arg.token)) {
-		spin_lock(&dev->lock);
-		dev->nr_bad_token++;
-		spin_unlock(&dev->lock);
-		ret = -EACCES;
+	ret = enbd_check_token(dev, arg.token);
+	if (ret)
 		goto unlock;
-	}
 	spin_lock(&dev->lock);
 	for (i = 0; i < ENBD_MAX_CHANNELS; i++) {
 		if (arg.flags & ENBD_ATTACH_SLOT && i != arg.channel)
@@ -263,12 +265,10 @@ static long enbd_ioctl_shutdown(struct enbd_shutdown __user *uarg)
 		return -ENXIO;
 
 	mutex_lock(&dev->config_mutex);
-	if (!enbd_token_matches(dev, arg.token)) {
-		spin_lock(&dev->lock);
-		dev->nr_bad_token++;
-		spin_unlock(&dev->lock);
+	ret = enbd_check_token(dev, arg.token);
+	if (ret) {
 		mutex_unlock(&dev->config_mutex);
-		return -EACCES;
+		return ret;
 	}
 	enbd_abort_all(dev);
 	cancel_delayed_work_sync(&dev->age_work);
@@ -299,9 +299,10 @@ static long enbd_ioctl_set_policy(struct enbd_policy __user *uarg)
 		return -ENXIO;
 
 	mutex_lock(&dev->config_mutex);
-	if (!enbd_token_matches(dev, arg.token)) {
+	ret = enbd_check_token(dev, arg.token);
+	if (ret) {
 		mutex_unlock(&dev->config_mutex);
-		return -EACCES;
+		return ret;
 	}
 	spin_lock(&dev->lock);
 	if (arg.flags & ENBD_POLICY_AGING)

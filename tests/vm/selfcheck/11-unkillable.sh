@@ -1,4 +1,5 @@
 #!/bin/bash
+# selfcheck: slow (costs a reboot)
 # expect: FAIL
 # Leaves a process blocked in D state (a write to a suspended device-mapper
 # device): the harness cannot kill it, fails the test and reboots the VM for

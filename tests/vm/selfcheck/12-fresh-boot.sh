@@ -1,4 +1,5 @@
 #!/bin/bash
+# selfcheck: slow (needs 11-unkillable)
 # expect: PASS
 . "$ENBD_ROOT/tests/vm/lib.sh"
 old=$(cat "${ENBD_TEST_OUT%/*}/11-unkillable.d/boot_id")

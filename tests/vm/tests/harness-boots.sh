@@ -15,24 +15,29 @@ grep -qi debian /proc/version || die "not a Debian kernel: $(cat /proc/version)"
 [ -f "$ENBD_ROOT/Makefile" ] || die "the repository is not visible at $ENBD_ROOT"
 [ -f "$ENBD_ROOT/include/uapi/enbd.h" ] || die "the repository is incomplete at $ENBD_ROOT"
 
+# Mounts: fstype of each mount point (the last mount on a path wins).
+declare -A fstype=()
+while read -r _ mnt type _; do
+	fstype[$mnt]=$type
+done </proc/mounts
 # The root is a tmpfs overlay over the host's read-only root.
-[ "$(findmnt -no FSTYPE /)" = overlay ] || die "/ is $(findmnt -no FSTYPE /), not overlay"
+[ "${fstype[/]}" = overlay ] || die "/ is ${fstype[/]}, not overlay"
 echo written >/var/tmp/harness-boots
 on_exit rm -f /var/tmp/harness-boots
 [ "$(cat /var/tmp/harness-boots)" = written ] || die "/var/tmp is not writable"
 # ... except the checkout: read-only and uncached (sees rebuilt files).
-[ "$(findmnt -no FSTYPE "$ENBD_ROOT")" = 9p ] || die "$ENBD_ROOT is not its own 9p mount"
+[ "${fstype[$ENBD_ROOT]:-}" = 9p ] || die "$ENBD_ROOT is not its own 9p mount"
 must_fail touch "$ENBD_ROOT/harness-boots.$$" 2>/dev/null
 echo scratch >"$ENBD_TEST_TMP/x"
 [ "$TMPDIR" = "$ENBD_TEST_TMP" ] || die "TMPDIR is not ENBD_TEST_TMP"
 
 # Fresh kernel file systems and the mounts the guest init promises.
 for m in /proc:proc /sys:sysfs /dev:devtmpfs /dev/pts:devpts /tmp:tmpfs /run:tmpfs \
-	/run/enbd-out:9p; do
-	[ "$(findmnt -no FSTYPE "${m%%:*}")" = "${m#*:}" ] || die "${m%%:*} is not ${m#*:}"
+	/run/enbd-out:9p /sys/fs/cgroup:cgroup2 /sys/kernel/debug:debugfs; do
+	[ "${fstype[${m%%:*}]:-}" = "${m#*:}" ] || die "${m%%:*} is not ${m#*:}"
 done
-[ "$(cat /proc/1/comm)" = guest-runner ] || [ "$(cat /proc/1/comm)" = bash ] ||
-	die "PID 1 is $(cat /proc/1/comm)"
+read -r pid1 </proc/1/comm
+[ "$pid1" = bash ] || [ "$pid1" = guest-runner ] || die "PID 1 is $pid1"
 [ -c /dev/kmsg ] || die "no /dev/kmsg"
 ip -o link show lo | grep -q 'UP' || die "lo is down"
 [ "$(sysctl -n kernel.hung_task_timeout_secs)" -le 60 ] || die "hung task timeout not set"

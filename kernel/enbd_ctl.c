@@ -51,6 +51,26 @@ static int enbd_check_token(struct enbd_device *dev, u64 token)
 	return -EACCES;
 }
 
+/*
+ * Find device @index and take its config_mutex if @token opens it.
+ * Returns the device locked, or an ERR_PTR.
+ */
+static struct enbd_device *enbd_lock_device(u32 index, u64 token)
+{
+	struct enbd_device *dev = enbd_get_device(index);
+	int ret;
+
+	if (!dev)
+		return ERR_PTR(-ENXIO);
+	mutex_lock(&dev->config_mutex);
+	ret = enbd_check_token(dev, token);
+	if (ret) {
+		mutex_unlock(&dev->config_mutex);
+		return ERR_PTR(ret);
+	}
+	return dev;
+}
+
 static long enbd_ioctl_attach(struct file *file, struct enbd_attach __user *uarg)
 {
 	struct enbd_channel *ch = NULL;
@@ -260,16 +280,9 @@ static long enbd_ioctl_shutdown(struct enbd_shutdown __user *uarg)
 		return ret;
 	if (arg.flags || arg.reserved)
 		return -EINVAL;
-	dev = enbd_get_device(arg.index);
-	if (!dev)
-		return -ENXIO;
-
-	mutex_lock(&dev->config_mutex);
-	ret = enbd_check_token(dev, arg.token);
-	if (ret) {
-		mutex_unlock(&dev->config_mutex);
-		return ret;
-	}
+	dev = enbd_lock_device(arg.index, arg.token);
+	if (IS_ERR(dev))
+		return PTR_ERR(dev);
 	enbd_abort_all(dev);
 	cancel_delayed_work_sync(&dev->age_work);
 	dev->open = false;
@@ -294,16 +307,9 @@ static long enbd_ioctl_set_policy(struct enbd_policy __user *uarg)
 	if (arg.flags & ~ENBD_POLICY_ALL || arg.outage > ENBD_OUTAGE_FAIL ||
 	    arg.aging_ms > 3600 * MSEC_PER_SEC || arg.outage_ms > 3600 * MSEC_PER_SEC)
 		return -EINVAL;
-	dev = enbd_get_device(arg.index);
-	if (!dev)
-		return -ENXIO;
-
-	mutex_lock(&dev->config_mutex);
-	ret = enbd_check_token(dev, arg.token);
-	if (ret) {
-		mutex_unlock(&dev->config_mutex);
-		return ret;
-	}
+	dev = enbd_lock_device(arg.index, arg.token);
+	if (IS_ERR(dev))
+		return PTR_ERR(dev);
 	spin_lock(&dev->lock);
 	if (arg.flags & ENBD_POLICY_AGING)
 		dev->aging_ms = arg.aging_ms;

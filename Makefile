@@ -21,7 +21,7 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude -Ilib $(SANFLAGS)
 LDFLAGS += $(SANFLAGS)
 
-LIB_OBJS := $(BUILD)/lib/nbd-proto.o $(BUILD)/lib/log.o $(BUILD)/lib/sock.o
+LIB_OBJS := $(BUILD)/lib/nbd-proto.o $(BUILD)/lib/log.o $(BUILD)/lib/sock.o $(BUILD)/lib/sig.o
 PROGRAMS :=
 
 .PHONY: all module userspace check check-host check-vm demo clean deps

@@ -11,12 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "channel.h"
 #include "dev.h"
 #include "log.h"
+#include "sig.h"
 
 #define DEFAULT_PORT "10809"
 
@@ -56,20 +56,6 @@ static int parse_token(const char *s, uint64_t *token)
 	errno = 0;
 	*token = strtoull(s, &end, 0);
 	return (errno || end == s || *end || *s == '-') ? -1 : 0;
-}
-
-static int make_sigfd(void)
-{
-	sigset_t set;
-
-	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-		return -1;
-	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
 int main(int argc, char **argv)
@@ -178,7 +164,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	o.host = argv[optind];
-	o.sigfd = make_sigfd();
+	o.sigfd = sig_open_fd(SIGTERM, SIGINT, SIGHUP, 0);
 	if (o.sigfd < 0) {
 		log_err("signalfd: %s", strerror(errno));
 		return 1;

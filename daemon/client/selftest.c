@@ -28,12 +28,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "channel.h"
 #include "dev.h"
 #include "log.h"
+#include "sig.h"
 
 #define MAX_DEPTH	256
 #define SHADOW_MAX	(1ull << 30)
@@ -430,20 +430,6 @@ static const struct chan_dev_ops fdev_ops = {
 	.close = f_close,
 };
 
-static int make_sigfd(void)
-{
-	sigset_t set;
-
-	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-		return -1;
-	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-}
-
 static int dump_shadow(struct fdev *f, const char *path)
 {
 	FILE *fp = fopen(path, "w");
@@ -512,7 +498,7 @@ int main(int argc, char **argv)
 		f->total = UINT64_MAX;
 	log_init("enbd-client-selftest", verbosity);
 	o.host = argv[optind];
-	o.sigfd = make_sigfd();
+	o.sigfd = sig_open_fd(SIGTERM, SIGINT, SIGHUP, 0);
 	if (pipe2(f->pipe, O_NONBLOCK | O_CLOEXEC) < 0 || o.sigfd < 0) {
 		log_err("selftest: %s", strerror(errno));
 		return 1;

@@ -28,6 +28,7 @@
 
 #include "guardian.h"
 #include "log.h"
+#include "sig.h"
 
 enum mode { MODE_RUN, MODE_STOP, MODE_SHUTDOWN };
 
@@ -110,22 +111,6 @@ static char *find_program(const char *given)
 	free(list);
 	log_err("cannot find enbd-client next to enbd-guardian or in PATH: give -x PROGRAM");
 	return NULL;
-}
-
-static int make_sigfd(void)
-{
-	sigset_t set;
-
-	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&set);
-	sigaddset(&set, SIGCHLD);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGUSR2);
-	sigaddset(&set, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-		return -1;
-	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
 /* stdin and stdout to /dev/null, stderr to @logfile; then daemon(3). */
@@ -437,7 +422,7 @@ int main(int argc, char **argv)
 		goto out;
 	if (pidfile && write_pidfile(pidfile) < 0)
 		goto out;
-	g.sigfd = make_sigfd();
+	g.sigfd = sig_open_fd(SIGCHLD, SIGTERM, SIGINT, SIGUSR2, SIGHUP, 0);
 	if (g.sigfd < 0) {
 		log_err("signalfd: %s", strerror(errno));
 		goto out;

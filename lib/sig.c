@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <signal.h>
 #include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/signalfd.h>
+#include <sys/wait.h>
 
 #include "sig.h"
 
@@ -19,4 +22,13 @@ int sig_open_fd(int sig, ...)
 	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
 		return -1;
 	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+void sig_describe_status(int status, char *buf, size_t len)
+{
+	if (WIFSIGNALED(status))
+		snprintf(buf, len, "signal %d (%s)%s", WTERMSIG(status), strsignal(WTERMSIG(status)),
+			 WCOREDUMP(status) ? ", core dumped" : "");
+	else
+		snprintf(buf, len, "exit status %d", WEXITSTATUS(status));
 }

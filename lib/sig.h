@@ -6,6 +6,8 @@
 #ifndef ENBD_SIG_H
 #define ENBD_SIG_H
 
+#include <stddef.h>
+
 /*
  * Block the signals listed (a 0 ends the list), so that they wait for a
  * read() instead of interrupting, and return a non-blocking, close-on-exec
@@ -14,5 +16,11 @@
  * fd, or -1 with errno set.
  */
 int sig_open_fd(int sig, ...);
+
+/*
+ * How a child ended, from its wait status: "exit status 1" or
+ * "signal 9 (Killed)", with ", core dumped" when it did.
+ */
+void sig_describe_status(int status, char *buf, size_t len);
 
 #endif

@@ -129,6 +129,31 @@ static void close_politely(struct channel *c)
 	xmit_disconnect(c, CHAN_DISC_MS);
 }
 
+/*
+ * Several connections to one export are safe only if the server says so:
+ * without NBD_FLAG_CAN_MULTI_CONN a flush or FUA write acknowledged on one
+ * connection need not cover writes completed on the others, so what the
+ * filesystem was told is on stable storage may not be.
+ */
+static int multi_conn_allowed(struct channel *c, char *why, size_t len)
+{
+	if (c->o->channels < 2 || (c->ex.tflags & NBD_FLAG_CAN_MULTI_CONN))
+		return 1;
+	if (!c->o->force_multi_conn) {
+		snprintf(why, len, "%s port %s: export '%s' does not advertise NBD_FLAG_CAN_MULTI_CONN, "
+			 "so %u channels (connections) are not safe: a flush acknowledged on one need not "
+			 "cover writes made through another; use one channel, or --force-multi-conn",
+			 c->o->host, c->o->port, c->o->export, c->o->channels);
+		return 0;
+	}
+	if (!c->served || (c->first.tflags & NBD_FLAG_CAN_MULTI_CONN))
+		log_warn("%s port %s: export '%s' does not advertise NBD_FLAG_CAN_MULTI_CONN; "
+			 "--force-multi-conn: going on with %u channels, but a flush or FUA write "
+			 "acknowledged on one connection may not cover writes made through the others",
+			 c->o->host, c->o->port, c->o->export, c->o->channels);
+	return 1;
+}
+
 static enum chan_state st_negotiate(struct channel *c)
 {
 	char why[512], desc[512];
@@ -145,9 +170,12 @@ static enum chan_state st_negotiate(struct channel *c)
 	export_describe(&c->ex, desc, sizeof(desc));
 	log_info("connected to %s port %s, export '%s': %s", c->o->host, c->o->port,
 		 c->o->export, desc);
-	if (c->served && !export_compatible(c, why, sizeof(why))) {
-		log_err("%s: refusing to serve %s from it", why, c->o->devname);
+	if (!multi_conn_allowed(c, why, sizeof(why)) ||
+	    (c->served && !export_compatible(c, why, sizeof(why)))) {
 		close_politely(c);
+		if (!c->served)
+			return give_up(c, "%s", why);
+		log_err("%s: refusing to serve %s from it", why, c->o->devname);
 		c->exit_code = 1;
 		c->fatal = true;
 		return CS_DEAD;

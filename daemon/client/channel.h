@@ -53,6 +53,8 @@ struct channel_opts {
 	const char *bind;	/* local address, or NULL */
 	uint64_t token;
 	int slot;		/* channel slot to take (--slot), -1: any */
+	unsigned int channels;	/* channels of the device this one is part of */
+	bool force_multi_conn;	/* several channels without NBD_FLAG_CAN_MULTI_CONN */
 	bool probe;		/* handshake only, print, disconnect */
 	const char *devname;	/* for messages */
 	struct chan_dev *dev;	/* NULL with probe */

@@ -2,7 +2,8 @@
 /*
  * enbd-client: one channel daemon.  Connects to an NBD server, sets up
  * /dev/ndN from what the server advertises and carries the device's
- * requests over the connection (channel.h).
+ * requests over the connection (channel.h).  With -n N, N such channels,
+ * each its own process, under a supervisor (supervise.h).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -17,15 +18,16 @@
 #include "dev.h"
 #include "log.h"
 #include "sig.h"
+#include "supervise.h"
 
 #define DEFAULT_PORT "10809"
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: enbd-client [-e EXPORT] [-p PORT] [-b LOCALADDR] [-t TOKEN] [--slot N] [-v] [-q] [-f]\n"
-		"                   HOST /dev/ndN\n"
-		"       enbd-client --probe [-e EXPORT] [-p PORT] [-b LOCALADDR] [-v] [-q] HOST\n"
+		"usage: enbd-client [-e EXPORT] [-p PORT] [-n N] [-b LOCALADDR]... [-t TOKEN] [--slot N]\n"
+		"                   [--channels N] [--force-multi-conn] [-v] [-q] [-f] HOST /dev/ndN\n"
+		"       enbd-client --probe [-e EXPORT] [-p PORT] [-b LOCALADDR] [-n N] [-v] [-q] HOST\n"
 		"       enbd-client -d /dev/ndN [-t TOKEN]\n"
 		"\n"
 		"Serve /dev/ndN from export EXPORT (default: the server's default export) of the\n"
@@ -33,7 +35,18 @@ static void usage(FILE *f)
 		"\n"
 		"  -e, --export NAME     export name\n"
 		"  -p, --port PORT       server port\n"
-		"  -b, --bind ADDR       connect from this local address\n"
+		"  -n N                  run N channels (1..%d), each its own process and NBD\n"
+		"                        connection; default: the number of -b, or 1.  With N > 1\n"
+		"                        this process supervises them: it passes signals on, logs\n"
+		"                        each channel that ends and exits when all have; it does\n"
+		"                        not restart them (enbd-guardian does)\n"
+		"  -b, --bind ADDR       connect from this local address; repeatable: channel i\n"
+		"                        uses the i-th (round robin when fewer than channels)\n"
+		"      --channels N      the device has N channels in all (this one, or the -n\n"
+		"                        ones here, among them); enbd-guardian passes it\n"
+		"      --force-multi-conn  more than one channel even though the server does not\n"
+		"                        advertise NBD_FLAG_CAN_MULTI_CONN (a warning: a flush on\n"
+		"                        one connection may not cover writes made through another)\n"
 		"  -t, --token TOKEN     the device's session token (decimal or 0x hex); default:\n"
 		"                        $ENBD_TOKEN (which, unlike -t, ps does not show)\n"
 		"      --slot N          take channel slot N of the device (a restarted daemon\n"
@@ -43,10 +56,28 @@ static void usage(FILE *f)
 		"  -f, --foreground      stay in the foreground (the default)\n"
 		"  -v, --verbose         more messages; -q, --quiet: fewer\n"
 		"\n"
+		"With more than one channel the server must advertise NBD_FLAG_CAN_MULTI_CONN\n"
+		"(--probe -n N checks it), or the channels exit 1 before serving the device.\n"
+		"\n"
 		"Signals: SIGTERM/SIGINT finish the requests in flight, disconnect and detach\n"
-		"(a second one stops waiting); SIGHUP reconnects.\n"
+		"(a second one stops waiting); SIGHUP reconnects.  With -n they go to every channel.\n"
 		"Exit status: 0 stopped by a signal, 1 error, 2 usage, 3 the device was shut\n"
-		"down (enbd-client -d) and the channel ejected.\n");
+		"down (enbd-client -d) and the channel ejected.  With -n: 0 every channel was\n"
+		"stopped by a signal, 3 the device was shut down, otherwise 1.\n",
+		ENBD_MAX_CHANNELS);
+}
+
+/* 1..ENBD_MAX_CHANNELS, or 0. */
+static unsigned int parse_channels(const char *s)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < 1 || v > ENBD_MAX_CHANNELS)
+		return 0;
+	return (unsigned int)v;
 }
 
 static int parse_token(const char *s, uint64_t *token)
@@ -60,6 +91,7 @@ static int parse_token(const char *s, uint64_t *token)
 
 int main(int argc, char **argv)
 {
+	enum { OPT_CHANNELS = 256, OPT_FORCE_MULTI_CONN };
 	static const struct option longopts[] = {
 		{ "export", required_argument, NULL, 'e' },
 		{ "port", required_argument, NULL, 'p' },
@@ -68,6 +100,8 @@ int main(int argc, char **argv)
 		{ "disconnect", no_argument, NULL, 'd' },
 		{ "probe", no_argument, NULL, 'P' },
 		{ "slot", required_argument, NULL, 'S' },
+		{ "channels", required_argument, NULL, OPT_CHANNELS },
+		{ "force-multi-conn", no_argument, NULL, OPT_FORCE_MULTI_CONN },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -77,10 +111,10 @@ int main(int argc, char **argv)
 	struct channel_opts o = { .port = DEFAULT_PORT, .export = "", .slot = -1 };
 	int opt, verbosity = 0, disconnect = 0, rc;
 	const char *token_arg = NULL;
-	char why[256];
-	unsigned int index;
+	char why[256], *binds[ENBD_MAX_CHANNELS];
+	unsigned int index, nchannels = 0, nbinds = 0;
 
-	while ((opt = getopt_long(argc, argv, "e:p:b:t:dfvqh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "e:p:n:b:t:dfvqh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'e':
 			o.export = optarg;
@@ -88,8 +122,31 @@ int main(int argc, char **argv)
 		case 'p':
 			o.port = optarg;
 			break;
+		case 'n':
+			nchannels = parse_channels(optarg);
+			if (!nchannels) {
+				fprintf(stderr, "enbd-client: -n must be 1..%d\n", ENBD_MAX_CHANNELS);
+				return 2;
+			}
+			break;
 		case 'b':
-			o.bind = optarg;
+			if (nbinds == ENBD_MAX_CHANNELS) {
+				fprintf(stderr, "enbd-client: more than %d -b addresses\n",
+					ENBD_MAX_CHANNELS);
+				return 2;
+			}
+			binds[nbinds++] = optarg;
+			break;
+		case OPT_CHANNELS:
+			o.channels = parse_channels(optarg);
+			if (!o.channels) {
+				fprintf(stderr, "enbd-client: --channels must be 1..%d\n",
+					ENBD_MAX_CHANNELS);
+				return 2;
+			}
+			break;
+		case OPT_FORCE_MULTI_CONN:
+			o.force_multi_conn = true;
 			break;
 		case 't':
 			token_arg = optarg;
@@ -139,6 +196,23 @@ int main(int argc, char **argv)
 		log_err("export name longer than %d bytes", NBD_MAX_STRING);
 		return 2;
 	}
+	if (!nchannels)
+		nchannels = nbinds ? nbinds : 1;
+	if (nbinds > nchannels) {
+		log_err("more -b addresses (%u) than channels (%u)", nbinds, nchannels);
+		return 2;
+	}
+	if (!o.channels)
+		o.channels = nchannels;
+	if (o.channels < nchannels) {
+		log_err("--channels %u is fewer than the %u channels of -n", o.channels, nchannels);
+		return 2;
+	}
+	if (nchannels > 1 && o.slot >= 0 && !o.probe) {
+		log_err("--slot takes one channel slot: not with -n %u", nchannels);
+		return 2;
+	}
+	o.bind = nbinds ? binds[0] : NULL;
 
 	if (disconnect) {
 		if (argc - optind != 1 || o.probe) {
@@ -164,11 +238,6 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	o.host = argv[optind];
-	o.sigfd = sig_open_fd(SIGTERM, SIGINT, SIGHUP, 0);
-	if (o.sigfd < 0) {
-		log_err("signalfd: %s", strerror(errno));
-		return 1;
-	}
 	if (!o.probe) {
 		o.devname = argv[optind + 1];
 		if (kdev_resolve(o.devname, &index, why, sizeof(why)) < 0) {
@@ -185,6 +254,19 @@ int main(int argc, char **argv)
 			log_err("%s", why);
 			return 1;
 		}
+	}
+	if (o.dev && nchannels > 1) {
+		/* Opened only to report a missing module or permission once, not per channel. */
+		o.dev->ops->close(o.dev);
+		o.dev = NULL;
+		return supervise_run(&o, index, binds, nbinds);
+	}
+	o.sigfd = sig_open_fd(SIGTERM, SIGINT, SIGHUP, 0);
+	if (o.sigfd < 0) {
+		log_err("signalfd: %s", strerror(errno));
+		if (o.dev)
+			o.dev->ops->close(o.dev);
+		return 1;
 	}
 	rc = channel_run(&o);
 	if (o.dev)

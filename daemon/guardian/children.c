@@ -24,6 +24,7 @@
 
 #include "guardian.h"
 #include "log.h"
+#include "sig.h"
 
 /* enbd-client's exit status when its channel was ejected by a shutdown. */
 #define CLIENT_EXIT_EJECTED	3
@@ -210,15 +211,6 @@ static struct child *find_child(struct children *cs, pid_t pid)
 	return NULL;
 }
 
-static void describe_status(int status, char *buf, size_t len)
-{
-	if (WIFSIGNALED(status))
-		snprintf(buf, len, "signal %d (%s)%s", WTERMSIG(status), strsignal(WTERMSIG(status)),
-			 WCOREDUMP(status) ? ", core dumped" : "");
-	else
-		snprintf(buf, len, "exit status %d", WEXITSTATUS(status));
-}
-
 /* A device was shut down behind our back: stop its other channels. */
 static void device_was_shut(struct children *cs, struct device *d)
 {
@@ -245,7 +237,7 @@ void children_reap(struct children *cs, bool stopping)
 		now = now_ms();
 		lived = now - c->started_ms;
 		c->pid = 0;
-		describe_status(status, how, sizeof(how));
+		sig_describe_status(status, how, sizeof(how));
 		if (WIFEXITED(status) && WEXITSTATUS(status) == CLIENT_EXIT_EJECTED) {
 			log_info("lost child: pid %d, %s: %s channel %u was ejected by a shutdown",
 				 pid, how, c->dev->path, c->slot);

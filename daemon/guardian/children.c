@@ -38,13 +38,16 @@ int64_t now_ms(void)
 }
 
 /*
- * enbd-client --slot I [-b ADDR] [-e EXPORT] -p PORT [-v|-q]... HOST DEVICE
- * The token goes in the environment (ENBD_TOKEN), never on the command line.
+ * enbd-client --slot I [--channels N [--force-multi-conn]] [-b ADDR] [-e EXPORT]
+ *             -p PORT [-v|-q]... HOST DEVICE
+ * --channels tells a channel of a device with several that the server must
+ * allow several connections (NBD_FLAG_CAN_MULTI_CONN).  The token goes in
+ * the environment (ENBD_TOKEN), never on the command line.
  */
 static char **make_argv(const struct children *cs, const struct device *d, unsigned int slot)
 {
 	unsigned int nverb = cs->verbosity < 0 ? -cs->verbosity : cs->verbosity;
-	char **argv = calloc(12 + nverb, sizeof(*argv));
+	char **argv = calloc(15 + nverb, sizeof(*argv));
 	unsigned int n = 0, i;
 	char num[16];
 
@@ -54,6 +57,13 @@ static char **make_argv(const struct children *cs, const struct device *d, unsig
 	argv[n++] = strdup(cs->program);
 	argv[n++] = strdup("--slot");
 	argv[n++] = strdup(num);
+	if (d->channels > 1) {
+		snprintf(num, sizeof(num), "%u", d->channels);
+		argv[n++] = strdup("--channels");
+		argv[n++] = strdup(num);
+		if (d->force_multi_conn)
+			argv[n++] = strdup("--force-multi-conn");
+	}
 	if (d->nbinds) {
 		argv[n++] = strdup("-b");
 		argv[n++] = strdup(d->binds[slot % d->nbinds]);
@@ -328,8 +338,9 @@ void children_print(const struct children *cs)
 
 		if (c->dev != d) {
 			d = c->dev;
-			printf("device %s (%s, from %s): %u channel%s", d->path, d->label, d->origin,
-			       d->channels, d->channels == 1 ? "" : "s");
+			printf("device %s (%s, from %s): %u channel%s%s", d->path, d->label, d->origin,
+			       d->channels, d->channels == 1 ? "" : "s",
+			       d->force_multi_conn && d->channels > 1 ? " (multi-conn forced)" : "");
 			if (d->set_aging)
 				printf(", aging %u ms", d->aging_ms);
 			if (d->set_outage && d->outage == ENBD_OUTAGE_FAIL)

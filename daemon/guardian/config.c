@@ -4,7 +4,7 @@
  * --client arguments (the same line without the keyword):
  *
  *   client [ID] DEVICE HOST[,HOST...] [PORT] [-n N] [-e EXPORT] [-b ADDR]...
- *          [--aging SECONDS] [--outage wait|fail[:MS]]
+ *          [--aging SECONDS] [--outage wait|fail[:MS]] [--force-multi-conn]
  *
  * Words are separated by blanks; "double" or 'single' quotes keep blanks in a word;
  * '#' at the start of a word comments out the rest of the line.
@@ -201,13 +201,14 @@ static int split_hosts(struct device *d, const char *list)
 /* argv[0] is the origin (getopt prefixes its messages with it). */
 static int parse_device(struct device *d, int argc, char **argv)
 {
-	enum { OPT_AGING = 256, OPT_OUTAGE };
+	enum { OPT_AGING = 256, OPT_OUTAGE, OPT_FORCE_MULTI_CONN };
 	static const struct option longopts[] = {
 		{ "channels", required_argument, NULL, 'n' },
 		{ "export", required_argument, NULL, 'e' },
 		{ "bind", required_argument, NULL, 'b' },
 		{ "aging", required_argument, NULL, OPT_AGING },
 		{ "outage", required_argument, NULL, OPT_OUTAGE },
+		{ "force-multi-conn", no_argument, NULL, OPT_FORCE_MULTI_CONN },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *origin = argv[0], *pos[4];
@@ -261,6 +262,9 @@ static int parse_device(struct device *d, int argc, char **argv)
 				return -1;
 			}
 			d->set_outage = true;
+			break;
+		case OPT_FORCE_MULTI_CONN:
+			d->force_multi_conn = true;
 			break;
 		case ':':
 			if (optopt)

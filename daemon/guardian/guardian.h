@@ -50,6 +50,7 @@ struct device {
 	char *binds[ENBD_MAX_CHANNELS];	/* channel i binds binds[i % nbinds] */
 	unsigned int nbinds;
 	unsigned int channels;
+	bool force_multi_conn;	/* channels without NBD_FLAG_CAN_MULTI_CONN */
 	bool set_aging;
 	uint32_t aging_ms;	/* 0: the module's aging option */
 	bool set_outage;

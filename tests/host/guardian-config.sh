@@ -1,6 +1,7 @@
 #!/bin/bash
 # enbd-guardian -n (configtest): `client' lines from a file and --client
-# arguments become one enbd-client command line per channel (--slot i, the
+# arguments become one enbd-client command line per channel (--slot i,
+# --channels N for a device of several, --force-multi-conn if asked, the
 # i-th -b address and host, never the token); every malformed line is
 # refused with its FILE:LINE and exit status 1.  Needs no module.
 set -eu
@@ -24,18 +25,18 @@ chmod +x "$prog"
 cat >"$T/enbd.conf" <<CONF
 # two devices
 client 0 /dev/nd0 server 10809 -n 2   # a comment
-	client db /dev/nd3 10.1.0.2,10.2.0.2 -b 10.1.0.1 -b 10.2.0.1 -e "my disk" --aging 5 --outage fail:1500
+	client db /dev/nd3 10.1.0.2,10.2.0.2 -b 10.1.0.1 -b 10.2.0.1 -e "my disk" --aging 5 --outage fail:1500 --force-multi-conn
 
 CONF
 "$G" -n -q -x "$prog" -c "$T/enbd.conf" --client "/dev/nd1 host --aging 250ms --outage wait -e \"it's\"" \
 	>"$T/out" 2>"$T/err" || fail "configtest failed: $(cat "$T/err")"
 cat >"$T/want" <<WANT
 device /dev/nd0 (0, from $T/enbd.conf:2): 2 channels
-  channel 0: ENBD_TOKEN=... $prog --slot 0 -p 10809 -q server /dev/nd0
-  channel 1: ENBD_TOKEN=... $prog --slot 1 -p 10809 -q server /dev/nd0
-device /dev/nd3 (db, from $T/enbd.conf:3): 2 channels, aging 5000 ms, outage fail after 1500 ms
-  channel 0: ENBD_TOKEN=... $prog --slot 0 -b 10.1.0.1 -e 'my disk' -p 10809 -q 10.1.0.2 /dev/nd3
-  channel 1: ENBD_TOKEN=... $prog --slot 1 -b 10.2.0.1 -e 'my disk' -p 10809 -q 10.2.0.2 /dev/nd3
+  channel 0: ENBD_TOKEN=... $prog --slot 0 --channels 2 -p 10809 -q server /dev/nd0
+  channel 1: ENBD_TOKEN=... $prog --slot 1 --channels 2 -p 10809 -q server /dev/nd0
+device /dev/nd3 (db, from $T/enbd.conf:3): 2 channels (multi-conn forced), aging 5000 ms, outage fail after 1500 ms
+  channel 0: ENBD_TOKEN=... $prog --slot 0 --channels 2 --force-multi-conn -b 10.1.0.1 -e 'my disk' -p 10809 -q 10.1.0.2 /dev/nd3
+  channel 1: ENBD_TOKEN=... $prog --slot 1 --channels 2 --force-multi-conn -b 10.2.0.1 -e 'my disk' -p 10809 -q 10.2.0.2 /dev/nd3
 device /dev/nd1 (nd1, from --client #1): 1 channel, aging 250 ms, outage wait
   channel 0: ENBD_TOKEN=... $prog --slot 0 -e 'it'\\''s' -p 10809 -q host /dev/nd1
 WANT

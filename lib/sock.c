@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -65,6 +66,11 @@ static int connect_wait(int fd, int timeout_ms)
 	return 0;
 }
 
+/*
+ * A source address, or an interface: with one server address the routing
+ * table picks the NIC whatever the source address, while SO_BINDTODEVICE
+ * makes the connection leave through the interface named.
+ */
 static int bind_local(int fd, int family, const char *bind_addr)
 {
 	struct addrinfo hints = { .ai_family = family, .ai_flags = AI_NUMERICHOST | AI_PASSIVE };
@@ -72,6 +78,9 @@ static int bind_local(int fd, int family, const char *bind_addr)
 	int rc;
 
 	if (getaddrinfo(bind_addr, NULL, &hints, &res) != 0) {
+		if (if_nametoindex(bind_addr))
+			return setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, bind_addr,
+					  strlen(bind_addr) + 1);
 		errno = EADDRNOTAVAIL;
 		return -1;
 	}

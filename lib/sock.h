@@ -7,8 +7,10 @@
 #include <sys/types.h>
 
 /*
- * Connect to HOST:PORT (numeric or by name), optionally from local address
- * @bind_addr, giving up after @timeout_ms.  Sets TCP_NODELAY and
+ * Connect to HOST:PORT (numeric or by name), optionally from @bind_addr: a
+ * numeric local address, or the name of a network interface to leave
+ * through (SO_BINDTODEVICE, which needs CAP_NET_RAW), giving up after
+ * @timeout_ms.  Sets TCP_NODELAY and
  * SO_KEEPALIVE.  Returns the fd, or -1 with errno set and a description of
  * what failed in @why.
  */

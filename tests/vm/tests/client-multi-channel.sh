@@ -8,12 +8,18 @@
 # channel under fio: the parent logs the lost channel and does not restart
 # it, the other two carry on, fio sees no error and the data verifies; the
 # parent's SIGTERM then stops the two and it exits 1 (a channel was lost).
-# timeout: 400
+# Last, a shutdown of the device (enbd-client -d) ejects the channels and
+# the parent exits 3.
+# timeout: 500
 . "$ENBD_ROOT/tests/vm/guardian-lib.sh"
 require_cmd fio
 
+# After a failure, I/O left waiting for a channel would keep rmmod from working.
+shut_down_nd0() {
+	! grep -q '^enbd ' /proc/modules || "$ENBD_CLIENT" -q -d /dev/nd0
+}
 load_enbd
-on_exit "$ENBD_CLIENT" -q -d /dev/nd0
+on_exit shut_down_nd0
 start_enbd_server
 
 client_n=0
@@ -69,6 +75,7 @@ unload_enbd || die "rmmod enbd failed after the channels stopped"
 
 log "2) module reloaded: the data is still there; kill -9 of one channel under fio"
 load_enbd
+on_exit shut_down_nd0
 start_multi
 echo 3 >/proc/sys/vm/drop_caches
 fio --name=multi "${fio_job[@]}" --verify_only --output="$ENBD_TEST_TMP/verify1.out" ||
@@ -101,4 +108,18 @@ kill_and_wait "$client" || rc=$?
 [ "$rc" = 1 ] || die "enbd-client -n 3 with a lost channel exited $rc on SIGTERM (expected 1)"
 grep -q 'Terminated: passing it on to 2 channels' "$client_log" || die "SIGTERM not passed on to the two"
 unload_enbd || die "rmmod enbd failed"
+
+log "3) the device is shut down: the channels are ejected, the parent exits 3"
+load_enbd
+on_exit shut_down_nd0
+start_multi
+"$ENBD_CLIENT" -d /dev/nd0 || die "enbd-client -d failed"
+wait_for -t 30 proc_gone "$client" || die "enbd-client -n 3 did not exit after the shutdown"
+rc=0
+wait "$client" || rc=$?
+[ "$rc" = 3 ] || die "enbd-client -n 3 exited $rc after the shutdown (expected 3)"
+grep -q 'channel [0-2]: pid [0-9]*, exit status 3: ejected' "$client_log" || die "no channel was ejected"
+grep -q 'lost channel' "$client_log" && die "a channel was reported lost"
+grep -q 'all 3 channels ended: exit status 3' "$client_log" || die "no final line"
+unload_enbd || die "rmmod enbd failed after the shutdown"
 log "three channels shared the work; a lost one was logged and the others carried on"

@@ -16,8 +16,12 @@
 . "$ENBD_ROOT/tests/vm/guardian-lib.sh"
 require_cmd qemu-nbd nbdkit
 
+# After a failure, I/O left waiting for a channel would keep rmmod from working.
+shut_down_nd0() {
+	! grep -q '^enbd ' /proc/modules || "$ENBD_CLIENT" -q -d /dev/nd0
+}
 load_enbd
-on_exit "$ENBD_CLIENT" -q -d /dev/nd0
+on_exit shut_down_nd0
 img=$ENBD_TEST_TMP/disk.img
 truncate -s 64M "$img"
 qemu_n=0
@@ -82,6 +86,7 @@ unload_enbd || die "rmmod enbd failed"
 
 log "c) the server stops advertising CAN_MULTI_CONN on a reconnect"
 load_enbd
+on_exit shut_down_nd0
 start_nbdkit memory 64M >/dev/null
 start_client -n 2 -p "$NBDKIT_PORT" 127.0.0.1 /dev/nd0
 wait_for_disk /dev/nd0

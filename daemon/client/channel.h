@@ -50,7 +50,7 @@ struct channel_opts {
 	const char *host;
 	const char *port;
 	const char *export;
-	const char *bind;	/* local address, or NULL */
+	const char *bind;	/* local address or interface name, or NULL */
 	uint64_t token;
 	int slot;		/* channel slot to take (--slot), -1: any */
 	unsigned int channels;	/* channels of the device this one is part of */

@@ -307,6 +307,24 @@ static enum chan_state st_setup(struct channel *c)
 	return CS_READY;
 }
 
+/* The ends READY and DRAIN share: ejected, fatal, broken. */
+static enum chan_state xmit_ended(struct channel *c, enum xmit_result r)
+{
+	switch (r) {
+	case XMIT_EJECTED:
+		log_info("%s was shut down: channel ejected", c->o->devname);
+		c->after = AFTER_EXIT;
+		c->exit_code = CHAN_EXIT_EJECTED;
+		return CS_DISCONNECT;
+	case XMIT_FATAL:
+		c->exit_code = 1;
+		c->fatal = true;
+		return CS_DEAD;
+	default:
+		return CS_DEAD;
+	}
+}
+
 static enum chan_state st_ready(struct channel *c)
 {
 	enum xmit_result r = xmit_run(c, false, -1);
@@ -319,17 +337,8 @@ static enum chan_state st_ready(struct channel *c)
 	case XMIT_RECONNECT:
 		c->after = AFTER_RECONNECT;
 		return CS_DRAIN;
-	case XMIT_EJECTED:
-		log_info("%s was shut down: channel ejected", c->o->devname);
-		c->after = AFTER_EXIT;
-		c->exit_code = CHAN_EXIT_EJECTED;
-		return CS_DISCONNECT;
-	case XMIT_FATAL:
-		c->exit_code = 1;
-		c->fatal = true;
-		return CS_DEAD;
 	default:
-		return CS_DEAD;
+		return xmit_ended(c, r);
 	}
 }
 
@@ -352,17 +361,8 @@ static enum chan_state st_drain(struct channel *c)
 			log_warn("%u requests still in flight: leaving them to the kernel to requeue",
 				 xmit_in_flight(c));
 		return CS_DISCONNECT;
-	case XMIT_EJECTED:
-		log_info("%s was shut down: channel ejected", c->o->devname);
-		c->after = AFTER_EXIT;
-		c->exit_code = CHAN_EXIT_EJECTED;
-		return CS_DISCONNECT;
-	case XMIT_FATAL:
-		c->exit_code = 1;
-		c->fatal = true;
-		return CS_DEAD;
 	default:
-		return CS_DEAD;
+		return xmit_ended(c, r);
 	}
 }
 

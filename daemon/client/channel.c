@@ -381,9 +381,10 @@ static void detach(struct channel *c)
 static void log_stats(const struct channel *c)
 {
 	log_info("%" PRIu64 " requests (at most %u in flight), %" PRIu64 " errors, %" PRIu64
-		 " bytes read, %" PRIu64 " bytes written, %" PRIu64 " reconnects",
+		 " bytes read, %" PRIu64 " bytes written, %" PRIu64 " reconnects, %" PRIu64
+		 " keep-alives answered",
 		 c->st.requests, c->st.max_in_flight, c->st.errors, c->st.bytes_read,
-		 c->st.bytes_written, c->st.reconnects);
+		 c->st.bytes_written, c->st.reconnects, c->st.keepalives);
 }
 
 static enum chan_state st_disconnect(struct channel *c)

@@ -9,24 +9,18 @@
 # data written before.
 # timeout: 200
 . "$ENBD_ROOT/tests/vm/lib.sh"
-require_cmd qemu-nbd
 
 KA=2
 load_enbd keepalive=$KA aging=60
 on_exit "$ENBD_CLIENT" -q -d /dev/nd0
 truncate -s 64M "$ENBD_TEST_TMP/disk.img"
-port=$((20000 + RANDOM % 20000))
-qemu-nbd -f raw -t -e 4 -b 127.0.0.1 -p "$port" "$ENBD_TEST_TMP/disk.img" </dev/null >&2 &
-server=$!
-on_exit kill_and_wait "$server"
+start_qemu_nbd "$ENBD_TEST_TMP/disk.img"
+server=$QEMU_NBD_PID
 thaw() { kill -CONT "$server" 2>/dev/null || true; }
 on_exit thaw
-wait_for -t 30 "$ENBD_CLIENT" --probe -q -p "$port" 127.0.0.1 >/dev/null 2>&1 || die "qemu-nbd did not come up"
 log_file=$ENBD_TEST_TMP/client.log
-"$ENBD_CLIENT" -p "$port" 127.0.0.1 /dev/nd0 </dev/null 2>"$log_file" &
-client=$!
-on_exit kill_and_wait "$client"
-on_exit cat "$log_file"
+start_enbd_client --log "$log_file" -p "$QEMU_NBD_PORT" 127.0.0.1 /dev/nd0
+client=$ENBD_CLIENT_PID
 wait_for_disk /dev/nd0
 
 head -c $((8 << 20)) /dev/urandom >"$ENBD_TEST_TMP/data"

@@ -17,10 +17,7 @@ server=$!
 on_exit kill_and_wait "$server"
 wait_for -t 30 test -s "$ENBD_TEST_TMP/port" || die "enbd-server did not listen"
 log_file=$ENBD_TEST_TMP/client.log
-"$ENBD_CLIENT" -v -p "$(cat "$ENBD_TEST_TMP/port")" 127.0.0.1 /dev/nd0 </dev/null 2>"$log_file" &
-client=$!
-on_exit kill_and_wait "$client"
-on_exit grep -v 'state ' "$log_file"
+start_enbd_client --log "$log_file" -v -p "$(cat "$ENBD_TEST_TMP/port")" 127.0.0.1 /dev/nd0
 wait_for_disk /dev/nd0
 
 keepalives() { sed -n 's/^\[0\] Keepalives: *\([0-9]*\).*/\1/p' /proc/nbdinfo; }
@@ -38,5 +35,5 @@ k=$(keepalives)
 nap 4
 [ "$(keepalives)" -eq "$k" ] || die "keepalive=0 again, yet keep-alives went from $k to $(keepalives)"
 [ "$(grep -c 'keep-alive answered' "$log_file")" -eq "$k" ] || die "client answered and kernel counted differ"
-kill_and_wait "$client" || die "client exited with status $?"
+kill_and_wait "$ENBD_CLIENT_PID" || die "client exited with status $?"
 log "keepalive 0 -> 1 -> 0 honoured: $k keep-alives"

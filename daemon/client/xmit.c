@@ -542,11 +542,16 @@ static int probe_answered(struct channel *c, uint32_t nbd_err)
 	return 0;
 }
 
-/* Transmission starts: the handshake was the last we heard from the server. */
-static void keepalive_start(struct channel *c)
+static void keepalive_read(struct channel *c)
 {
 	c->ka_ms = c->dev->ops->keepalive(c->dev) * 1000;
 	clock_gettime(CLOCK_MONOTONIC, &c->ka_read);
+}
+
+/* Transmission starts: the handshake was the last we heard from the server. */
+static void keepalive_start(struct channel *c)
+{
+	keepalive_read(c);
 	c->heard = c->ka_read;
 }
 
@@ -560,8 +565,7 @@ static int keepalive_tick(struct channel *c)
 	long since_read = chan_ms_since(&c->ka_read), quiet, idle, next;
 
 	if (since_read >= CHAN_KA_REREAD_MS) {
-		c->ka_ms = c->dev->ops->keepalive(c->dev) * 1000;
-		clock_gettime(CLOCK_MONOTONIC, &c->ka_read);
+		keepalive_read(c);
 		since_read = 0;
 	}
 	next = CHAN_KA_REREAD_MS - since_read;

@@ -335,6 +335,24 @@ static enum chan_state st_setup(struct channel *c)
 	return CS_READY;
 }
 
+/* The ends READY and DRAIN share: ejected, fatal, broken. */
+static enum chan_state xmit_ended(struct channel *c, enum xmit_result r)
+{
+	switch (r) {
+	case XMIT_EJECTED:
+		log_info("%s was shut down: channel ejected", c->o->devname);
+		c->after = AFTER_EXIT;
+		c->exit_code = CHAN_EXIT_EJECTED;
+		return CS_DISCONNECT;
+	case XMIT_FATAL:
+		c->exit_code = 1;
+		c->fatal = true;
+		return CS_DEAD;
+	default:
+		return CS_DEAD;
+	}
+}
+
 static enum chan_state st_ready(struct channel *c)
 {
 	enum xmit_result r = xmit_run(c, false, -1);
@@ -347,17 +365,8 @@ static enum chan_state st_ready(struct channel *c)
 	case XMIT_RECONNECT:
 		c->after = AFTER_RECONNECT;
 		return CS_DRAIN;
-	case XMIT_EJECTED:
-		log_info("%s was shut down: channel ejected", c->o->devname);
-		c->after = AFTER_EXIT;
-		c->exit_code = CHAN_EXIT_EJECTED;
-		return CS_DISCONNECT;
-	case XMIT_FATAL:
-		c->exit_code = 1;
-		c->fatal = true;
-		return CS_DEAD;
 	default:
-		return CS_DEAD;
+		return xmit_ended(c, r);
 	}
 }
 
@@ -380,17 +389,8 @@ static enum chan_state st_drain(struct channel *c)
 			log_warn("%u requests still in flight: leaving them to the kernel to requeue",
 				 xmit_in_flight(c));
 		return CS_DISCONNECT;
-	case XMIT_EJECTED:
-		log_info("%s was shut down: channel ejected", c->o->devname);
-		c->after = AFTER_EXIT;
-		c->exit_code = CHAN_EXIT_EJECTED;
-		return CS_DISCONNECT;
-	case XMIT_FATAL:
-		c->exit_code = 1;
-		c->fatal = true;
-		return CS_DEAD;
 	default:
-		return CS_DEAD;
+		return xmit_ended(c, r);
 	}
 }
 
@@ -409,9 +409,10 @@ static void detach(struct channel *c)
 static void log_stats(const struct channel *c)
 {
 	log_info("%" PRIu64 " requests (at most %u in flight), %" PRIu64 " errors, %" PRIu64
-		 " bytes read, %" PRIu64 " bytes written, %" PRIu64 " reconnects",
+		 " bytes read, %" PRIu64 " bytes written, %" PRIu64 " reconnects, %" PRIu64
+		 " keep-alives answered",
 		 c->st.requests, c->st.max_in_flight, c->st.errors, c->st.bytes_read,
-		 c->st.bytes_written, c->st.reconnects);
+		 c->st.bytes_written, c->st.reconnects, c->st.keepalives);
 }
 
 static enum chan_state st_disconnect(struct channel *c)

@@ -6,9 +6,10 @@
  *
  *   CONNECT --> NEGOTIATE --> SETUP --> READY --(signal)--> DRAIN --> DISCONNECT --> EXIT
  *      ^                                  |                                  |
- *      |                    (broken link, | malformed reply)                 | (SIGHUP,
- *      |                                  v                                  |  server
- *      +------------ BACKOFF <-------- DEAD <--------------------------------+  shutdown)
+ *      |                    (broken link, | malformed reply,                 | (SIGHUP,
+ *      |                        stalled,  | keep-alive unanswered)           |  server
+ *      |                                  v                                  |  shutdown)
+ *      +------------ BACKOFF <-------- DEAD <--------------------------------+
  *
  * CONNECT    TCP connect (bounded), TCP_NODELAY.  (A TLS state goes between
  *            CONNECT and NEGOTIATE when TLS is added.)
@@ -17,7 +18,11 @@
  * SETUP      ENBD_IOC_ATTACH (again, after DEAD) and ENBD_IOC_CONFIGURE;
  *            --probe prints the export here instead.
  * READY      transmission (xmit.c): poll() on the control file, the socket
- *            and the signalfd; many requests in flight.
+ *            and the signalfd; many requests in flight.  Keep-alive: after
+ *            `keepalive` seconds (module option) without a byte from the
+ *            server, one probe; if the server stays silent another
+ *            `keepalive` seconds, DEAD.  A hung server is thus given up
+ *            within 2 x keepalive of its last answer.
  * DRAIN      no more fetching; wait (bounded) for the replies in flight.
  * DISCONNECT NBD_CMD_DISC, close, ENBD_IOC_DETACH.
  * DEAD       close the socket, ENBD_IOC_DETACH: the kernel requeues what we
@@ -45,6 +50,9 @@
 #define CHAN_BACKOFF_MIN_MS	100
 #define CHAN_BACKOFF_MAX_MS	5000
 #define CHAN_RXBUF		(256u << 10)
+#define CHAN_PROBE		CHAN_SLOTS	/* slot (and cookie) of the keep-alive probe */
+#define CHAN_PROBE_MAX		4096		/* largest block size, so the probe's length */
+#define CHAN_KA_REREAD_MS	1000		/* how often the keepalive option is read */
 
 struct channel_opts {
 	const char *host;
@@ -107,7 +115,7 @@ struct slot {
 
 struct channel_stats {
 	uint64_t requests, replies, errors, bytes_read, bytes_written;
-	uint64_t connects, reconnects;
+	uint64_t connects, reconnects, keepalives;
 	unsigned int max_in_flight;
 };
 
@@ -137,11 +145,11 @@ struct channel {
 	uint16_t nbd_flags_ok;		/* command flags the server accepts */
 
 	/* transmission (xmit.c) */
-	struct slot slots[CHAN_SLOTS];
+	struct slot slots[CHAN_SLOTS + 1];	/* + the probe, never on the free list */
 	int free_head;
-	unsigned int busy;		/* slots not FREE */
+	unsigned int busy;		/* slots not FREE, the probe not counted */
 	unsigned int held;		/* slots HELD */
-	unsigned int sendq[CHAN_SLOTS];
+	unsigned int sendq[CHAN_SLOTS + 1];
 	unsigned int sq_head, sq_len;
 	uint32_t send_off;		/* bytes of the head part already sent */
 	uint8_t disc[sizeof(struct nbd_request)];
@@ -154,6 +162,11 @@ struct channel {
 	uint8_t *rx_dst;
 	uint32_t rx_left;
 	uint64_t conn_replies;
+	/* keep-alive */
+	unsigned int ka_ms;		/* 0: off */
+	struct timespec ka_read;	/* when ka_ms was last read */
+	struct timespec heard;		/* last bytes from the server */
+	struct timespec probe_at;	/* the outstanding probe was queued */
 
 	struct channel_stats st;
 };

@@ -40,6 +40,14 @@ struct chan_dev_ops {
 	 * from an outage asks before it attaches again.  May be NULL.
 	 */
 	bool (*was_shut_down)(struct chan_dev *d);
+	/*
+	 * Seconds of quiet after which the channel probes its server (0: no
+	 * probes): the module's keepalive option, which may change at any
+	 * time, so the channel asks again every second.
+	 */
+	unsigned int (*keepalive)(struct chan_dev *d);
+	/* ENBD_IOC_EVENT: report ENBD_EVENT_* (a keep-alive answered). */
+	int (*event)(struct chan_dev *d, uint32_t event);
 	void (*close)(struct chan_dev *d);
 };
 

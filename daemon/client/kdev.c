@@ -124,6 +124,33 @@ static bool kdev_was_shut_down(struct chan_dev *d)
 	return sectors == 0;
 }
 
+#define KEEPALIVE_PARAM "/sys/module/enbd/parameters/keepalive"
+
+static unsigned int kdev_keepalive(struct chan_dev *d)
+{
+	static bool warned;
+	unsigned int secs = 0;
+	FILE *f = fopen(KEEPALIVE_PARAM, "re");
+
+	(void)d;
+	if (!f || fscanf(f, "%u", &secs) != 1) {
+		if (!warned)
+			log_warn("cannot read " KEEPALIVE_PARAM ": no keep-alive probes");
+		warned = true;
+		secs = 0;
+	}
+	if (f)
+		fclose(f);
+	return secs;
+}
+
+static int kdev_event(struct chan_dev *d, uint32_t event)
+{
+	struct enbd_event e = { .size = sizeof(e), .event = event };
+
+	return xioctl(((struct kdev *)d)->fd, ENBD_IOC_EVENT, &e);
+}
+
 static void kdev_close(struct chan_dev *d)
 {
 	struct kdev *k = (struct kdev *)d;
@@ -140,6 +167,8 @@ static const struct chan_dev_ops kdev_ops = {
 	.detach = kdev_detach,
 	.pollfd = kdev_pollfd,
 	.was_shut_down = kdev_was_shut_down,
+	.keepalive = kdev_keepalive,
+	.event = kdev_event,
 	.close = kdev_close,
 };
 

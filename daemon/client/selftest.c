@@ -14,7 +14,9 @@
  * (reads, writes, flushes, trims, write-zeroes; FUA, NO_HOLE) that never has
  * two overlapping requests outstanding, keeps a shadow copy of the disk and
  * checks every read against it.  When the wanted number of requests has
- * completed it ejects the channel, which then disconnects and exits.
+ * completed it ejects the channel, which then disconnects and exits (or,
+ * with -I, leaves the channel idle until SIGTERM).  Its keepalive option is
+ * -K; the keep-alives the channel reports are counted.
  *
  * Fails (exit 1) on any wrong data, a completion of a request the channel
  * does not own (a bogus or late completion), a malformed completion, or an
@@ -58,12 +60,13 @@ struct fdev {
 	/* options */
 	unsigned int depth;
 	uint64_t total;
-	bool rw_only, zero_init, allow_errors;
+	bool rw_only, zero_init, allow_errors, idle;
+	unsigned int keepalive;
 	int expect_errno;	/* every error must be this one (0: any) */
 	uint64_t rng;
 	/* counters */
 	uint64_t next_seq, issued, completed, requeued, discarded, mismatches;
-	uint64_t bad, errors, attaches, detaches, fetches;
+	uint64_t bad, errors, attaches, detaches, fetches, keepalives;
 	uint64_t by_type[8];
 };
 
@@ -317,6 +320,11 @@ static int complete(struct fdev *f, struct enbd_io *io)
 	q->state = FQ_FREE;
 	f->completed++;
 	io->done_result = ENBD_DONE_ACCEPTED;
+	if (f->completed == f->total && f->idle) {
+		log_info("selftest: all %llu requests completed: idle until SIGTERM",
+			 (unsigned long long)f->total);
+		return 0;
+	}
 	if (f->completed == f->total) {
 		log_info("selftest: all %llu requests completed: ejecting the channel",
 			 (unsigned long long)f->total);
@@ -416,6 +424,31 @@ static int f_pollfd(struct chan_dev *d)
 	return ((struct fdev *)d)->pipe[0];
 }
 
+static unsigned int f_keepalive(struct chan_dev *d)
+{
+	return ((struct fdev *)d)->keepalive;
+}
+
+static int f_event(struct chan_dev *d, uint32_t event)
+{
+	struct fdev *f = (struct fdev *)d;
+
+	if (event != ENBD_EVENT_KEEPALIVE) {
+		f->bad++;
+		log_err("selftest: unknown event %u", event);
+		return -EINVAL;
+	}
+	if (!f->attached) {
+		f->bad++;
+		log_err("selftest: ENBD_IOC_EVENT on a detached channel");
+		return -ENOTCONN;
+	}
+	if (f->ejected)
+		return -ESHUTDOWN;
+	f->keepalives++;
+	return 0;
+}
+
 static void f_close(struct chan_dev *d)
 {
 	(void)d;
@@ -427,6 +460,8 @@ static const struct chan_dev_ops fdev_ops = {
 	.io = f_io,
 	.detach = f_detach,
 	.pollfd = f_pollfd,
+	.keepalive = f_keepalive,
+	.event = f_event,
 	.close = f_close,
 };
 
@@ -445,14 +480,18 @@ static void usage(FILE *fp)
 {
 	fprintf(fp,
 		"usage: enbd-client-selftest [-e EXPORT] [-p PORT] [-b ADDR] [-n REQUESTS] [-D DEPTH]\n"
-		"                            [-s SEED] [-z] [-w] [-E] [-X ERRNO] [-o DUMP] [-v] [-q] HOST\n"
+		"                            [-s SEED] [-z] [-w] [-E] [-X ERRNO] [-o DUMP] [-I] [-K SECS]\n"
+		"                            [-v] [-q] HOST\n"
 		"  -n  requests to complete (default 10000; 0: until SIGTERM)\n"
 		"  -D  requests queued or outstanding at once (default 128, max %d)\n"
 		"  -z  the export starts out zeroed: check every read\n"
 		"  -w  reads and writes only (no flush, trim, write-zeroes)\n"
 		"  -E  error replies are expected (count them, do not fail)\n"
 		"  -X  like -E, and every error must be errno number ERRNO\n"
-		"  -o  write the shadow copy of the disk to DUMP at the end\n", MAX_DEPTH);
+		"  -o  write the shadow copy of the disk to DUMP at the end\n"
+		"  -I  once the requests have completed, stay idle until SIGTERM (no ejection)\n"
+		"  -K  the keepalive option: seconds of quiet before a probe (default 0: none)\n",
+		MAX_DEPTH);
 }
 
 int main(int argc, char **argv)
@@ -471,7 +510,7 @@ int main(int argc, char **argv)
 	f->depth = 128;
 	f->total = 10000;
 	f->rng = 1;
-	while ((opt = getopt(argc, argv, "e:p:b:n:D:s:zwEX:o:vqh")) != -1) {
+	while ((opt = getopt(argc, argv, "e:p:b:n:D:s:zwEX:o:IK:vqh")) != -1) {
 		switch (opt) {
 		case 'e': o.export = optarg; break;
 		case 'p': o.port = optarg; break;
@@ -484,6 +523,8 @@ int main(int argc, char **argv)
 		case 'E': f->allow_errors = true; break;
 		case 'X': f->allow_errors = true; f->expect_errno = atoi(optarg); break;
 		case 'o': dump = optarg; break;
+		case 'I': f->idle = true; break;
+		case 'K': f->keepalive = strtoul(optarg, NULL, 0); break;
 		case 'v': verbosity++; break;
 		case 'q': verbosity--; break;
 		case 'h': usage(stdout); return 0;
@@ -518,13 +559,14 @@ int main(int argc, char **argv)
 		failed = true;
 	}
 	printf("selftest: completed=%llu issued=%llu fetches=%llu requeued=%llu discarded=%llu "
-	       "mismatches=%llu bad=%llu errors=%llu attaches=%llu detaches=%llu "
+	       "mismatches=%llu bad=%llu errors=%llu attaches=%llu detaches=%llu keepalives=%llu "
 	       "reads=%llu writes=%llu flushes=%llu trims=%llu zeroes=%llu exit=%d %s\n",
 	       (unsigned long long)f->completed, (unsigned long long)f->issued,
 	       (unsigned long long)f->fetches, (unsigned long long)f->requeued,
 	       (unsigned long long)f->discarded, (unsigned long long)f->mismatches,
 	       (unsigned long long)f->bad, (unsigned long long)f->errors,
 	       (unsigned long long)f->attaches, (unsigned long long)f->detaches,
+	       (unsigned long long)f->keepalives,
 	       (unsigned long long)f->by_type[ENBD_CMD_READ],
 	       (unsigned long long)f->by_type[ENBD_CMD_WRITE],
 	       (unsigned long long)f->by_type[ENBD_CMD_FLUSH],

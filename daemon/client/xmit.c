@@ -17,6 +17,24 @@
  *
  * Nothing owned by a broken connection is ever completed: the channel
  * detaches and the kernel puts those requests back on the queue.
+ *
+ * Keep-alive: a hung server (stopped, wedged, or cut off without a reset)
+ * leaves the socket open and silent.  After `keepalive` seconds without a
+ * byte from the server the channel sends one probe; if still nothing at all
+ * has arrived `keepalive` seconds after the probe was queued, the connection
+ * is dead.  Any bytes count as life, a large reply still arriving too.  The
+ * probe's clock starts when it is queued, so it also runs out while the
+ * probe waits behind a request the server is not reading.
+ *
+ * NBD has no no-op, so the probe is a READ of one block (the device's block
+ * size) at offset 0: every server must serve READ, it changes nothing, and
+ * the export is never smaller than one block (SETUP checked).  FLUSH would
+ * make the server write back its cache and need not be advertised;
+ * CACHE and BLOCK_STATUS are optional extensions.  The probe has its own
+ * slot outside the free list: it shares the send queue and the cookie
+ * matching with requests, but it is none of the kernel's, its answer
+ * completes nothing (it is reported with ENBD_EVENT_KEEPALIVE) and DRAIN
+ * does not wait for it.
  */
 #include <endian.h>
 #include <errno.h>
@@ -38,6 +56,7 @@
 #define TX_BATCH	(1u << 20)	/* bytes per sendmsg */
 #define RX_ROUNDS	8		/* reads per wakeup, to stay fair */
 #define RX_DIRECT_MIN	4096		/* read payloads this big straight into the slot */
+#define SENDQ_LEN	(CHAN_SLOTS + 1)	/* every slot and the probe */
 
 static uint64_t mk_cookie(unsigned int idx, unsigned int part, uint32_t gen)
 {
@@ -97,9 +116,8 @@ static struct slot *slot_peek(struct channel *c)
 	return s;
 }
 
-static void slot_take(struct channel *c, struct slot *s, const struct enbd_request *req)
+static void slot_start(struct slot *s, const struct enbd_request *req)
 {
-	c->free_head = s->next_free;
 	s->state = SLOT_BUSY;
 	s->req = *req;
 	s->error = 0;
@@ -108,6 +126,12 @@ static void slot_take(struct channel *c, struct slot *s, const struct enbd_reque
 	s->parts_done = 0;
 	s->queued = false;
 	memset(s->answered, 0, sizeof(s->answered));
+}
+
+static void slot_take(struct channel *c, struct slot *s, const struct enbd_request *req)
+{
+	c->free_head = s->next_free;
+	slot_start(s, req);
 	c->busy++;
 	if (c->busy > c->st.max_in_flight)
 		c->st.max_in_flight = c->busy;
@@ -135,13 +159,15 @@ void xmit_reset(struct channel *c)
 	int i;
 
 	c->free_head = -1;
-	for (i = CHAN_SLOTS - 1; i >= 0; i--) {
+	for (i = CHAN_PROBE; i >= 0; i--) {
 		struct slot *s = &c->slots[i];
 
 		if (s->state != SLOT_FREE)
 			s->gen++;
 		s->state = SLOT_FREE;
 		s->queued = false;
+		if (i == CHAN_PROBE)
+			continue;
 		s->next_free = c->free_head;
 		c->free_head = i;
 	}
@@ -160,11 +186,14 @@ int xmit_init(struct channel *c)
 {
 	int i;
 
-	c->rxbuf = malloc(CHAN_RXBUF);
-	if (!c->rxbuf)
-		return -1;
-	for (i = 0; i < CHAN_SLOTS; i++)
+	for (i = 0; i <= CHAN_PROBE; i++)
 		c->slots[i] = (struct slot){ .state = SLOT_FREE, .gen = 1 };
+	c->rxbuf = malloc(CHAN_RXBUF);
+	c->slots[CHAN_PROBE].buf = malloc(CHAN_PROBE_MAX);
+	if (!c->rxbuf || !c->slots[CHAN_PROBE].buf) {
+		xmit_free(c);
+		return -1;
+	}
 	xmit_reset(c);
 	return 0;
 }
@@ -173,7 +202,7 @@ void xmit_free(struct channel *c)
 {
 	int i;
 
-	for (i = 0; i < CHAN_SLOTS; i++) {
+	for (i = 0; i <= CHAN_PROBE; i++) {
 		free(c->slots[i].buf);
 		c->slots[i].buf = NULL;
 	}
@@ -269,20 +298,20 @@ static int check_request(struct channel *c, struct slot *s)
 
 static void sendq_push(struct channel *c, struct slot *s)
 {
-	c->sendq[(c->sq_head + c->sq_len) % CHAN_SLOTS] = (unsigned int)(s - c->slots);
+	c->sendq[(c->sq_head + c->sq_len) % SENDQ_LEN] = (unsigned int)(s - c->slots);
 	c->sq_len++;
 	s->queued = true;
 }
 
 static struct slot *sendq_at(struct channel *c, unsigned int i)
 {
-	return &c->slots[c->sendq[(c->sq_head + i) % CHAN_SLOTS]];
+	return &c->slots[c->sendq[(c->sq_head + i) % SENDQ_LEN]];
 }
 
 static void sendq_pop(struct channel *c)
 {
 	sendq_at(c, 0)->queued = false;
-	c->sq_head = (c->sq_head + 1) % CHAN_SLOTS;
+	c->sq_head = (c->sq_head + 1) % SENDQ_LEN;
 	c->sq_len--;
 }
 
@@ -464,11 +493,107 @@ static int pump(struct channel *c, struct slot *done)
 	}
 }
 
+/* ---- keep-alive ----------------------------------------------------- */
+
+static struct slot *probe_slot(struct channel *c)
+{
+	return &c->slots[CHAN_PROBE];
+}
+
+static bool probe_outstanding(struct channel *c)
+{
+	return probe_slot(c)->state == SLOT_BUSY;
+}
+
+static void probe_send(struct channel *c)
+{
+	struct enbd_request req = { .type = ENBD_CMD_READ, .length = c->cfg.block_size };
+
+	log_debug("nothing from the server for %u s: keep-alive probe", c->ka_ms / 1000);
+	slot_start(probe_slot(c), &req);
+	clock_gettime(CLOCK_MONOTONIC, &c->probe_at);
+	sendq_push(c, probe_slot(c));
+	tx(c);
+}
+
+/* The probe is answered or abandoned; a late answer is an unknown cookie. */
+static void probe_end(struct channel *c)
+{
+	probe_slot(c)->state = SLOT_FREE;
+	probe_slot(c)->gen++;
+}
+
+static int probe_answered(struct channel *c, uint32_t nbd_err)
+{
+	int rc;
+
+	probe_end(c);
+	c->conn_replies++;
+	if (nbd_err == NBD_ESHUTDOWN) {
+		log_info("server is shutting down (NBD_ESHUTDOWN); reconnecting");
+		want(c, XMIT_RECONNECT);
+		return 0;
+	}
+	/* Even an error proves the server alive. */
+	c->st.keepalives++;
+	rc = c->dev->ops->event(c->dev, ENBD_EVENT_KEEPALIVE);
+	log_debug("keep-alive answered (NBD error %u); ENBD_IOC_EVENT: %s", nbd_err,
+		  rc ? strerror(-rc) : "counted");
+	return 0;
+}
+
+static void keepalive_read(struct channel *c)
+{
+	c->ka_ms = c->dev->ops->keepalive(c->dev) * 1000;
+	clock_gettime(CLOCK_MONOTONIC, &c->ka_read);
+}
+
+/* Transmission starts: the handshake was the last we heard from the server. */
+static void keepalive_start(struct channel *c)
+{
+	keepalive_read(c);
+	c->heard = c->ka_read;
+}
+
+/*
+ * Probe a quiet server, or give up on one that did not answer a probe.
+ * Returns how long poll() may sleep (ms) before the next check, or -1 with
+ * c->want set.
+ */
+static int keepalive_tick(struct channel *c)
+{
+	long since_read = chan_ms_since(&c->ka_read), quiet, idle, next;
+
+	if (since_read >= CHAN_KA_REREAD_MS) {
+		keepalive_read(c);
+		since_read = 0;
+	}
+	next = CHAN_KA_REREAD_MS - since_read;
+	if (!c->ka_ms)
+		return (int)next;
+	quiet = chan_ms_since(&c->heard);
+	idle = quiet;
+	if (probe_outstanding(c) && chan_ms_since(&c->probe_at) < idle)
+		idle = chan_ms_since(&c->probe_at);
+	if (idle >= c->ka_ms) {
+		if (probe_outstanding(c)) {
+			log_warn("no answer from the server for %ld.%ld s (keep-alive): dropping the connection",
+				 quiet / 1000, quiet / 100 % 10);
+			return want(c, XMIT_BROKEN);
+		}
+		probe_send(c);
+		idle = 0;
+	}
+	return (int)(c->ka_ms - idle < next ? c->ka_ms - idle : next);
+}
+
 /* ---- replies in ----------------------------------------------------- */
 
 /* Part @p of @s was answered with NBD error @nbd_err. */
 static int part_done(struct channel *c, struct slot *s, unsigned int p, uint32_t nbd_err)
 {
+	if (s == probe_slot(c))
+		return probe_answered(c, nbd_err);
 	s->answered[p / 64] |= 1ull << (p % 64);
 	s->parts_done++;
 	c->st.replies++;
@@ -513,7 +638,7 @@ static int reply_header(struct channel *c, const struct nbd_simple_reply *r)
 		return bad_reply(c, "structured reply that was not negotiated", cookie);
 	if (magic != NBD_SIMPLE_REPLY_MAGIC)
 		return bad_reply(c, "bad magic", cookie);
-	if (idx >= CHAN_SLOTS)
+	if (idx > CHAN_PROBE)
 		return bad_reply(c, "unknown cookie", cookie);
 	s = &c->slots[idx];
 	if (s->state != SLOT_BUSY || s->gen != (uint32_t)(cookie >> 32) || p >= s->parts_sent)
@@ -663,6 +788,8 @@ enum xmit_result xmit_run(struct channel *c, bool drain, int timeout_ms)
 
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	c->draining = drain;
+	if (!drain)
+		keepalive_start(c);
 	if (!drain && !c->want)
 		pump(c, NULL);	/* the kernel may have requests queued already */
 	for (;;) {
@@ -680,6 +807,14 @@ enum xmit_result xmit_run(struct channel *c, bool drain, int timeout_ms)
 			wait = timeout_ms - (int)chan_ms_since(&start);
 			if (wait <= 0)
 				return XMIT_TIMEOUT;
+		}
+		if (!drain) {
+			int ka_wait = keepalive_tick(c);
+
+			if (c->want)
+				continue;
+			if (wait < 0 || ka_wait < wait)
+				wait = ka_wait;
 		}
 		pfd[0] = (struct pollfd){
 			.fd = devfd, .events = POLLPRI | (can_fetch(c) ? POLLIN : 0),
@@ -706,6 +841,8 @@ enum xmit_result xmit_run(struct channel *c, bool drain, int timeout_ms)
 			stalled(c);
 			continue;
 		}
+		if (pfd[1].revents & POLLIN)
+			clock_gettime(CLOCK_MONOTONIC, &c->heard);
 		if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))
 			if (rx(c) < 0)
 				continue;
@@ -729,9 +866,13 @@ void xmit_abandon_unsent(struct channel *c)
 		struct slot *s = sendq_at(c, c->sq_len - 1);
 
 		s->queued = false;
+		c->sq_len--;
+		if (s == probe_slot(c)) {
+			probe_end(c);
+			continue;
+		}
 		s->state = SLOT_HELD;
 		c->held++;
-		c->sq_len--;
 	}
 }
 

@@ -1,7 +1,7 @@
 # Shared by tests/host/client-*.sh (sourced, not run).
 #
 #   start_nbdkit ARGS...      nbdkit -f ARGS on a free port: NBDKIT_PORT, NBDKIT_PID
-#   start_fake MODE SIZE [N]  tests/host/client_fake_server.py: FAKE_PORT, FAKE_PID
+#   start_fake SIZE MODE [N]  tests/host/client_fake_server.py: FAKE_PORT, FAKE_PID
 #   run_probe ARGS...         enbd-client --probe ARGS: stdout in $OUT, stderr in $ERR,
 #                             exit status in $RC
 #   run_selftest ARGS...      enbd-client-selftest ARGS in the foreground: log in $LOG,

@@ -22,12 +22,15 @@ can finish its work):
   tls         every option answered NBD_REP_ERR_TLS_REQD
   garbage     not an NBD server at all
   resize      the second connection advertises SIZE+ARG bytes
+  hang        stop reading and answering, but keep the connection open
+              (logs "hanging at EPOCH"); later connections are served
 """
 import os
 import select
 import socket
 import struct
 import sys
+import time
 
 NBDMAGIC = 0x4E42444D41474943
 IHAVEOPT = 0x49484156454F5054
@@ -115,6 +118,11 @@ def serve(s, disk, fault):
                 disk[off:off + length] = bytes(length)
             replies += 1
             if fault and replies >= FAULT_AFTER:
+                if fault == "hang":
+                    s.sendall(bytes(out))
+                    sys.stderr.write("fake server: hanging at %.3f\n" % time.time())
+                    sys.stderr.flush()
+                    return "hang"
                 if fault == "eshutdown":
                     # Until the client's NBD_CMD_DISC.
                     out += struct.pack(">IIQ", SIMPLE, 108, cookie)
@@ -164,6 +172,7 @@ def main():
         f.write("%d\n" % ls.getsockname()[1])
     os.rename(portfile + ".tmp", portfile)
     conn = 0
+    hung = []
     while True:
         s, _ = ls.accept()
         conn += 1
@@ -176,11 +185,13 @@ def main():
             if not handshake(s, exp_size, mode):
                 continue
             fault = mode if conn == 1 and mode not in ("good", "nogo", "resize") else None
-            serve(s, disk, fault)
+            if serve(s, disk, fault) == "hang":
+                hung.append(s)
         except (Closed, ConnectionError, AssertionError) as e:
             sys.stderr.write("fake server: connection %d: %r\n" % (conn, e))
         finally:
-            s.close()
+            if s not in hung:
+                s.close()
 
 
 if __name__ == "__main__":

@@ -31,8 +31,9 @@ if [ -z "${ENBD_TEST_TMP:-}" ]; then
 fi
 export ENBD_ROOT ENBD_BUILD ENBD_TEST_NAME ENBD_TEST_TMP
 
-# Set by start_nbdkit*, start_enbd_client for the test to use.
+# Set by start_nbdkit*, start_qemu_nbd, start_enbd_client for the test to use.
 NBDKIT_PORT="" NBDKIT_PID="" NBDKIT_LOG="" NBDKIT_SOCKET="" ENBD_CLIENT_PID=""
+QEMU_NBD_PORT="" QEMU_NBD_PID=""
 
 # The client daemon: enbd-client [-e EXPORT] [-p PORT] HOST /dev/ndN
 ENBD_CLIENT=$ENBD_ROOT/$ENBD_BUILD/enbd-client
@@ -301,16 +302,42 @@ start_nbdkit_unix() {
 	echo "$sock"
 }
 
-# start_enbd_client ARGS...: run `$ENBD_CLIENT ARGS` in the background (its
-# output goes to the test's log), stop it with SIGTERM on exit; sets
+# start_enbd_client [--log FILE] ARGS...: run `$ENBD_CLIENT ARGS` in the
+# background (its output goes to the test's log, or to FILE for the test to
+# grep, shown in the test's log on exit), stop it with SIGTERM on exit; sets
 # ENBD_CLIENT_PID.  Call it directly (not in $(...)) so that
 # `kill_and_wait "$ENBD_CLIENT_PID"` can check its exit status.
 start_enbd_client() {
+	local logf=""
+	if [ "${1:-}" = --log ]; then
+		logf=$2
+		shift 2
+	fi
 	[ -x "$ENBD_CLIENT" ] || die "$ENBD_CLIENT not built (make userspace)"
-	"$ENBD_CLIENT" "$@" </dev/null >&2 &
+	if [ -n "$logf" ]; then
+		on_exit cat "$logf"	# after the client has stopped
+		"$ENBD_CLIENT" "$@" </dev/null >"$logf" 2>&1 &
+	else
+		"$ENBD_CLIENT" "$@" </dev/null >&2 &
+	fi
 	ENBD_CLIENT_PID=$!
 	on_exit kill_and_wait "$ENBD_CLIENT_PID"
 	log "started enbd-client $* (pid $ENBD_CLIENT_PID)"
+}
+
+# start_qemu_nbd IMAGE: serve the raw file IMAGE with qemu-nbd on 127.0.0.1
+# (persistent, 4 connections) on a free port, wait until it answers, kill it
+# on exit; sets QEMU_NBD_PORT and QEMU_NBD_PID.  Call it directly.  (qemu-nbd
+# survives a client that drops a connection with requests in flight, which
+# nbdkit 1.32 may not.)
+start_qemu_nbd() {
+	require_cmd qemu-nbd
+	QEMU_NBD_PORT=$((20000 + RANDOM % 20000))
+	qemu-nbd -f raw -t -e 4 -b 127.0.0.1 -p "$QEMU_NBD_PORT" "$1" </dev/null >&2 &
+	QEMU_NBD_PID=$!
+	on_exit kill_and_wait "$QEMU_NBD_PID"
+	wait_for -t 30 "$ENBD_CLIENT" --probe -q -p "$QEMU_NBD_PORT" 127.0.0.1 >/dev/null 2>&1 ||
+		die "qemu-nbd did not come up"
 }
 
 _enbd_disk_ready() { # NAME

@@ -8,22 +8,16 @@
 # raw_send_socket) when a client drops a connection with requests in flight.
 # timeout: 200
 . "$ENBD_ROOT/tests/vm/lib.sh"
-require_cmd qemu-nbd
 
 load_enbd aging=2
 # Should a step fail with I/O still waiting for a channel: fail it, so rmmod works.
 on_exit "$ENBD_CLIENT" -q -d /dev/nd0
 truncate -s 64M "$ENBD_TEST_TMP/disk.img"
-port=$((20000 + RANDOM % 20000))
-qemu-nbd -f raw -t -e 4 -b 127.0.0.1 -p "$port" "$ENBD_TEST_TMP/disk.img" </dev/null >&2 &
-server=$!
-on_exit kill_and_wait "$server"
-wait_for -t 30 "$ENBD_CLIENT" --probe -q -p "$port" 127.0.0.1 >/dev/null 2>&1 || die "qemu-nbd did not come up"
+start_qemu_nbd "$ENBD_TEST_TMP/disk.img"
+server=$QEMU_NBD_PID
 log_file=$ENBD_TEST_TMP/client.log
-"$ENBD_CLIENT" -p "$port" 127.0.0.1 /dev/nd0 </dev/null 2>"$log_file" &
-client=$!
-on_exit kill_and_wait "$client"
-on_exit cat "$log_file"
+start_enbd_client --log "$log_file" -p "$QEMU_NBD_PORT" 127.0.0.1 /dev/nd0
+client=$ENBD_CLIENT_PID
 wait_for_disk /dev/nd0
 
 head -c $((8 << 20)) /dev/urandom >"$ENBD_TEST_TMP/data"

@@ -690,7 +690,7 @@ static void *worker(void *arg);
  * start another thread to do so.  A thread that copies from the page cache
  * or sends a reply will be back soon: when the data is cached the CPUs and
  * the socket are the limit, and extra threads only add hand-offs (on two
- * cores, 16 threads took a third more CPU per GiB than 2 for 1 MiB reads
+ * cores, 16 threads took about a quarter more CPU per GiB than 2 for reads
  * over loopback, and served fewer 4 KiB reads per second).
  */
 static void maybe_add_thread(struct conn *c)

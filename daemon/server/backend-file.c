@@ -27,6 +27,7 @@ struct file_backend {
 	bool no_punch;		/* fallocate(PUNCH_HOLE) unsupported */
 	bool no_zero_range;	/* fallocate(ZERO_RANGE) unsupported */
 	bool no_seek_data;	/* SEEK_DATA unsupported */
+	bool no_nowait;		/* preadv2(RWF_NOWAIT) unsupported */
 };
 
 static struct file_backend *to_file(struct backend *b)
@@ -34,40 +35,82 @@ static struct file_backend *to_file(struct backend *b)
 	return (struct file_backend *)b;
 }
 
+/*
+ * Read what the page cache holds without blocking (RWF_NOWAIT); 1 when the
+ * rest must come from storage, 0 when done, or -errno.
+ */
+static int file_pread_cached(struct file_backend *f, char **p, uint32_t *len, uint64_t *off)
+{
+	while (*len && !__atomic_load_n(&f->no_nowait, __ATOMIC_RELAXED)) {
+		struct iovec iov = { .iov_base = *p, .iov_len = *len };
+		ssize_t n = preadv2(f->fd, &iov, 1, (off_t)*off, RWF_NOWAIT);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return 1;
+		if (n < 0 && (errno == EOPNOTSUPP || errno == EINVAL || errno == ENOSYS)) {
+			__atomic_store_n(&f->no_nowait, true, __ATOMIC_RELAXED);
+			break;
+		}
+		if (n <= 0)
+			return n < 0 ? -errno : 1;	/* 0: let pread() tell EOF */
+		*p += n;
+		*off += (uint64_t)n;
+		*len -= (uint32_t)n;
+	}
+	return *len ? 1 : 0;
+}
+
 static int file_pread(struct backend *b, void *buf, uint32_t len, uint64_t off)
 {
 	struct file_backend *f = to_file(b);
 	char *p = buf;
+	int rc = file_pread_cached(f, &p, &len, &off);
 
+	if (rc <= 0)
+		return rc;
+	backend_wait_begin();
 	while (len) {
 		ssize_t n = pread(f->fd, p, len, (off_t)off);
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0)
-			return -errno;
+		if (n < 0) {
+			rc = -errno;
+			break;
+		}
 		if (n == 0) {		/* the file shrank under us: read zeroes */
 			memset(p, 0, len);
-			return 0;
+			break;
 		}
 		p += n;
 		off += n;
 		len -= n;
 	}
-	return 0;
+	backend_wait_end();
+	return rc < 0 ? rc : 0;
 }
 
 static int file_sync(struct file_backend *f)
 {
-	return fdatasync(f->fd) < 0 ? -errno : 0;
+	int rc;
+
+	backend_wait_begin();
+	rc = fdatasync(f->fd) < 0 ? -errno : 0;
+	backend_wait_end();
+	return rc;
 }
 
 static int file_pwrite(struct backend *b, const void *buf, uint32_t len, uint64_t off, bool fua)
 {
 	struct file_backend *f = to_file(b);
 	const char *p = buf;
-	int rwf = fua ? RWF_DSYNC : 0;
+	int rwf = fua ? RWF_DSYNC : 0, rc = 0;
 
+	/* Other writes only dirty the page cache. */
+	if (fua)
+		backend_wait_begin();
 	while (len) {
 		struct iovec iov = { .iov_base = (void *)p, .iov_len = len };
 		ssize_t n = pwritev2(f->fd, &iov, 1, (off_t)off, rwf);
@@ -78,13 +121,17 @@ static int file_pwrite(struct backend *b, const void *buf, uint32_t len, uint64_
 			rwf = 0;	/* no RWF_DSYNC: write, then fdatasync */
 			continue;
 		}
-		if (n < 0)
-			return -errno;
+		if (n < 0) {
+			rc = -errno;
+			break;
+		}
 		p += n;
 		off += n;
 		len -= n;
 	}
-	return fua && !rwf ? file_sync(f) : 0;
+	if (fua)
+		backend_wait_end();
+	return rc == 0 && fua && !rwf ? file_sync(f) : rc;
 }
 
 static int file_flush(struct backend *b)
@@ -97,20 +144,26 @@ static int file_fallocate(struct file_backend *f, int mode, uint64_t len, uint64
 {
 	bool *unsupported = mode & FALLOC_FL_PUNCH_HOLE ? &f->no_punch : &f->no_zero_range;
 
+	int rc = 0;
+
 	if (__atomic_load_n(unsupported, __ATOMIC_RELAXED))
 		return -EOPNOTSUPP;
+	backend_wait_begin();
 	while (fallocate(f->fd, mode | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) < 0) {
 		if (errno == EINTR)
 			continue;
 		if (errno == EOPNOTSUPP || errno == ENOSYS) {
 			__atomic_store_n(unsupported, true, __ATOMIC_RELAXED);
-			return -EOPNOTSUPP;
+			rc = -EOPNOTSUPP;
+		} else if (errno == EINVAL) {	/* e.g. unaligned on a block device */
+			rc = -EOPNOTSUPP;
+		} else {
+			rc = -errno;
 		}
-		if (errno == EINVAL)	/* e.g. unaligned on a block device */
-			return -EOPNOTSUPP;
-		return -errno;
+		break;
 	}
-	return 0;
+	backend_wait_end();
+	return rc;
 }
 
 static int file_trim(struct backend *b, uint64_t len, uint64_t off, bool fua)
@@ -153,7 +206,9 @@ static int file_zero(struct backend *b, uint64_t len, uint64_t off, unsigned int
 	if (rc == -EOPNOTSUPP && f->is_blockdev) {
 		uint64_t range[2] = { off, len };
 
+		backend_wait_begin();
 		rc = ioctl(f->fd, BLKZEROOUT, range) < 0 ? -errno : 0;
+		backend_wait_end();
 		if (rc == -ENOTTY || rc == -EINVAL)
 			rc = -EOPNOTSUPP;
 	}

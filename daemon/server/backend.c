@@ -7,6 +7,25 @@
 
 #include "backend.h"
 
+static __thread unsigned int *wait_counter;
+
+void backend_set_wait_counter(unsigned int *counter)
+{
+	wait_counter = counter;
+}
+
+void backend_wait_begin(void)
+{
+	if (wait_counter)
+		__atomic_add_fetch(wait_counter, 1, __ATOMIC_ACQ_REL);
+}
+
+void backend_wait_end(void)
+{
+	if (wait_counter)
+		__atomic_sub_fetch(wait_counter, 1, __ATOMIC_ACQ_REL);
+}
+
 int parse_size(const char *s, uint64_t *out)
 {
 	static const char suffixes[] = "KMGTPE";

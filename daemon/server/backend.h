@@ -112,6 +112,17 @@ struct backend *linear_backend_open(struct backend **parts, unsigned int n,
 struct backend *stripe_backend_open(struct backend **parts, unsigned int n, uint64_t chunk,
 				    char *why, size_t why_len);
 
+/*
+ * A backend that is about to wait for storage (a read that is not in the
+ * page cache, a sync) brackets the wait with backend_wait_begin() and
+ * backend_wait_end().  They count the calling thread in the counter it
+ * registered with backend_set_wait_counter() (if any): a connection adds
+ * threads only while its others are all waiting so (transmission.c).
+ */
+void backend_set_wait_counter(unsigned int *counter);
+void backend_wait_begin(void);
+void backend_wait_end(void);
+
 /* Largest export: offsets are off_t. */
 #define BACKEND_MAX_SIZE	((uint64_t)INT64_MAX)
 

@@ -6,9 +6,10 @@
  * Transmission threads work leader/follower style: whichever thread holds
  * @rlock reads the next request from the socket, lets go of the lock and
  * carries the request out, so requests run concurrently and replies go
- * out in completion order.  Replies are written whole under @wlock.  A
+ * out in completion order.  Replies are written whole under @wlock.  There
+ * are two threads to begin with, one reading while the other works; a
  * thread is added (up to max_threads) when a request is read while no
- * other thread waits to read.
+ * other thread waits to read and all the others wait for storage.
  *
  * How the connection ends decides what happens to requests that were read
  * but not yet started (see transmission.c, may_start()): after
@@ -67,6 +68,7 @@ struct conn {
 	unsigned int discarded;		/* requests dropped unstarted (CONN_DROPPED) */
 	bool splice;			/* --splice and @wfd is a socket */
 	unsigned int waiting;		/* threads waiting for @rlock */
+	unsigned int storage_waits;	/* threads waiting for storage (backend.h) */
 	unsigned int nthreads;		/* helper threads started */
 	pthread_t *threads;
 	/* Request buffers, reused most recently freed first (cache-warm). */

@@ -52,7 +52,7 @@ static const char usage_text[] =
 "                           with a ro: prefix for read-only (repeatable)\n"
 "      --allow ADDR[/LEN]   accept clients from this network (repeatable)\n"
 "      --default-deny       with no --allow, refuse everyone\n"
-"  -t, --threads N          worker threads per connection (default 16)\n"
+"  -t, --threads N          at most N worker threads per connection (default 16)\n"
 "      --max-connections N  connections served at once (default 256)\n"
 "      --port-file FILE     write the port listened on to FILE\n"
 "      --splice             zero-copy reads from files (less CPU, more blocking)\n"

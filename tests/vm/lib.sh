@@ -120,7 +120,9 @@ _enbd_us() {
 # nobody writes to.
 nap() {
 	if [ -z "${_ENBD_NAP_FD:-}" ]; then
-		exec {_ENBD_NAP_FD}<> <(:) 2>/dev/null || _ENBD_NAP_FD=none
+		# The group, not exec, takes 2>/dev/null: on exec it would stay,
+		# and everything the test logs after its first nap would be lost.
+		{ exec {_ENBD_NAP_FD}<> <(:); } 2>/dev/null || _ENBD_NAP_FD=none
 	fi
 	if [ "$_ENBD_NAP_FD" = none ]; then
 		sleep "$1"

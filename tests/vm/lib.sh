@@ -6,7 +6,8 @@
 #   . "$ENBD_ROOT/tests/vm/lib.sh"
 #
 # and then uses die/log/skip, wait_for, on_exit, load_enbd, start_nbdkit,
-# start_enbd_client, wait_for_disk, kill_and_wait, nap.  Do not `trap ... EXIT`
+# start_enbd_server, start_enbd_client, wait_for_disk, kill_and_wait, nap,
+# ext4_round_trip.  Do not `trap ... EXIT`
 # yourself: register cleanups with on_exit (they run in reverse order on exit,
 # on die and when the harness's timeout sends SIGTERM).
 #
@@ -33,9 +34,12 @@ export ENBD_ROOT ENBD_BUILD ENBD_TEST_NAME ENBD_TEST_TMP
 
 # Set by start_nbdkit*, start_enbd_client for the test to use.
 NBDKIT_PORT="" NBDKIT_PID="" NBDKIT_LOG="" NBDKIT_SOCKET="" ENBD_CLIENT_PID=""
+# Set by start_enbd_server.
+SERVER_PORT="" SERVER_PID="" SERVER_LOG=""
 
 # The client daemon: enbd-client [-e EXPORT] [-p PORT] HOST /dev/ndN
 ENBD_CLIENT=$ENBD_ROOT/$ENBD_BUILD/enbd-client
+ENBD_SERVER=$ENBD_ROOT/$ENBD_BUILD/enbd-server
 ENBD_MODULE=$ENBD_ROOT/enbd.ko
 
 _enbd_t0=${EPOCHREALTIME/[.,]/}
@@ -325,4 +329,80 @@ _enbd_disk_ready() { # NAME
 wait_for_disk() {
 	local name=${1#/dev/}
 	wait_for -t "${2:-30}" _enbd_disk_ready "$name" || die "$1 did not get a size"
+}
+
+# --- enbd-server ---------------------------------------------------------------------
+_enbd_server_up() { # PORT-FILE PID
+	[ -s "$1" ] || proc_gone "$2"
+}
+
+# _enbd_kill9 PID: SIGKILL and reap, whatever its status (a cleanup)
+_enbd_kill9() {
+	kill_and_wait "$1" KILL 10 || true
+}
+
+_enbd_servers=0
+# start_enbd_server [--netns NS] [PORT [ARGS...]]: enbd-server ARGS (default
+# --memory 256M) on PORT (0 or none: a free one), in network namespace NS if
+# given; returns once it listens.  Sets SERVER_PORT, SERVER_PID and
+# SERVER_LOG (its output; a new file per server); SIGKILL on exit.  Call it
+# directly, not in $(...), so that `kill_and_wait "$SERVER_PID"` returns the
+# server's exit status.
+start_enbd_server() {
+	local port pf
+	local -a pre=()
+	if [ "${1:-}" = --netns ]; then
+		pre=(ip netns exec "$2")
+		shift 2
+	fi
+	port=${1:-0}
+	shift || true
+	[ $# -gt 0 ] || set -- --memory 256M
+	[ -x "$ENBD_SERVER" ] || die "$ENBD_SERVER not built (make userspace)"
+	_enbd_servers=$((_enbd_servers + 1))
+	SERVER_LOG=$ENBD_TEST_TMP/server.$_enbd_servers.log
+	pf=$ENBD_TEST_TMP/server.$_enbd_servers.port
+	# ip netns exec execs the command: $! is the server itself.
+	"${pre[@]}" "$ENBD_SERVER" -p "$port" --port-file "$pf" "$@" </dev/null >"$SERVER_LOG" 2>&1 &
+	SERVER_PID=$!
+	on_exit _enbd_kill9 "$SERVER_PID"
+	wait_for -t 20 _enbd_server_up "$pf" "$SERVER_PID" || die "enbd-server $* did not start"
+	proc_gone "$SERVER_PID" && die "enbd-server $* exited: $(cat "$SERVER_LOG")"
+	read -r SERVER_PORT <"$pf"
+	log "enbd-server $* on port $SERVER_PORT${pre[*]:+ in ${pre[3]}} (pid $SERVER_PID)"
+}
+
+# --- ext4 --------------------------------------------------------------------------
+# umount_if_mounted DIR: lazily unmount DIR if something is mounted there
+umount_if_mounted() {
+	! mountpoint -q "$1" || umount -l "$1"
+}
+
+# ext4_round_trip DEV MNT [BIG_MIB]: mkfs.ext4 on DEV, mount it on MNT
+# (unmounted on exit), write 16 files of assorted sizes into MNT/dir/sub and
+# BIG_MIB (48) MiB of random data into MNT/big, note their SHA-256 sums in
+# $EXT4_SUMS, unmount, drop the caches, e2fsck -fn, mount again and check
+# every sum.  Dies on any failure; leaves MNT mounted.
+EXT4_SUMS=$ENBD_TEST_TMP/ext4.sums
+ext4_round_trip() {
+	local dev=$1 mnt=$2 big=${3:-48} i src=$ENBD_TEST_TMP/ext4-src
+	mkfs.ext4 -q -F "$dev" || die "mkfs.ext4 $dev"
+	mkdir -p "$mnt" "$src"
+	mount "$dev" "$mnt" || die "mount $dev"
+	on_exit umount_if_mounted "$mnt"
+	mkdir -p "$mnt/dir/sub"
+	for i in $(seq 1 16); do
+		head -c $((i * 197 * 1024 + i)) /dev/urandom >"$src/f$i"
+	done
+	cp "$src"/f* "$mnt/dir/sub/" || die "cp into ext4"
+	dd if=/dev/urandom of="$mnt/big" bs=1M count="$big" status=none || die "dd into ext4"
+	(cd "$mnt" && sha256sum big dir/sub/*) >"$EXT4_SUMS"
+	sync
+	umount "$mnt" || die "umount $mnt"
+	echo 3 >/proc/sys/vm/drop_caches
+	blockdev --flushbufs "$dev"
+	e2fsck -fn "$dev" >&2 || die "e2fsck found problems on $dev"
+	mount "$dev" "$mnt" || die "remount $dev"
+	(cd "$mnt" && sha256sum -c --quiet "$EXT4_SUMS") || die "checksums differ after remount"
+	log "ext4 round trip on $dev: 17 files written, e2fsck clean, checksums match after remount"
 }

@@ -7,7 +7,9 @@
 #
 # and then uses die/log/skip, wait_for, on_exit, load_enbd, start_nbdkit,
 # start_enbd_server, start_enbd_client, wait_for_disk, kill_and_wait, nap,
-# ext4_round_trip.  Do not `trap ... EXIT`
+# ext4_round_trip, and for fault tests netns_two_links, link_down/link_up,
+# md_mirror_create/md_check_clean/md_stop, fio_verify_start/stop/wait,
+# kmsg_mark/kernel_log_since_mark.  Do not `trap ... EXIT`
 # yourself: register cleanups with on_exit (they run in reverse order on exit,
 # on die and when the harness's timeout sends SIGTERM).
 #
@@ -34,8 +36,9 @@ export ENBD_ROOT ENBD_BUILD ENBD_TEST_NAME ENBD_TEST_TMP
 
 # Set by start_nbdkit*, start_enbd_client for the test to use.
 NBDKIT_PORT="" NBDKIT_PID="" NBDKIT_LOG="" NBDKIT_SOCKET="" ENBD_CLIENT_PID=""
-# Set by start_enbd_server.
-SERVER_PORT="" SERVER_PID="" SERVER_LOG=""
+# Set by start_enbd_server, fio_verify_start and fio_verify_wait.
+SERVER_PORT="" SERVER_PID="" SERVER_LOG="" FIO_PID="" FIO_OUT="" FIO_STOP=""
+FIO_ERRORS="" FIO_WRITES="" FIO_READS="" FIO_MAX_MS=""
 
 # The client daemon: enbd-client [-e EXPORT] [-p PORT] HOST /dev/ndN
 ENBD_CLIENT=$ENBD_ROOT/$ENBD_BUILD/enbd-client
@@ -352,7 +355,10 @@ start_enbd_server() {
 	local port pf
 	local -a pre=()
 	if [ "${1:-}" = --netns ]; then
-		pre=(ip netns exec "$2")
+		# nsenter, not `ip netns exec`: that also gives the server a
+		# private copy of the mounts, which would keep a filesystem
+		# mounted later on busy (its superblock alive) after umount.
+		pre=(nsenter "--net=/run/netns/$2")
 		shift 2
 	fi
 	port=${1:-0}
@@ -362,14 +368,14 @@ start_enbd_server() {
 	_enbd_servers=$((_enbd_servers + 1))
 	SERVER_LOG=$ENBD_TEST_TMP/server.$_enbd_servers.log
 	pf=$ENBD_TEST_TMP/server.$_enbd_servers.port
-	# ip netns exec execs the command: $! is the server itself.
+	# nsenter execs the command: $! is the server itself.
 	"${pre[@]}" "$ENBD_SERVER" -p "$port" --port-file "$pf" "$@" </dev/null >"$SERVER_LOG" 2>&1 &
 	SERVER_PID=$!
 	on_exit _enbd_kill9 "$SERVER_PID"
 	wait_for -t 20 _enbd_server_up "$pf" "$SERVER_PID" || die "enbd-server $* did not start"
 	proc_gone "$SERVER_PID" && die "enbd-server $* exited: $(cat "$SERVER_LOG")"
 	read -r SERVER_PORT <"$pf"
-	log "enbd-server $* on port $SERVER_PORT${pre[*]:+ in ${pre[3]}} (pid $SERVER_PID)"
+	log "enbd-server $* on port $SERVER_PORT${pre[*]:+ in ${pre[1]#--net=/run/netns/}} (pid $SERVER_PID)"
 }
 
 # --- ext4 --------------------------------------------------------------------------
@@ -405,4 +411,143 @@ ext4_round_trip() {
 	mount "$dev" "$mnt" || die "remount $dev"
 	(cd "$mnt" && sha256sum -c --quiet "$EXT4_SUMS") || die "checksums differ after remount"
 	log "ext4 round trip on $dev: 17 files written, e2fsck clean, checksums match after remount"
+}
+
+# --- fault tests: links, md mirror, fio ----------------------------------------------
+# netns_two_links NS: network namespace NS, a second host joined to this one
+# by two veth links ("NICs"): link 1 is nic1 10.1.0.1/24 here and nic1
+# 10.1.0.2/24 in NS, link 2 nic2 10.2.0.1 / 10.2.0.2.  Deleted on exit (with
+# its ends of the links, so the pairs go too).
+netns_two_links() {
+	local ns=$1 i
+	ip netns add "$ns" || die "ip netns add $ns"
+	on_exit ip netns delete "$ns"
+	ip -n "$ns" link set lo up
+	for i in 1 2; do
+		ip link add "nic$i" type veth peer name "nic$i" netns "$ns" || die "veth nic$i"
+		ip addr add "10.$i.0.1/24" dev "nic$i"
+		ip -n "$ns" addr add "10.$i.0.2/24" dev "nic$i"
+		ip -n "$ns" link set "nic$i" up
+		ip link set "nic$i" up
+	done
+}
+
+# link_down N / link_up N: link N's end in this namespace goes down / up, as
+# when a NIC fails: its routes go with it, so a new connection over it fails
+# at once while those established hang; link_up returns once it routes again.
+link_down() {
+	ip link set "nic$1" down || die "ip link set nic$1 down"
+	log "link $1 down"
+}
+
+_enbd_link_routes() { # N
+	[ -n "$(ip -4 route show dev "nic$1")" ]
+}
+
+link_up() {
+	ip link set "nic$1" up || die "ip link set nic$1 up"
+	wait_for -t 10 _enbd_link_routes "$1" || die "link $1 has no route after going up"
+	log "link $1 up"
+}
+
+# md_mirror_create MD DEV1 DEV2: an md RAID1 of DEV1 and DEV2 (metadata 1.2,
+# --assume-clean: for members that start out equal, e.g. both zeroed);
+# stopped on exit.
+md_mirror_create() {
+	local md=$1
+	shift
+	mdadm --create "$md" --run --quiet --level=1 --raid-devices=2 --metadata=1.2 \
+		--assume-clean "$@" </dev/null >&2 || die "mdadm --create $md $*"
+	on_exit md_stop "$md"
+	wait_for -t 10 test -b "$md" || die "no $md"
+	log "$md: RAID1 of $*"
+}
+
+# md_stop MD: stop MD if it exists
+md_stop() {
+	[ -e "/sys/block/${1#/dev/}/md" ] || return 0
+	mdadm --stop "$1" >&2 2>&1
+}
+
+_enbd_md_idle() { # SYSFS-MD-DIR
+	[ "$(cat "$1/sync_action")" = idle ]
+}
+
+# md_check_clean MD: both members in sync ([UU] in /proc/mdstat, none
+# faulty, not degraded), then a full `check` of the mirror ends with
+# mismatch_cnt 0.  Dies otherwise.
+md_check_clean() {
+	local md=${1#/dev/} sys state line
+	sys=/sys/block/$md/md
+	line=$(grep -A1 "^$md :" /proc/mdstat | tail -n 1)
+	[[ $line == *"[UU]"* ]] || die "$md is not [UU]: $(cat /proc/mdstat)"
+	[ "$(cat "$sys/degraded")" = 0 ] || die "$md is degraded"
+	for state in "$sys"/dev-*/state; do
+		[[ $(cat "$state") != *faulty* ]] || die "${state%/state}: $(cat "$state")"
+	done
+	echo check >"$sys/sync_action"
+	wait_for -t 120 _enbd_md_idle "$sys" || die "$md: check did not finish"
+	[ "$(cat "$sys/last_sync_action")" = check ] || die "$md: no check ran"
+	[ "$(cat "$sys/mismatch_cnt")" = 0 ] || die "$md: mismatch_cnt $(cat "$sys/mismatch_cnt")"
+	log "$md: [UU], check found mismatch_cnt 0"
+}
+
+# fio_verify_start FILE SIZE MAX_SECONDS [FIO OPTIONS...]: fio in the
+# background until fio_verify_stop (or MAX_SECONDS): random direct writes
+# (4..128 KiB, libaio, queue depth 16) over FILE (SIZE), each block read
+# back and checked (crc32c) soon after it was written (verify_backlog); I/O
+# errors are counted, not fatal.  Sets FIO_PID and FIO_OUT (its JSON
+# report); killed on exit.
+fio_verify_start() {
+	local file=$1 size=$2 secs=$3
+	shift 3
+	FIO_OUT=$ENBD_TEST_TMP/fio.json
+	FIO_STOP=$ENBD_TEST_TMP/fio.stop
+	rm -f "$FIO_STOP"
+	# In the scratch directory: fio writes a verify state file when stopped.
+	(cd "$ENBD_TEST_TMP" && exec fio --name=verify --filename="$file" --size="$size" \
+		--rw=randwrite --bsrange=4k-128k --direct=1 --ioengine=libaio --iodepth=16 \
+		--verify=crc32c --verify_backlog=64 --verify_fatal=1 --verify_state_save=0 \
+		--continue_on_error=io --time_based --runtime="$secs" --trigger-file="$FIO_STOP" \
+		--output-format=json --output="$FIO_OUT" "$@" </dev/null >&2) &
+	FIO_PID=$!
+	on_exit _enbd_kill9 "$FIO_PID"
+	log "fio: random writes with crc32c verification, $size of $file (pid $FIO_PID)"
+}
+
+# fio_verify_stop: stop fio_verify_start's fio (it finishes what is in
+# flight) and fio_verify_wait for it
+fio_verify_stop() {
+	: >"$FIO_STOP"
+	fio_verify_wait
+}
+
+# fio_verify_wait: wait for fio_verify_start's fio; sets FIO_ERRORS (I/O and
+# verification errors), FIO_WRITES, FIO_READS (I/Os done) and FIO_MAX_MS
+# (the longest latency of any single I/O: how long the application was
+# stalled at most), and logs them.  Returns 1 if fio failed, saw an error
+# or verified nothing.
+fio_verify_wait() {
+	local rc=0 fields
+	wait "$FIO_PID" || rc=$?
+	if ! fields=$(jq -r '.jobs[0] | [(.total_err + (if .error != 0 then 1 else 0 end)),
+			.write.total_ios, .read.total_ios,
+			([.write.lat_ns.max, .read.lat_ns.max] | max / 1000000 | floor)] | @tsv' \
+			"$FIO_OUT" 2>/dev/null); then
+		log "fio exited with status $rc and no report: $(cat "$FIO_OUT")"
+		return 1
+	fi
+	read -r FIO_ERRORS FIO_WRITES FIO_READS FIO_MAX_MS <<<"$fields"
+	log "fio: exit status $rc, $FIO_ERRORS errors, $FIO_WRITES writes, $FIO_READS reads verified, longest I/O $FIO_MAX_MS ms"
+	[ "$rc" = 0 ] && [ "$FIO_ERRORS" = 0 ] && [ "$FIO_READS" -gt 0 ]
+}
+
+# kmsg_mark: put a mark into the kernel log; kernel_log_since_mark prints
+# the kernel log after it (dmesg, not /proc/kmsg: the harness reads that).
+kmsg_mark() {
+	echo "enbd-test: mark $ENBD_TEST_NAME $$" >/dev/kmsg
+}
+
+kernel_log_since_mark() {
+	dmesg | sed -n "/enbd-test: mark $ENBD_TEST_NAME $$\$/,\$p" | sed 1d
 }

@@ -416,8 +416,9 @@ ext4_round_trip() {
 # --- fault tests: links, md mirror, fio ----------------------------------------------
 # netns_two_links NS: network namespace NS, a second host joined to this one
 # by two veth links ("NICs"): link 1 is nic1 10.1.0.1/24 here and nic1
-# 10.1.0.2/24 in NS, link 2 nic2 10.2.0.1 / 10.2.0.2.  Deleted on exit (with
-# its ends of the links, so the pairs go too).
+# 10.1.0.2/24 in NS, link 2 nic2 10.2.0.1 / 10.2.0.2.  All deleted on exit,
+# the links first: deleting one end takes its peer along at once, while a
+# deleted namespace lets go of its links only later, asynchronously.
 netns_two_links() {
 	local ns=$1 i
 	ip netns add "$ns" || die "ip netns add $ns"
@@ -425,6 +426,7 @@ netns_two_links() {
 	ip -n "$ns" link set lo up
 	for i in 1 2; do
 		ip link add "nic$i" type veth peer name "nic$i" netns "$ns" || die "veth nic$i"
+		on_exit ip link del "nic$i"
 		ip addr add "10.$i.0.1/24" dev "nic$i"
 		ip -n "$ns" addr add "10.$i.0.2/24" dev "nic$i"
 		ip -n "$ns" link set "nic$i" up

@@ -1,9 +1,7 @@
 # shellcheck shell=bash disable=SC2034 # globals set here are for the tests
 # Helpers for the enbd-guardian VM tests (tests/vm/tests/guardian-*.sh), on
-# top of tests/vm/lib.sh:
+# top of tests/vm/lib.sh (which has start_enbd_server):
 #
-#   start_enbd_server [PORT] [ARGS...]  enbd-server --memory 256M (or ARGS) on
-#                                       PORT (0: a free one): SERVER_PORT, SERVER_PID
 #   start_guardian ARGS...    enbd-guardian -f ARGS in the background, its log
 #                             in $GUARDIAN_LOG: GUARDIAN_PID; on exit SIGUSR2
 #                             (fails I/O left waiting, so that rmmod works)
@@ -19,9 +17,8 @@
 . "$ENBD_ROOT/tests/vm/lib.sh"
 
 GUARDIAN=$ENBD_ROOT/$ENBD_BUILD/enbd-guardian
-ENBD_SERVER=$ENBD_ROOT/$ENBD_BUILD/enbd-server
 GUARDIAN_LOG=$ENBD_TEST_TMP/guardian.log
-GUARDIAN_PID="" SERVER_PORT="" SERVER_PID=""
+GUARDIAN_PID=""
 : >"$GUARDIAN_LOG"
 
 _guardian_dump_log() {
@@ -33,30 +30,6 @@ _guardian_dump_log() {
 on_exit _guardian_dump_log
 # Token files of a test must not outlive it.
 on_exit rm -rf /run/enbd
-
-_server_port_written() { # FILE PID
-	[ -s "$1" ] || proc_gone "$2"
-}
-
-_stop_server() { # PID
-	kill_and_wait "$1" KILL || true
-}
-
-start_enbd_server() {
-	local port=${1:-0} pf
-	shift || true
-	[ $# -gt 0 ] || set -- --memory 256M
-	[ -x "$ENBD_SERVER" ] || die "$ENBD_SERVER not built"
-	pf=$(mktemp -u "$ENBD_TEST_TMP/server-port.XXXXXX")
-	"$ENBD_SERVER" -p "$port" --port-file "$pf" "$@" </dev/null \
-		>>"$ENBD_TEST_TMP/server.log" 2>&1 &
-	SERVER_PID=$!
-	on_exit _stop_server "$SERVER_PID"
-	wait_for -t 20 _server_port_written "$pf" "$SERVER_PID" || die "enbd-server did not start"
-	proc_gone "$SERVER_PID" && die "enbd-server exited: $(cat "$ENBD_TEST_TMP/server.log")"
-	read -r SERVER_PORT <"$pf"
-	log "enbd-server $* on port $SERVER_PORT (pid $SERVER_PID)"
-}
 
 start_guardian() {
 	[ -x "$GUARDIAN" ] || die "$GUARDIAN not built"

@@ -6,7 +6,10 @@
 #   . "$ENBD_ROOT/tests/vm/lib.sh"
 #
 # and then uses die/log/skip, wait_for, on_exit, load_enbd, start_nbdkit,
-# start_enbd_client, wait_for_disk, kill_and_wait, nap.  Do not `trap ... EXIT`
+# start_enbd_server, start_enbd_client, wait_for_disk, kill_and_wait, nap,
+# ext4_round_trip, and for fault tests netns_two_links, link_down/link_up,
+# md_mirror_create/md_check_clean/md_stop, fio_verify_start/stop/wait,
+# kmsg_mark/kernel_log_since_mark.  Do not `trap ... EXIT`
 # yourself: register cleanups with on_exit (they run in reverse order on exit,
 # on die and when the harness's timeout sends SIGTERM).
 #
@@ -34,9 +37,13 @@ export ENBD_ROOT ENBD_BUILD ENBD_TEST_NAME ENBD_TEST_TMP
 # Set by start_nbdkit*, start_qemu_nbd, start_enbd_client for the test to use.
 NBDKIT_PORT="" NBDKIT_PID="" NBDKIT_LOG="" NBDKIT_SOCKET="" ENBD_CLIENT_PID=""
 QEMU_NBD_PORT="" QEMU_NBD_PID=""
+# Set by start_enbd_server, fio_verify_start and fio_verify_wait.
+SERVER_PORT="" SERVER_PID="" SERVER_LOG="" FIO_PID="" FIO_OUT="" FIO_STOP=""
+FIO_ERRORS="" FIO_WRITES="" FIO_READS="" FIO_MAX_MS=""
 
 # The client daemon: enbd-client [-e EXPORT] [-p PORT] HOST /dev/ndN
 ENBD_CLIENT=$ENBD_ROOT/$ENBD_BUILD/enbd-client
+ENBD_SERVER=$ENBD_ROOT/$ENBD_BUILD/enbd-server
 ENBD_MODULE=$ENBD_ROOT/enbd.ko
 
 _enbd_t0=${EPOCHREALTIME/[.,]/}
@@ -121,7 +128,9 @@ _enbd_us() {
 # nobody writes to.
 nap() {
 	if [ -z "${_ENBD_NAP_FD:-}" ]; then
-		exec {_ENBD_NAP_FD}<> <(:) 2>/dev/null || _ENBD_NAP_FD=none
+		# The group, not exec, takes 2>/dev/null: on exec it would stay,
+		# and everything the test logs after its first nap would be lost.
+		{ exec {_ENBD_NAP_FD}<> <(:); } 2>/dev/null || _ENBD_NAP_FD=none
 	fi
 	if [ "$_ENBD_NAP_FD" = none ]; then
 		sleep "$1"
@@ -350,4 +359,224 @@ _enbd_disk_ready() { # NAME
 wait_for_disk() {
 	local name=${1#/dev/}
 	wait_for -t "${2:-30}" _enbd_disk_ready "$name" || die "$1 did not get a size"
+}
+
+# --- enbd-server ---------------------------------------------------------------------
+_enbd_server_up() { # PORT-FILE PID
+	[ -s "$1" ] || proc_gone "$2"
+}
+
+# _enbd_kill9 PID: SIGKILL and reap, whatever its status (a cleanup)
+_enbd_kill9() {
+	kill_and_wait "$1" KILL 10 || true
+}
+
+_enbd_servers=0
+# start_enbd_server [--netns NS] [PORT [ARGS...]]: enbd-server ARGS (default
+# --memory 256M) on PORT (0 or none: a free one), in network namespace NS if
+# given; returns once it listens.  Sets SERVER_PORT, SERVER_PID and
+# SERVER_LOG (its output; a new file per server); SIGKILL on exit.  Call it
+# directly, not in $(...), so that `kill_and_wait "$SERVER_PID"` returns the
+# server's exit status.
+start_enbd_server() {
+	local port pf
+	local -a pre=()
+	if [ "${1:-}" = --netns ]; then
+		# nsenter, not `ip netns exec`: that also gives the server a
+		# private copy of the mounts, which would keep a filesystem
+		# mounted later on busy (its superblock alive) after umount.
+		pre=(nsenter "--net=/run/netns/$2")
+		shift 2
+	fi
+	port=${1:-0}
+	shift || true
+	[ $# -gt 0 ] || set -- --memory 256M
+	[ -x "$ENBD_SERVER" ] || die "$ENBD_SERVER not built (make userspace)"
+	_enbd_servers=$((_enbd_servers + 1))
+	SERVER_LOG=$ENBD_TEST_TMP/server.$_enbd_servers.log
+	pf=$ENBD_TEST_TMP/server.$_enbd_servers.port
+	# nsenter execs the command: $! is the server itself.
+	"${pre[@]}" "$ENBD_SERVER" -p "$port" --port-file "$pf" "$@" </dev/null >"$SERVER_LOG" 2>&1 &
+	SERVER_PID=$!
+	on_exit _enbd_kill9 "$SERVER_PID"
+	wait_for -t 20 _enbd_server_up "$pf" "$SERVER_PID" || die "enbd-server $* did not start"
+	proc_gone "$SERVER_PID" && die "enbd-server $* exited: $(cat "$SERVER_LOG")"
+	read -r SERVER_PORT <"$pf"
+	log "enbd-server $* on port $SERVER_PORT${pre[*]:+ in ${pre[1]#--net=/run/netns/}} (pid $SERVER_PID)"
+}
+
+# --- ext4 --------------------------------------------------------------------------
+# umount_if_mounted DIR: lazily unmount DIR if something is mounted there
+umount_if_mounted() {
+	! mountpoint -q "$1" || umount -l "$1"
+}
+
+# ext4_round_trip DEV MNT [BIG_MIB]: mkfs.ext4 on DEV, mount it on MNT
+# (unmounted on exit), write 16 files of assorted sizes into MNT/dir/sub and
+# BIG_MIB (48) MiB of random data into MNT/big, note their SHA-256 sums in
+# $EXT4_SUMS, unmount, drop the caches, e2fsck -fn, mount again and check
+# every sum.  Dies on any failure; leaves MNT mounted.
+EXT4_SUMS=$ENBD_TEST_TMP/ext4.sums
+ext4_round_trip() {
+	local dev=$1 mnt=$2 big=${3:-48} i src=$ENBD_TEST_TMP/ext4-src
+	mkfs.ext4 -q -F "$dev" || die "mkfs.ext4 $dev"
+	mkdir -p "$mnt" "$src"
+	mount "$dev" "$mnt" || die "mount $dev"
+	on_exit umount_if_mounted "$mnt"
+	mkdir -p "$mnt/dir/sub"
+	for i in $(seq 1 16); do
+		head -c $((i * 197 * 1024 + i)) /dev/urandom >"$src/f$i"
+	done
+	cp "$src"/f* "$mnt/dir/sub/" || die "cp into ext4"
+	dd if=/dev/urandom of="$mnt/big" bs=1M count="$big" status=none || die "dd into ext4"
+	(cd "$mnt" && sha256sum big dir/sub/*) >"$EXT4_SUMS"
+	sync
+	umount "$mnt" || die "umount $mnt"
+	echo 3 >/proc/sys/vm/drop_caches
+	blockdev --flushbufs "$dev"
+	e2fsck -fn "$dev" >&2 || die "e2fsck found problems on $dev"
+	mount "$dev" "$mnt" || die "remount $dev"
+	(cd "$mnt" && sha256sum -c --quiet "$EXT4_SUMS") || die "checksums differ after remount"
+	log "ext4 round trip on $dev: 17 files written, e2fsck clean, checksums match after remount"
+}
+
+# --- fault tests: links, md mirror, fio ----------------------------------------------
+# netns_two_links NS: network namespace NS, a second host joined to this one
+# by two veth links ("NICs"): link 1 is nic1 10.1.0.1/24 here and nic1
+# 10.1.0.2/24 in NS, link 2 nic2 10.2.0.1 / 10.2.0.2.  All deleted on exit,
+# the links first: deleting one end takes its peer along at once, while a
+# deleted namespace lets go of its links only later, asynchronously.
+netns_two_links() {
+	local ns=$1 i
+	ip netns add "$ns" || die "ip netns add $ns"
+	on_exit ip netns delete "$ns"
+	ip -n "$ns" link set lo up
+	for i in 1 2; do
+		ip link add "nic$i" type veth peer name "nic$i" netns "$ns" || die "veth nic$i"
+		on_exit ip link del "nic$i"
+		ip addr add "10.$i.0.1/24" dev "nic$i"
+		ip -n "$ns" addr add "10.$i.0.2/24" dev "nic$i"
+		ip -n "$ns" link set "nic$i" up
+		ip link set "nic$i" up
+	done
+}
+
+# link_down N / link_up N: link N's end in this namespace goes down / up, as
+# when a NIC fails: its routes go with it, so a new connection over it fails
+# at once while those established hang; link_up returns once it routes again.
+link_down() {
+	ip link set "nic$1" down || die "ip link set nic$1 down"
+	log "link $1 down"
+}
+
+_enbd_link_routes() { # N
+	[ -n "$(ip -4 route show dev "nic$1")" ]
+}
+
+link_up() {
+	ip link set "nic$1" up || die "ip link set nic$1 up"
+	wait_for -t 10 _enbd_link_routes "$1" || die "link $1 has no route after going up"
+	log "link $1 up"
+}
+
+# md_mirror_create MD DEV1 DEV2: an md RAID1 of DEV1 and DEV2 (metadata 1.2,
+# --assume-clean: for members that start out equal, e.g. both zeroed);
+# stopped on exit.
+md_mirror_create() {
+	local md=$1
+	shift
+	mdadm --create "$md" --run --quiet --level=1 --raid-devices=2 --metadata=1.2 \
+		--assume-clean "$@" </dev/null >&2 || die "mdadm --create $md $*"
+	on_exit md_stop "$md"
+	wait_for -t 10 test -b "$md" || die "no $md"
+	log "$md: RAID1 of $*"
+}
+
+# md_stop MD: stop MD if it exists
+md_stop() {
+	[ -e "/sys/block/${1#/dev/}/md" ] || return 0
+	mdadm --stop "$1" >&2 2>&1
+}
+
+_enbd_md_idle() { # SYSFS-MD-DIR
+	[ "$(cat "$1/sync_action")" = idle ]
+}
+
+# md_check_clean MD: both members in sync ([UU] in /proc/mdstat, none
+# faulty, not degraded), then a full `check` of the mirror ends with
+# mismatch_cnt 0.  Dies otherwise.
+md_check_clean() {
+	local md=${1#/dev/} sys state line
+	sys=/sys/block/$md/md
+	line=$(grep -A1 "^$md :" /proc/mdstat | tail -n 1)
+	[[ $line == *"[UU]"* ]] || die "$md is not [UU]: $(cat /proc/mdstat)"
+	[ "$(cat "$sys/degraded")" = 0 ] || die "$md is degraded"
+	for state in "$sys"/dev-*/state; do
+		[[ $(cat "$state") != *faulty* ]] || die "${state%/state}: $(cat "$state")"
+	done
+	echo check >"$sys/sync_action"
+	wait_for -t 120 _enbd_md_idle "$sys" || die "$md: check did not finish"
+	[ "$(cat "$sys/last_sync_action")" = check ] || die "$md: no check ran"
+	[ "$(cat "$sys/mismatch_cnt")" = 0 ] || die "$md: mismatch_cnt $(cat "$sys/mismatch_cnt")"
+	log "$md: [UU], check found mismatch_cnt 0"
+}
+
+# fio_verify_start FILE SIZE MAX_SECONDS [FIO OPTIONS...]: fio in the
+# background until fio_verify_stop (or MAX_SECONDS): random direct writes
+# (4..128 KiB, libaio, queue depth 16) over FILE (SIZE), each block read
+# back and checked (crc32c) soon after it was written (verify_backlog); I/O
+# errors are counted, not fatal.  Sets FIO_PID and FIO_OUT (its JSON
+# report); killed on exit.
+fio_verify_start() {
+	local file=$1 size=$2 secs=$3
+	shift 3
+	FIO_OUT=$ENBD_TEST_TMP/fio.json
+	FIO_STOP=$ENBD_TEST_TMP/fio.stop
+	rm -f "$FIO_STOP"
+	# In the scratch directory: fio writes a verify state file when stopped.
+	(cd "$ENBD_TEST_TMP" && exec fio --name=verify --filename="$file" --size="$size" \
+		--rw=randwrite --bsrange=4k-128k --direct=1 --ioengine=libaio --iodepth=16 \
+		--verify=crc32c --verify_backlog=64 --verify_fatal=1 --verify_state_save=0 \
+		--continue_on_error=io --time_based --runtime="$secs" --trigger-file="$FIO_STOP" \
+		--output-format=json --output="$FIO_OUT" "$@" </dev/null >&2) &
+	FIO_PID=$!
+	on_exit _enbd_kill9 "$FIO_PID"
+	log "fio: random writes with crc32c verification, $size of $file (pid $FIO_PID)"
+}
+
+# fio_verify_stop: stop fio_verify_start's fio (it finishes what is in
+# flight) and fio_verify_wait for it
+fio_verify_stop() {
+	: >"$FIO_STOP"
+	fio_verify_wait
+}
+
+# fio_verify_wait: wait for fio_verify_start's fio; sets FIO_ERRORS (I/O and
+# verification errors), FIO_WRITES, FIO_READS (I/Os done) and FIO_MAX_MS
+# (the longest latency of any single I/O: how long the application was
+# stalled at most), and logs them.  Returns 1 if fio failed, saw an error
+# or verified nothing.
+fio_verify_wait() {
+	local rc=0 fields
+	wait "$FIO_PID" || rc=$?
+	if ! fields=$(jq -r '.jobs[0] | [(.total_err + (if .error != 0 then 1 else 0 end)),
+			.write.total_ios, .read.total_ios,
+			([.write.lat_ns.max, .read.lat_ns.max] | max / 1000000 | floor)] | @tsv' \
+			"$FIO_OUT" 2>/dev/null); then
+		log "fio exited with status $rc and no report: $(cat "$FIO_OUT")"
+		return 1
+	fi
+	read -r FIO_ERRORS FIO_WRITES FIO_READS FIO_MAX_MS <<<"$fields"
+	log "fio: exit status $rc, $FIO_ERRORS errors, $FIO_WRITES writes, $FIO_READS reads verified, longest I/O $FIO_MAX_MS ms"
+	[ "$rc" = 0 ] && [ "$FIO_ERRORS" = 0 ] && [ "$FIO_READS" -gt 0 ]
+}
+
+# kmsg_mark: put a mark into the kernel log; kernel_log_since_mark prints
+# the kernel log after it (dmesg, not /proc/kmsg: the harness reads that).
+kmsg_mark() {
+	echo "enbd-test: mark $ENBD_TEST_NAME $$" >/dev/kmsg
+}
+
+kernel_log_since_mark() {
+	dmesg | sed -n "/enbd-test: mark $ENBD_TEST_NAME $$\$/,\$p" | sed 1d
 }

@@ -19,28 +19,8 @@ on_exit cat "$log_file"
 wait_for_disk /dev/nd0
 [ "$(blockdev --getsize64 /dev/nd0)" -eq $((256 << 20)) ] || die "wrong size"
 
-mkfs.ext4 -q -F /dev/nd0 || die "mkfs.ext4"
 mnt=$ENBD_TEST_TMP/mnt
-mkdir -p "$mnt"
-mount /dev/nd0 "$mnt" || die "mount"
-on_exit sh -c "! mountpoint -q '$mnt' || umount -l '$mnt'"
-src=$ENBD_TEST_TMP/src
-mkdir -p "$src"
-for i in $(seq 1 24); do
-	head -c $((i * 173 * 1024 + i)) /dev/urandom >"$src/f$i"
-done
-mkdir -p "$mnt/dir/sub"
-cp "$src"/f* "$mnt/dir/sub/"
-dd if=/dev/urandom of="$mnt/big" bs=1M count=48 status=none
-(cd "$mnt" && sha256sum big dir/sub/*) >"$ENBD_TEST_TMP/sums"
-sync
-umount "$mnt"
-echo 3 >/proc/sys/vm/drop_caches
-blockdev --flushbufs /dev/nd0
-e2fsck -fn /dev/nd0 >&2 || die "e2fsck found problems"
-mount /dev/nd0 "$mnt" || die "remount"
-(cd "$mnt" && sha256sum -c --quiet "$ENBD_TEST_TMP/sums") || die "checksums differ after remount"
-cmp "$src/f7" "$mnt/dir/sub/f7" || die "file content differs"
+ext4_round_trip /dev/nd0 "$mnt"
 umount "$mnt"
 
 # Clean stop: exit 0, NBD_CMD_DISC reached the server, then rmmod.

@@ -5,19 +5,14 @@
 # (Keepalives in /proc/nbdinfo rises); `echo 0` stops them again.
 # timeout: 120
 . "$ENBD_ROOT/tests/vm/lib.sh"
-SERVER=$ENBD_ROOT/$ENBD_BUILD/enbd-server
-[ -x "$SERVER" ] || die "$SERVER not built (make userspace)"
 PARAM=/sys/module/enbd/parameters/keepalive
 
 load_enbd keepalive=0
 on_exit "$ENBD_CLIENT" -q -d /dev/nd0
 truncate -s 64M "$ENBD_TEST_TMP/disk.img"
-"$SERVER" -a 127.0.0.1 -p 0 --port-file "$ENBD_TEST_TMP/port" "$ENBD_TEST_TMP/disk.img" </dev/null 2>"$ENBD_TEST_TMP/server.log" &
-server=$!
-on_exit kill_and_wait "$server"
-wait_for -t 30 test -s "$ENBD_TEST_TMP/port" || die "enbd-server did not listen"
+start_enbd_server 0 -a 127.0.0.1 "$ENBD_TEST_TMP/disk.img"
 log_file=$ENBD_TEST_TMP/client.log
-start_enbd_client --log "$log_file" -v -p "$(cat "$ENBD_TEST_TMP/port")" 127.0.0.1 /dev/nd0
+start_enbd_client --log "$log_file" -v -p "$SERVER_PORT" 127.0.0.1 /dev/nd0
 wait_for_disk /dev/nd0
 
 keepalives() { sed -n 's/^\[0\] Keepalives: *\([0-9]*\).*/\1/p' /proc/nbdinfo; }

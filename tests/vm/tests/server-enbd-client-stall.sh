@@ -9,22 +9,16 @@
 # timeout: 200
 . "$ENBD_ROOT/tests/vm/lib.sh"
 require_cmd ss
-SERVER=$ENBD_ROOT/$ENBD_BUILD/enbd-server
-[ -x "$SERVER" ] || die "$SERVER not built (make userspace)"
 
 load_enbd aging=2
 on_exit "$ENBD_CLIENT" -q -d /dev/nd0
 img=$ENBD_TEST_TMP/disk.img
 truncate -s 64M "$img"
-srv_log=$ENBD_TEST_TMP/server.log
-"$SERVER" -a 127.0.0.1 -p 0 --port-file "$ENBD_TEST_TMP/port" "$img" </dev/null 2>"$srv_log" &
-server=$!
-on_exit kill_and_wait "$server"
+start_enbd_server 0 -a 127.0.0.1 "$img"
+srv_log=$SERVER_LOG server=$SERVER_PID port=$SERVER_PORT
 thaw() { kill -CONT "$server" 2>/dev/null || true; }
 on_exit thaw
 on_exit tail -n 20 "$srv_log"
-wait_for -t 30 test -s "$ENBD_TEST_TMP/port" || die "enbd-server did not listen"
-port=$(cat "$ENBD_TEST_TMP/port")
 
 log_file=$ENBD_TEST_TMP/client.log
 "$ENBD_CLIENT" -p "$port" 127.0.0.1 /dev/nd0 </dev/null 2>"$log_file" &

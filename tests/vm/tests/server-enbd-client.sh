@@ -12,8 +12,6 @@
 # timeout: 420
 . "$ENBD_ROOT/tests/vm/lib.sh"
 require_cmd fio mkfs.ext4 e2fsck sha256sum blkdiscard fstrim
-SERVER=$ENBD_ROOT/$ENBD_BUILD/enbd-server
-[ -x "$SERVER" ] || die "$SERVER not built (make userspace)"
 
 load_enbd
 # Should a step fail with I/O still waiting for a channel: fail it, so rmmod works.
@@ -21,13 +19,9 @@ on_exit "$ENBD_CLIENT" -q -d /dev/nd0
 
 img=$ENBD_TEST_TMP/disk.img	# tmpfs: punches holes like a disk filesystem
 truncate -s 256M "$img"
-srv_log=$ENBD_TEST_TMP/server.log
-"$SERVER" -a 127.0.0.1 -p 0 --port-file "$ENBD_TEST_TMP/port" "$img" </dev/null 2>"$srv_log" &
-server=$!
-on_exit kill_and_wait "$server"
+start_enbd_server 0 -a 127.0.0.1 "$img"
+srv_log=$SERVER_LOG server=$SERVER_PID port=$SERVER_PORT
 on_exit tail -n 20 "$srv_log"
-wait_for -t 30 test -s "$ENBD_TEST_TMP/port" || die "enbd-server did not listen"
-port=$(cat "$ENBD_TEST_TMP/port")
 
 log_file=$ENBD_TEST_TMP/client.log
 "$ENBD_CLIENT" -p "$port" 127.0.0.1 /dev/nd0 </dev/null 2>"$log_file" &
@@ -59,28 +53,8 @@ echo 3 >/proc/sys/vm/drop_caches
 cmp -n $((96 << 20)) /dev/zero /dev/nd0 || die "discarded device does not read zeroes"
 
 # ext4 round trip.
-mkfs.ext4 -q -F /dev/nd0 || die "mkfs.ext4"
 mnt=$ENBD_TEST_TMP/mnt
-mkdir -p "$mnt"
-umount_if_mounted() { ! mountpoint -q "$1" || umount -l "$1"; }
-mount /dev/nd0 "$mnt" || die "mount"
-on_exit umount_if_mounted "$mnt"
-src=$ENBD_TEST_TMP/src
-mkdir -p "$src" "$mnt/dir/sub"
-for i in $(seq 1 16); do
-	head -c $((i * 197 * 1024 + i)) /dev/urandom >"$src/f$i"
-done
-cp "$src"/f* "$mnt/dir/sub/"
-dd if=/dev/urandom of="$mnt/big" bs=1M count=64 status=none
-(cd "$mnt" && sha256sum big dir/sub/*) >"$ENBD_TEST_TMP/sums"
-sync
-umount "$mnt"
-echo 3 >/proc/sys/vm/drop_caches
-blockdev --flushbufs /dev/nd0
-e2fsck -fn /dev/nd0 >&2 || die "e2fsck found problems"
-mount /dev/nd0 "$mnt" || die "remount"
-(cd "$mnt" && sha256sum -c --quiet "$ENBD_TEST_TMP/sums") || die "checksums differ after remount"
-cmp "$src/f11" "$mnt/dir/sub/f11" || die "file content differs"
+ext4_round_trip /dev/nd0 "$mnt" 64
 
 # fstrim after deleting the big file gives its 64 MiB back.
 full=$(used_kib)
@@ -90,7 +64,7 @@ fstrim -v "$mnt" >&2 || die "fstrim"
 trimmed() { [ "$(used_kib)" -le $((full - (60 << 10))) ]; }
 wait_for -t 30 trimmed || die "fstrim did not shrink the served file: $full -> $(used_kib) KiB"
 log "served file: $full KiB -> $(used_kib) KiB after rm + fstrim"
-(cd "$mnt" && sha256sum -c --quiet <(grep -v ' big$' "$ENBD_TEST_TMP/sums")) ||
+(cd "$mnt" && sha256sum -c --quiet <(grep -v ' big$' "$EXT4_SUMS")) ||
 	die "checksums differ after fstrim"
 umount "$mnt"
 e2fsck -fn /dev/nd0 >&2 || die "e2fsck found problems after fstrim"

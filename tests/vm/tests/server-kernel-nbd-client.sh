@@ -9,8 +9,6 @@
 # timeout: 300
 . "$ENBD_ROOT/tests/vm/lib.sh"
 require_cmd nbd-client mkfs.ext4 e2fsck sha256sum
-SERVER=$ENBD_ROOT/$ENBD_BUILD/enbd-server
-[ -x "$SERVER" ] || die "$SERVER not built (make userspace)"
 
 modprobe nbd nbds_max=2 || skip "no nbd module"
 on_exit modprobe -r nbd
@@ -18,14 +16,9 @@ wait_for -t 10 test -b /dev/nbd0 || die "no /dev/nbd0 after modprobe nbd"
 
 img=$ENBD_TEST_TMP/disk.img
 truncate -s 256M "$img"
-srv_log=$ENBD_TEST_TMP/server.log
-"$SERVER" -a 127.0.0.1 -p 0 --port-file "$ENBD_TEST_TMP/port" --name disk "$img" \
-	</dev/null 2>"$srv_log" &
-server=$!
-on_exit kill_and_wait "$server"
+start_enbd_server 0 -a 127.0.0.1 --name disk "$img"
+srv_log=$SERVER_LOG server=$SERVER_PID port=$SERVER_PORT
 on_exit tail -n 20 "$srv_log"
-wait_for -t 30 test -s "$ENBD_TEST_TMP/port" || die "enbd-server did not listen"
-port=$(cat "$ENBD_TEST_TMP/port")
 
 # netlink (the default): nbd-client negotiates, hands the sockets to the
 # kernel and exits.
@@ -35,28 +28,8 @@ wait_for_disk /dev/nbd0
 [ "$(blockdev --getsize64 /dev/nbd0)" -eq $((256 << 20)) ] || die "wrong size"
 [ "$(grep -c ': connected' "$srv_log")" -eq 2 ] || die "expected 2 connections: $(cat "$srv_log")"
 
-mkfs.ext4 -q -F /dev/nbd0 || die "mkfs.ext4"
 mnt=$ENBD_TEST_TMP/mnt
-mkdir -p "$mnt"
-umount_if_mounted() { ! mountpoint -q "$1" || umount -l "$1"; }
-mount /dev/nbd0 "$mnt" || die "mount"
-on_exit umount_if_mounted "$mnt"
-src=$ENBD_TEST_TMP/src
-mkdir -p "$src" "$mnt/dir/sub"
-for i in $(seq 1 16); do
-	head -c $((i * 211 * 1024 + i)) /dev/urandom >"$src/f$i"
-done
-cp "$src"/f* "$mnt/dir/sub/"
-dd if=/dev/urandom of="$mnt/big" bs=1M count=48 status=none
-(cd "$mnt" && sha256sum big dir/sub/*) >"$ENBD_TEST_TMP/sums"
-sync
-umount "$mnt"
-echo 3 >/proc/sys/vm/drop_caches
-blockdev --flushbufs /dev/nbd0
-e2fsck -fn /dev/nbd0 >&2 || die "e2fsck found problems"
-mount /dev/nbd0 "$mnt" || die "remount"
-(cd "$mnt" && sha256sum -c --quiet "$ENBD_TEST_TMP/sums") || die "checksums differ after remount"
-cmp "$src/f9" "$mnt/dir/sub/f9" || die "file content differs"
+ext4_round_trip /dev/nbd0 "$mnt"
 umount "$mnt"
 
 # Clean disconnect: NBD_CMD_DISC on both connections, the device goes away.

@@ -22,9 +22,11 @@ FAKE_SERVER=$TOP/tests/host/client_fake_server.py
 
 LOG="" OUT="" ERR="" RC=0 N=0
 
-# rand_port: a random port number in 20000..39999 (POSIX sh has no $RANDOM)
+# rand_port: a random port number in 20000..32767, below Linux's ephemeral
+# range (32768..60999), so no outgoing connection of this or any other test
+# holds it (POSIX sh has no $RANDOM)
 rand_port() {
-	echo $((20000 + $(od -An -N2 -tu2 /dev/urandom) % 20000))
+	echo $((20000 + $(od -An -N2 -tu2 /dev/urandom) % 12768))
 }
 
 start_nbdkit() {

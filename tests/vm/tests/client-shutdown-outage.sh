@@ -20,10 +20,8 @@ start_server() {
 }
 start_server
 log_file=$ENBD_TEST_TMP/client.log
-"$ENBD_CLIENT" -p "$port" 127.0.0.1 /dev/nd0 </dev/null 2>"$log_file" &
-client=$!
-on_exit kill_and_wait "$client"
-on_exit cat "$log_file"
+start_enbd_client --log "$log_file" -p "$port" 127.0.0.1 /dev/nd0
+client=$ENBD_CLIENT_PID
 wait_for_disk /dev/nd0
 
 kill_and_wait "$server"

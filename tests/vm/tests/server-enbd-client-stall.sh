@@ -21,10 +21,8 @@ on_exit thaw
 on_exit tail -n 20 "$srv_log"
 
 log_file=$ENBD_TEST_TMP/client.log
-"$ENBD_CLIENT" -p "$port" 127.0.0.1 /dev/nd0 </dev/null 2>"$log_file" &
-client=$!
-on_exit kill_and_wait "$client"
-on_exit cat "$log_file"
+start_enbd_client --log "$log_file" -p "$port" 127.0.0.1 /dev/nd0
+client=$ENBD_CLIENT_PID
 wait_for_disk /dev/nd0
 # the client's port on the first connection (the probe's connection comes first)
 first=$(sed -n 's/.*127\.0\.0\.1:\([0-9]*\): serving export.*/\1/p' "$srv_log" | tail -n 1)

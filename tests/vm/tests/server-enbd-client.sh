@@ -24,10 +24,8 @@ srv_log=$SERVER_LOG server=$SERVER_PID port=$SERVER_PORT
 on_exit tail -n 20 "$srv_log"
 
 log_file=$ENBD_TEST_TMP/client.log
-"$ENBD_CLIENT" -p "$port" 127.0.0.1 /dev/nd0 </dev/null 2>"$log_file" &
-client=$!
-on_exit kill_and_wait "$client"
-on_exit cat "$log_file"
+start_enbd_client --log "$log_file" -p "$port" 127.0.0.1 /dev/nd0
+client=$ENBD_CLIENT_PID
 wait_for_disk /dev/nd0
 [ "$(blockdev --getsize64 /dev/nd0)" -eq $((256 << 20)) ] || die "wrong size"
 [ "$(cat /sys/block/nd0/queue/discard_max_bytes)" -gt 0 ] || die "nd0 does not offer discard"

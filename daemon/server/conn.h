@@ -66,6 +66,7 @@ struct conn {
 	bool quit;			/* stop reading: disconnect, EOF or error */
 	int end;			/* enum conn_end, set together with @quit */
 	unsigned int discarded;		/* requests dropped unstarted (CONN_DROPPED) */
+	bool wsock;			/* @wfd is a socket (not so in the fuzzer) */
 	bool splice;			/* --splice and @wfd is a socket */
 	unsigned int waiting;		/* threads waiting for @rlock */
 	unsigned int storage_waits;	/* threads waiting for storage (backend.h) */

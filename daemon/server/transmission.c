@@ -214,22 +214,28 @@ static void conn_abort(struct conn *c)
 
 /* ---- replies ---- */
 
-/* Send a whole reply made of @n pieces, atomically with respect to the
- * other threads of this connection. */
-static int send_iov(struct conn *c, struct iovec *iov, int n)
-{
-	int rc = 0;
+/*
+ * A payload at least this large goes out in a call of its own, after the
+ * headers were handed over with MSG_MORE.  For 1 MiB reads over loopback
+ * that carried 25-40 % more per second, with as much less CPU per GiB,
+ * than one writev() of headers and payload (fio, queue depth 8, in
+ * interleaved rounds); from 32 KiB to 256 KiB it made no difference, and
+ * for 4 KiB reads the second system call cost about a tenth of the IOPS.
+ */
+#define SEPARATE_PAYLOAD_MIN	(256u << 10)
 
-	pthread_mutex_lock(&c->wlock);
+/* Write all of @n pieces, with MSG_MORE if @more follows. */
+static int send_all(struct conn *c, struct iovec *iov, int n, bool more)
+{
 	while (n > 0) {
-		ssize_t w = writev(c->wfd, iov, n);
+		struct msghdr m = { .msg_iov = iov, .msg_iovlen = (size_t)n };
+		ssize_t w = c->wsock ? sendmsg(c->wfd, &m, MSG_NOSIGNAL | (more ? MSG_MORE : 0))
+				     : writev(c->wfd, iov, n);
 
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w < 0) {
-			rc = -1;
-			break;
-		}
+		if (w < 0)
+			return -1;
 		while (n > 0 && (size_t)w >= iov->iov_len) {
 			w -= (ssize_t)iov->iov_len;
 			iov++;
@@ -239,6 +245,25 @@ static int send_iov(struct conn *c, struct iovec *iov, int n)
 			iov->iov_base = (char *)iov->iov_base + w;
 			iov->iov_len -= (size_t)w;
 		}
+	}
+	return 0;
+}
+
+/* Send a whole reply made of @n pieces, the last of them its payload if
+ * it has one, atomically with respect to the other threads of this
+ * connection. */
+static int send_iov(struct conn *c, struct iovec *iov, int n)
+{
+	bool separate = c->wsock && n > 1 && iov[n - 1].iov_len >= SEPARATE_PAYLOAD_MIN;
+	int rc;
+
+	pthread_mutex_lock(&c->wlock);
+	if (separate) {
+		rc = send_all(c, iov, n - 1, true);
+		if (rc == 0)
+			rc = send_all(c, &iov[n - 1], 1, false);
+	} else {
+		rc = send_all(c, iov, n, false);
 	}
 	pthread_mutex_unlock(&c->wlock);
 	if (rc < 0) {
@@ -743,7 +768,8 @@ void transmission(struct conn *c)
 	struct stat st;
 	unsigned int i;
 
-	c->splice = c->srv->splice && fstat(c->wfd, &st) == 0 && S_ISSOCK(st.st_mode);
+	c->wsock = fstat(c->wfd, &st) == 0 && S_ISSOCK(st.st_mode);
+	c->splice = c->srv->splice && c->wsock;
 	worker(c);
 	/* No thread is started once quit is set, and it is set by now. */
 	pthread_mutex_lock(&c->rlock);

@@ -7,23 +7,23 @@
 
 #include "backend.h"
 
-static __thread unsigned int *wait_counter;
+static __thread const struct storage_wait_hook *wait_hook;
 
-void backend_set_wait_counter(unsigned int *counter)
+void backend_set_wait_hook(const struct storage_wait_hook *hook)
 {
-	wait_counter = counter;
+	wait_hook = hook;
 }
 
 void backend_wait_begin(void)
 {
-	if (wait_counter)
-		__atomic_add_fetch(wait_counter, 1, __ATOMIC_ACQ_REL);
+	if (wait_hook)
+		wait_hook->begin(wait_hook->arg);
 }
 
 void backend_wait_end(void)
 {
-	if (wait_counter)
-		__atomic_sub_fetch(wait_counter, 1, __ATOMIC_ACQ_REL);
+	if (wait_hook)
+		wait_hook->end(wait_hook->arg);
 }
 
 int parse_size(const char *s, uint64_t *out)

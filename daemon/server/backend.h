@@ -115,11 +115,18 @@ struct backend *stripe_backend_open(struct backend **parts, unsigned int n, uint
 /*
  * A backend that is about to wait for storage (a read that is not in the
  * page cache, a sync) brackets the wait with backend_wait_begin() and
- * backend_wait_end().  They count the calling thread in the counter it
- * registered with backend_set_wait_counter() (if any): a connection adds
- * threads only while its others are all waiting so (transmission.c).
+ * backend_wait_end().  They call the hooks the calling thread registered
+ * with backend_set_wait_hook() (if any): a connection counts its threads
+ * that wait so, and a thread that serves a request while holding on to
+ * the connection's input lets go of it first (transmission.c).
  */
-void backend_set_wait_counter(unsigned int *counter);
+struct storage_wait_hook {
+	void (*begin)(void *arg);
+	void (*end)(void *arg);
+	void *arg;
+};
+
+void backend_set_wait_hook(const struct storage_wait_hook *hook);
 void backend_wait_begin(void);
 void backend_wait_end(void);
 

@@ -6,10 +6,13 @@
  * Transmission threads work leader/follower style: whichever thread holds
  * @rlock reads the next request from the socket, lets go of the lock and
  * carries the request out, so requests run concurrently and replies go
- * out in completion order.  Replies are written whole under @wlock.  There
- * are two threads to begin with, one reading while the other works; a
- * thread is added (up to max_threads) when a request is read while no
- * other thread waits to read and all the others wait for storage.
+ * out in completion order.  A small READ is the exception: the leader
+ * serves it itself and keeps @rlock, unless the read has to wait for
+ * storage, when it lets go first (transmission.c, INLINE_READ_MAX).
+ * Replies are written whole under @wlock.  There are two threads to begin
+ * with, one reading while the other works; a thread is added (up to
+ * max_threads) when a request is read while no other thread waits to read
+ * and all the others wait for storage.
  *
  * How the connection ends decides what happens to requests that were read
  * but not yet started (see transmission.c, may_start()): after
@@ -66,6 +69,7 @@ struct conn {
 	bool quit;			/* stop reading: disconnect, EOF or error */
 	int end;			/* enum conn_end, set together with @quit */
 	unsigned int discarded;		/* requests dropped unstarted (CONN_DROPPED) */
+	bool wsock;			/* @wfd is a socket (not so in the fuzzer) */
 	bool splice;			/* --splice and @wfd is a socket */
 	unsigned int waiting;		/* threads waiting for @rlock */
 	unsigned int storage_waits;	/* threads waiting for storage (backend.h) */

@@ -214,22 +214,28 @@ static void conn_abort(struct conn *c)
 
 /* ---- replies ---- */
 
-/* Send a whole reply made of @n pieces, atomically with respect to the
- * other threads of this connection. */
-static int send_iov(struct conn *c, struct iovec *iov, int n)
-{
-	int rc = 0;
+/*
+ * A payload at least this large goes out in a call of its own, after the
+ * headers were handed over with MSG_MORE.  For 1 MiB reads over loopback
+ * that carried 25-40 % more per second, with about a fifth less CPU per GiB,
+ * than one writev() of headers and payload (fio, queue depth 8, in
+ * interleaved rounds); from 32 KiB to 256 KiB it made no difference, and
+ * for 4 KiB reads the second system call cost about a tenth of the IOPS.
+ */
+#define SEPARATE_PAYLOAD_MIN	(256u << 10)
 
-	pthread_mutex_lock(&c->wlock);
+/* Write all of @n pieces, with MSG_MORE if @more follows. */
+static int send_all(struct conn *c, struct iovec *iov, int n, bool more)
+{
 	while (n > 0) {
-		ssize_t w = writev(c->wfd, iov, n);
+		struct msghdr m = { .msg_iov = iov, .msg_iovlen = (size_t)n };
+		ssize_t w = c->wsock ? sendmsg(c->wfd, &m, MSG_NOSIGNAL | (more ? MSG_MORE : 0))
+				     : writev(c->wfd, iov, n);
 
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w < 0) {
-			rc = -1;
-			break;
-		}
+		if (w < 0)
+			return -1;
 		while (n > 0 && (size_t)w >= iov->iov_len) {
 			w -= (ssize_t)iov->iov_len;
 			iov++;
@@ -239,6 +245,25 @@ static int send_iov(struct conn *c, struct iovec *iov, int n)
 			iov->iov_base = (char *)iov->iov_base + w;
 			iov->iov_len -= (size_t)w;
 		}
+	}
+	return 0;
+}
+
+/* Send a whole reply made of @n pieces, the last of them its payload if
+ * it has one, atomically with respect to the other threads of this
+ * connection. */
+static int send_iov(struct conn *c, struct iovec *iov, int n)
+{
+	bool separate = c->wsock && n > 1 && iov[n - 1].iov_len >= SEPARATE_PAYLOAD_MIN;
+	int rc;
+
+	pthread_mutex_lock(&c->wlock);
+	if (separate) {
+		rc = send_all(c, iov, n - 1, true);
+		if (rc == 0)
+			rc = send_all(c, &iov[n - 1], 1, false);
+	} else {
+		rc = send_all(c, iov, n, false);
 	}
 	pthread_mutex_unlock(&c->wlock);
 	if (rc < 0) {
@@ -682,7 +707,13 @@ static bool may_start(struct conn *c, const struct request *r)
 	return conn_state(c) != CONN_DROPPED;
 }
 
-static void *worker(void *arg);
+/* One transmission thread. */
+struct worker {
+	struct conn *c;
+	bool lead;		/* holds c->rlock: reads the next request */
+};
+
+static void *worker_main(void *arg);
 
 /*
  * Called with @rlock held after a request was read: if nobody else is
@@ -699,22 +730,80 @@ static void maybe_add_thread(struct conn *c)
 	    __atomic_load_n(&c->waiting, __ATOMIC_ACQUIRE) > 0 ||
 	    __atomic_load_n(&c->storage_waits, __ATOMIC_ACQUIRE) < c->nthreads)
 		return;
-	if (pthread_create(&c->threads[c->nthreads], NULL, worker, c) == 0)
+	if (pthread_create(&c->threads[c->nthreads], NULL, worker_main, c) == 0)
 		c->nthreads++;
 }
 
-static void *worker(void *arg)
+/*
+ * Reads smaller than this are served by the thread that read the request,
+ * which keeps @rlock and reads the next request when done: no hand-off to
+ * another thread, and no wake-up of it, per request.  Should the read have
+ * to wait for storage, the thread lets go of @rlock first (worker_wait_begin)
+ * and another thread reads on.  For 4 KiB random reads from the page cache
+ * this took about 15 % less CPU per GiB.  Larger reads are left to run
+ * beside the reading of the next request, so that copying a read's data
+ * and sending the previous reply use both CPUs; they are also the ones that
+ * may be spliced (SPLICE_MIN), which may block without telling.
+ */
+#define INLINE_READ_MAX	(SPLICE_MIN - 1)
+
+static bool serve_inline(struct conn *c, const struct request *r)
 {
-	struct conn *c = arg;
+	return r->type == NBD_CMD_READ && !r->error && r->length <= INLINE_READ_MAX &&
+	       conn_state(c) == CONN_OPEN;
+}
+
+static void worker_wait_begin(void *arg)
+{
+	struct worker *w = arg;
+
+	__atomic_add_fetch(&w->c->storage_waits, 1, __ATOMIC_ACQ_REL);
+	if (w->lead) {
+		w->lead = false;
+		pthread_mutex_unlock(&w->c->rlock);
+	}
+}
+
+static void worker_wait_end(void *arg)
+{
+	struct worker *w = arg;
+
+	__atomic_sub_fetch(&w->c->storage_waits, 1, __ATOMIC_ACQ_REL);
+}
+
+static void worker_take_lead(struct worker *w)
+{
+	struct conn *c = w->c;
+
+	if (w->lead)
+		return;
+	__atomic_add_fetch(&c->waiting, 1, __ATOMIC_ACQ_REL);
+	pthread_mutex_lock(&c->rlock);
+	__atomic_sub_fetch(&c->waiting, 1, __ATOMIC_ACQ_REL);
+	w->lead = true;
+}
+
+static void worker_drop_lead(struct worker *w)
+{
+	if (w->lead) {
+		w->lead = false;
+		pthread_mutex_unlock(&w->c->rlock);
+	}
+}
+
+static void worker_run(struct worker *w)
+{
+	const struct storage_wait_hook hook = {
+		.begin = worker_wait_begin, .end = worker_wait_end, .arg = w,
+	};
+	struct conn *c = w->c;
 	struct request r;
 
-	backend_set_wait_counter(&c->storage_waits);
+	backend_set_wait_hook(&hook);
 	for (;;) {
 		struct buffer *buf;
 
-		__atomic_add_fetch(&c->waiting, 1, __ATOMIC_ACQ_REL);
-		pthread_mutex_lock(&c->rlock);
-		__atomic_sub_fetch(&c->waiting, 1, __ATOMIC_ACQ_REL);
+		worker_take_lead(w);
 		buf = buffer_get(c);
 		if (!buf) {
 			log_err("%s: out of memory", c->peer);
@@ -722,19 +811,32 @@ static void *worker(void *arg)
 		}
 		if (!buf || __atomic_load_n(&c->quit, __ATOMIC_ACQUIRE) ||
 		    read_request(c, &r, buf) < 0) {
-			pthread_mutex_unlock(&c->rlock);
+			worker_drop_lead(w);
 			if (buf)
 				buffer_put(c, buf);
 			break;
 		}
 		maybe_add_thread(c);
-		pthread_mutex_unlock(&c->rlock);
+		if (serve_inline(c, &r)) {
+			do_request(c, &r, buf);		/* may drop the lead */
+			buffer_put(c, buf);
+			continue;
+		}
+		worker_drop_lead(w);
 		if (may_start(c, &r))
 			do_request(c, &r, buf);
 		else
 			discard(c, &r);
 		buffer_put(c, buf);
 	}
+	backend_set_wait_hook(NULL);
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker w = { .c = arg };
+
+	worker_run(&w);
 	return NULL;
 }
 
@@ -743,8 +845,9 @@ void transmission(struct conn *c)
 	struct stat st;
 	unsigned int i;
 
-	c->splice = c->srv->splice && fstat(c->wfd, &st) == 0 && S_ISSOCK(st.st_mode);
-	worker(c);
+	c->wsock = fstat(c->wfd, &st) == 0 && S_ISSOCK(st.st_mode);
+	c->splice = c->srv->splice && c->wsock;
+	worker_main(c);
 	/* No thread is started once quit is set, and it is set by now. */
 	pthread_mutex_lock(&c->rlock);
 	pthread_mutex_unlock(&c->rlock);

@@ -18,6 +18,8 @@
 #   fault_server A|B [PORT]   start server A or B (again) on its backing file:
 #                             SERVER_A_PID/PORT/LOG or SERVER_B_PID/PORT/LOG
 #   fault_io_flows            wait until both devices carried 100 more requests
+#   fault_wait_reconnected DEV  wait until both channels of DEV reconnected
+#                             since fault_setup and are attached again
 #   fault_check               once the fault is over: stop fio, which must have
 #                             seen no error; md0 [UU] with a clean check, no
 #                             request errored, no I/O error in the kernel log,
@@ -156,6 +158,17 @@ fault_io_flows() {
 		die "no I/O reaches the devices: $(nbd_line 0 Requested:) / $(nbd_line 1 Requested:)"
 	proc_gone "$FIO_PID" && die "fio ended: $(cat "$FIO_OUT")"
 	log "I/O flows"
+}
+
+_fault_reconnected() { # DEV
+	nbd_read
+	grew "$1" Reconnects 0 && grew "$1" Reconnects 1 && attached "$1"
+}
+
+fault_wait_reconnected() { # DEV
+	wait_for -t 30 _fault_reconnected "$1" ||
+		die "nd$1's channels did not reconnect: $(nbd_line "$1" Reconnects:)"
+	log "both channels of nd$1 reconnected"
 }
 
 nbd_counters() {

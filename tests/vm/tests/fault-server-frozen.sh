@@ -26,12 +26,7 @@ wait_for -t 15 no_channel || die "nd0's channels were not given up: $(nbd_line 0
 nap 3
 kill -CONT "$SERVER_A_PID"
 log "server A resumed after $((SECONDS - t0)) s"
-back() {
-	nbd_read
-	grew 0 Reconnects 0 && grew 0 Reconnects 1 && attached 0
-}
-wait_for -t 30 back || die "nd0's channels did not reconnect: $(nbd_line 0 Reconnects:)"
-log "both channels of nd0 reconnected"
+fault_wait_reconnected 0
 fault_io_flows
 
 fault_check

@@ -15,12 +15,7 @@ kill_and_wait "$SERVER_A_PID" KILL || true
 log "server A (nd0) killed"
 nap 2
 fault_server A "$SERVER_A_PORT"
-back() {
-	nbd_read
-	grew 0 Reconnects 0 && grew 0 Reconnects 1 && attached 0
-}
-wait_for -t 30 back || die "nd0's channels did not reconnect: $(nbd_line 0 Reconnects:)"
-log "both channels of nd0 reconnected to the new server"
+fault_wait_reconnected 0
 fault_io_flows
 
 fault_check

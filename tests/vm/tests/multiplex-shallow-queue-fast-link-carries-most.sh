@@ -7,9 +7,9 @@
 # queue on the link and buy no throughput, so the slow channel does not
 # hoard the queue and the fast one carries most of the requests: at least
 # FAST_MIN_PCT %.  Then the shaping moves to the other link and the other
-# channel takes the lead.  Measured in the TCG VM: 93-97 % (3 runs, both
+# channel takes the lead.  Measured in the TCG VM: 93-97 % (5 runs, both
 # directions each); when a channel fetched whenever it had a free slot,
-# 59 % (one run here; 63-74 % before: the slow channel hoarded the queue,
+# 54-59 % (two runs here; 63-74 % before: the slow channel hoarded the queue,
 # the device ran at its pace).  The channels log their window changes (-v)
 # in the guardian's log.
 # timeout: 200

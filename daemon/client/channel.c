@@ -512,12 +512,13 @@ int channel_run(const struct channel_opts *o)
 	int rc;
 
 	c = calloc(1, sizeof(*c));
+	if (c)
+		c->o = o;	/* xmit_init reads the options */
 	if (!c || xmit_init(c) < 0) {
 		log_err("out of memory");
 		free(c);
 		return 1;
 	}
-	c->o = o;
 	c->dev = o->dev;
 	c->sock = -1;
 	c->backoff_ms = CHAN_BACKOFF_MIN_MS;

@@ -53,6 +53,9 @@
 #define CHAN_PROBE		CHAN_SLOTS	/* slot (and cookie) of the keep-alive probe */
 #define CHAN_PROBE_MAX		4096		/* largest block size, so the probe's length */
 #define CHAN_KA_REREAD_MS	1000		/* how often the keepalive option is read */
+/* Latency classes of the adaptive window (xmit.c): READ and WRITE by size. */
+#define CHAN_WIN_SIZES		8		/* 4 KiB, 8 KiB, ... ENBD_MAX_IO_BYTES (512 KiB) */
+#define CHAN_WIN_CLASSES	(2 * CHAN_WIN_SIZES)
 
 struct channel_opts {
 	const char *host;
@@ -108,6 +111,7 @@ struct slot {
 	uint16_t parts_sent;	/* parts completely written to the socket */
 	uint16_t parts_done;	/* parts answered */
 	bool queued;		/* on the send queue */
+	uint64_t start_us;	/* fetched (CLOCK_MONOTONIC) */
 	int error;		/* first error of a part, negative errno */
 	uint64_t answered[ENBD_MAX_IO_BYTES / 512 / 64];	/* part bitmap */
 	int next_free;
@@ -167,6 +171,19 @@ struct channel {
 	struct timespec ka_read;	/* when ka_ms was last read */
 	struct timespec heard;		/* last bytes from the server */
 	struct timespec probe_at;	/* the outstanding probe was queued */
+	/* adaptive in-flight window (xmit.c) */
+	unsigned int window;		/* fetch only while busy is below this */
+	uint32_t base_us[CHAN_WIN_CLASSES][2];	/* least latency: this period, the last */
+	uint64_t base_since_us;		/* this period began */
+	unsigned int rnd_n;		/* samples taken this round */
+	uint64_t rnd_start_us;		/* this round began */
+	double rnd_work;		/* the samples' unloaded latencies, summed */
+	double rnd_ratio, rnd_busy;	/* sums of latency / unloaded, of requests in flight */
+	bool rnd_full;			/* the window was filled during the round */
+	double prev_tput;		/* the last round's throughput; 0: none to compare */
+	unsigned int prev_window;	/* the window it had */
+	unsigned int win_logged;	/* last window logged */
+	uint64_t win_logged_us;
 
 	struct channel_stats st;
 };

@@ -14,6 +14,15 @@
 #   guardian_logged REGEX     the guardian's log has a line matching REGEX
 #   stamp_ms ISO-TIME         a log line's time stamp in ms since midnight
 #   glog_ms REGEX             that of the first guardian log line matching REGEX
+#   mux_start [ARGS...]       /dev/nd0 with two channels, channel 0 over link 1
+#                             and channel 1 over link 2 (netns_two_links), on
+#                             enbd-server in netns srv with a 128 MiB file;
+#                             ARGS go to enbd-guardian
+#   mux_fio SLOW-LINK DEPTH   fio (random 16 KiB reads and writes, 8 s, queue
+#                             depth DEPTH) with link SLOW-LINK shaped to 4
+#                             Mbit/s at both ends: sets SLOW and FAST, the
+#                             requests the channel on the slow / the fast link
+#                             carried meanwhile, and FAST_PCT, the fast one's share
 . "$ENBD_ROOT/tests/vm/lib.sh"
 
 GUARDIAN=$ENBD_ROOT/$ENBD_BUILD/enbd-guardian
@@ -97,4 +106,40 @@ slots_attached() {
 	local v
 	v=$(nbd_total "$1" Sockets: 2>/dev/null) || return 1
 	[ "$v" -ge "$2" ]
+}
+
+mux_start() {
+	require_cmd tc fio
+	netns_two_links srv
+	truncate -s 128M "$ENBD_TEST_TMP/disk.img"
+	start_enbd_server --netns srv 0 "$ENBD_TEST_TMP/disk.img"
+	start_guardian "$@" --client "/dev/nd0 10.1.0.2,10.2.0.2 $SERVER_PORT -n 2 -b 10.1.0.1 -b 10.2.0.1"
+	wait_for_disk /dev/nd0
+	wait_for -t 30 slots_attached 0 2 || die "the two channels did not attach"
+}
+
+_mux_shape() { # add|del LINK: tbf at both ends of the link
+	if [ "$1" = add ]; then
+		tc qdisc add dev "nic$2" root tbf rate 4mbit burst 16kb latency 400ms || die "tc tbf"
+		tc -n srv qdisc add dev "nic$2" root tbf rate 4mbit burst 16kb latency 400ms || die "tc tbf"
+	else
+		tc qdisc del dev "nic$2" root
+		tc -n srv qdisc del dev "nic$2" root
+	fi
+}
+
+mux_fio() {
+	local slow=$1 fast=$((3 - $1)) s0 f0
+	_mux_shape add "$slow"
+	s0=$(nbd_slot 0 Requested: $((slow - 1)))
+	f0=$(nbd_slot 0 Requested: $((fast - 1)))
+	fio --name=mux --filename=/dev/nd0 --rw=randrw --bs=16k --direct=1 --ioengine=libaio \
+		--iodepth="$2" --size=96M --time_based --runtime=8 \
+		--output="$ENBD_TEST_TMP/fio.$slow.$2.out" ||
+		die "fio failed: $(cat "$ENBD_TEST_TMP/fio.$slow.$2.out")"
+	_mux_shape del "$slow"
+	SLOW=$(($(nbd_slot 0 Requested: $((slow - 1))) - s0))
+	FAST=$(($(nbd_slot 0 Requested: $((fast - 1))) - f0))
+	FAST_PCT=$((100 * FAST / (FAST + SLOW)))
+	log "figure: $ENBD_TEST_NAME: queue depth $2, link $slow slow: channel $((slow - 1)) (slow) carried $SLOW requests, channel $((fast - 1)) (fast) $FAST ($FAST_PCT %)"
 }

@@ -9,44 +9,15 @@
 # Requested: counters of /proc/nbdinfo).  Then the shaping moves to the
 # other link and the other channel takes the lead: the share follows the
 # links' speed, not the slot.  (With fewer requests outstanding than a
-# channel's 64 slots, the slow channel holds a larger share of them: see
-# the README.)
+# channel's 64 slots: multiplex-shallow-queue-fast-link-carries-most.)
 # timeout: 200
 . "$ENBD_ROOT/tests/vm/guardian-lib.sh"
-require_cmd tc fio
 
 load_enbd
-netns_two_links srv
-truncate -s 128M "$ENBD_TEST_TMP/disk.img"
-start_enbd_server --netns srv 0 "$ENBD_TEST_TMP/disk.img"
-start_guardian --client "/dev/nd0 10.1.0.2,10.2.0.2 $SERVER_PORT -n 2 -b 10.1.0.1 -b 10.2.0.1"
-wait_for_disk /dev/nd0
-wait_for -t 30 slots_attached 0 2 || die "the two channels did not attach"
+mux_start
 
-shape() { # add|del LINK: tbf at both ends of the link
-	if [ "$1" = add ]; then
-		tc qdisc add dev "nic$2" root tbf rate 4mbit burst 16kb latency 400ms || die "tc tbf"
-		tc -n srv qdisc add dev "nic$2" root tbf rate 4mbit burst 16kb latency 400ms || die "tc tbf"
-	else
-		tc qdisc del dev "nic$2" root
-		tc -n srv qdisc del dev "nic$2" root
-	fi
-}
-
-# run SLOW-LINK: fio with link SLOW-LINK shaped; sets SLOW and FAST, the
-# requests the channel on the slow / the fast link carried meanwhile
-run() {
-	local slow=$1 fast=$((3 - $1)) s0 f0
-	shape add "$slow"
-	s0=$(nbd_slot 0 Requested: $((slow - 1)))
-	f0=$(nbd_slot 0 Requested: $((fast - 1)))
-	fio --name=mux --filename=/dev/nd0 --rw=randrw --bs=16k --direct=1 --ioengine=libaio \
-		--iodepth=128 --size=96M --time_based --runtime=8 --output="$ENBD_TEST_TMP/fio.$slow.out" ||
-		die "fio failed: $(cat "$ENBD_TEST_TMP/fio.$slow.out")"
-	shape del "$slow"
-	SLOW=$(($(nbd_slot 0 Requested: $((slow - 1))) - s0))
-	FAST=$(($(nbd_slot 0 Requested: $((fast - 1))) - f0))
-	log "figure: $ENBD_TEST_NAME: link $slow slow: channel $((slow - 1)) (slow) carried $SLOW requests, channel $((fast - 1)) (fast) $FAST ($((100 * FAST / (FAST + SLOW))) %)"
+run() { # SLOW-LINK
+	mux_fio "$1" 128
 	[ "$SLOW" -gt 0 ] || die "the slow channel carried nothing: it should still take its share"
 	[ "$FAST" -ge $((3 * SLOW)) ] || die "the fast channel did not carry most of the requests"
 }

@@ -45,6 +45,11 @@ start_client() { # ARGS...
 	on_exit cat "$client_log"
 }
 
+# A channel attaches to the device before it connects, so the device's
+# Sockets count says nothing about the handshake: wait for both channels'
+# "serving" lines before looking at what they negotiated or ending the server.
+both_serving() { [ "$(grep -c 'serving /dev/nd0' "$client_log")" = 2 ]; }
+
 # wait_exit PID: wait (60 s) until the client has ended by itself; its status in $rc
 wait_exit() {
 	wait_for -t 60 proc_gone "$1" || die "enbd-client $1 did not exit by itself"
@@ -73,6 +78,7 @@ start_nbdkit --filter=multi-conn file "$img" multi-conn-mode=disable >/dev/null
 start_client -n 2 --force-multi-conn -p "$NBDKIT_PORT" 127.0.0.1 /dev/nd0
 wait_for_disk /dev/nd0
 wait_for -t 20 slots_attached 0 2 || die "the two channels did not attach: $(nbd_line 0 Sockets:)"
+wait_for -t 20 both_serving || die "the two channels did not both negotiate"
 [ "$(grep -c 'warning: .*does not advertise NBD_FLAG_CAN_MULTI_CONN; --force-multi-conn: going on with 2 channels' "$client_log")" = 2 ] ||
 	die "not one warning per channel"
 head -c 8M /dev/urandom >"$ENBD_TEST_TMP/data"
@@ -90,7 +96,7 @@ on_exit shut_down_nd0
 start_nbdkit memory 64M >/dev/null
 start_client -n 2 -p "$NBDKIT_PORT" 127.0.0.1 /dev/nd0
 wait_for_disk /dev/nd0
-wait_for -t 20 slots_attached 0 2 || die "the two channels did not attach to nbdkit"
+wait_for -t 20 both_serving || die "the two channels did not negotiate with nbdkit"
 grep -q 'warning' "$client_log" && die "warned although nbdkit advertises CAN_MULTI_CONN"
 kill_and_wait "$NBDKIT_PID" KILL
 start_qemu_nbd "$NBDKIT_PORT"

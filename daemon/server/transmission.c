@@ -791,12 +791,13 @@ static void worker_drop_lead(struct worker *w)
 	}
 }
 
-static void worker_run(struct worker *w)
+static void *worker_main(void *arg)
 {
+	struct conn *c = arg;
+	struct worker wk = { .c = c }, *w = &wk;
 	const struct storage_wait_hook hook = {
 		.begin = worker_wait_begin, .end = worker_wait_end, .arg = w,
 	};
-	struct conn *c = w->c;
 	struct request r;
 
 	backend_set_wait_hook(&hook);
@@ -830,13 +831,6 @@ static void worker_run(struct worker *w)
 		buffer_put(c, buf);
 	}
 	backend_set_wait_hook(NULL);
-}
-
-static void *worker_main(void *arg)
-{
-	struct worker w = { .c = arg };
-
-	worker_run(&w);
 	return NULL;
 }
 

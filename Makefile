@@ -1,6 +1,7 @@
 # enbd: top-level build.
 #   make            module + daemons + test programs
-#   make check      the whole test suite (host tests, then the VM suite)
+#   make check      the whole test suite (host tests, again under ASan+UBSan,
+#                   then the VM suite)
 #   make demo       boot a VM where /dev/nd0 is served and used
 #   make SAN=1 ...  userspace built with -fsanitize=address,undefined
 # Each part adds its own rules in a build.mk next to its sources.
@@ -44,6 +45,7 @@ module:
 
 check: deps
 	$(MAKE) all
+	$(MAKE) SAN=1 userspace
 	tests/run-suite
 
 demo: deps

@@ -429,7 +429,8 @@ static int listen_on(const struct options *o)
 {
 	int fd;
 
-	/* With no address, one IPv6 socket takes IPv4 too; else plain IPv4. */
+	/* With no address, one dual-stack IPv6 socket; plain IPv4 where the
+	 * host has no IPv6. */
 	if (o->addr)
 		return sock_listen(o->addr, o->port, 128);
 	fd = sock_listen("::", o->port, 128);

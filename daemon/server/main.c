@@ -54,6 +54,9 @@ static const char usage_text[] =
 "      --default-deny       with no --allow, refuse everyone\n"
 "  -t, --threads N          at most N worker threads per connection (default 16)\n"
 "      --max-connections N  connections served at once (default 256)\n"
+"      --description TEXT   describe every export to clients (LIST, INFO)\n"
+"      --export-description NAME=TEXT\n"
+"                           describe export NAME (repeatable)\n"
 "      --port-file FILE     write the port listened on to FILE\n"
 "      --splice             zero-copy reads from files (less CPU, more blocking)\n"
 "  -v, --verbose            more log lines (repeat for more)\n"
@@ -67,6 +70,9 @@ struct options {
 	unsigned int threads, max_conns;
 	char **export_args;
 	unsigned int nexport_args;
+	const char *description;
+	char **export_descs;
+	unsigned int nexport_descs;
 	struct acl acl;
 };
 
@@ -243,10 +249,24 @@ static unsigned int parse_count(const char *s, const char *what)
 	return (unsigned int)v;
 }
 
+/* Descriptions go to every client: printable text of a string's length. */
+static const char *check_description(const char *text, const char *option)
+{
+	const unsigned char *p;
+
+	if (strlen(text) > NBD_MAX_STRING)
+		usage_error("%s: longer than 4096 bytes", option);
+	for (p = (const unsigned char *)text; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			usage_error("%s: control characters", option);
+	return text;
+}
+
 static void parse_options(int argc, char **argv, struct options *o)
 {
-	enum { OPT_LINEAR = 256, OPT_STRIPE, OPT_ALLOW, OPT_DENY, OPT_MAXCONN, OPT_PORTFILE,
-	       OPT_SPLICE };
+	enum { OPT_LINEAR = 256, OPT_STRIPE, OPT_ALLOW, OPT_DENY, OPT_MAXCONN,
+	       OPT_DESC, OPT_EXPORT_DESC,
+	       OPT_PORTFILE, OPT_SPLICE };
 	static const struct option longopts[] = {
 		{ "port", required_argument, NULL, 'p' },
 		{ "address", required_argument, NULL, 'a' },
@@ -260,6 +280,8 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{ "default-deny", no_argument, NULL, OPT_DENY },
 		{ "threads", required_argument, NULL, 't' },
 		{ "max-connections", required_argument, NULL, OPT_MAXCONN },
+		{ "description", required_argument, NULL, OPT_DESC },
+		{ "export-description", required_argument, NULL, OPT_EXPORT_DESC },
 		{ "port-file", required_argument, NULL, OPT_PORTFILE },
 		{ "splice", no_argument, NULL, OPT_SPLICE },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -274,7 +296,8 @@ static void parse_options(int argc, char **argv, struct options *o)
 	o->threads = DEFAULT_THREADS;
 	o->max_conns = DEFAULT_MAX_CONNS;
 	o->export_args = calloc(argc, sizeof(char *));
-	if (!o->export_args)
+	o->export_descs = calloc(argc, sizeof(char *));
+	if (!o->export_args || !o->export_descs)
 		exit(1);
 	while ((ch = getopt_long(argc, argv, "p:a:rn:m:e:t:vqh", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -293,6 +316,15 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case OPT_DENY: o->acl.default_deny = true; break;
 		case 't': o->threads = parse_count(optarg, "--threads"); break;
 		case OPT_MAXCONN: o->max_conns = parse_count(optarg, "--max-connections"); break;
+		case OPT_DESC:
+			o->description = check_description(optarg, "--description");
+			break;
+		case OPT_EXPORT_DESC:
+			if (!strchr(optarg, '='))
+				usage_error("--export-description \"%s\": expected NAME=TEXT", optarg);
+			check_description(strchr(optarg, '=') + 1, "--export-description");
+			o->export_descs[o->nexport_descs++] = optarg;
+			break;
 		case OPT_PORTFILE: o->port_file = optarg; break;
 		case OPT_SPLICE: o->splice = true; break;
 		case 'v': o->verbosity++; break;
@@ -409,6 +441,29 @@ static int open_exports(struct server *srv, const struct options *o, int argc, c
 	return 0;
 }
 
+/* --description for every export, then --export-description NAME=TEXT. */
+static int describe_exports(struct server *srv, const struct options *o)
+{
+	unsigned int i;
+
+	for (i = 0; i < srv->nexports; i++)
+		srv->exports[i].description = o->description;
+	for (i = 0; i < o->nexport_descs; i++) {
+		char *arg = o->export_descs[i], *eq = strchr(arg, '=');
+		const struct export *e;
+
+		*eq = 0;
+		e = export_find(srv, arg);
+		if (!e)
+			log_err("--export-description: no export \"%s\"", arg);
+		*eq = '=';
+		if (!e)
+			return -1;
+		srv->exports[e - srv->exports].description = eq + 1;
+	}
+	return 0;
+}
+
 static void close_exports(struct server *srv)
 {
 	unsigned int i;
@@ -489,7 +544,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
 
-	if (sfd < 0 || open_exports(&srv, &o, argc, argv) < 0) {
+	if (sfd < 0 || open_exports(&srv, &o, argc, argv) < 0 || describe_exports(&srv, &o) < 0) {
 		close_exports(&srv);
 		return 1;
 	}
@@ -539,6 +594,7 @@ int main(int argc, char **argv)
 	close(sfd);
 	acl_free(&o.acl);
 	free(o.export_args);
+	free(o.export_descs);
 	if (o.port_file)
 		unlink(o.port_file);
 	return status;

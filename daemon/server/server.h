@@ -12,6 +12,7 @@
 struct export {
 	char *name;
 	char *spec;		/* as given on the command line */
+	const char *description; /* the operator's, for LIST and INFO; or NULL */
 	struct backend *backend;
 	bool readonly;
 };

@@ -401,12 +401,6 @@ static enum opt_result dispatch(struct conn *c, struct option_req *o)
 
 	log_debug("%s: option %s (%u), %u bytes", c->peer, nbd_option_name(o->opt), o->opt,
 		  o->len);
-	if (c->refused && o->opt != NBD_OPT_ABORT) {
-		if (o->opt == NBD_OPT_EXPORT_NAME)
-			return OPT_CLOSE;
-		return send_error(c, o->opt, NBD_REP_ERR_POLICY,
-				  "access denied by server policy");
-	}
 	for (i = 0; i < sizeof(option_handlers) / sizeof(option_handlers[0]); i++)
 		if (option_handlers[i].opt == o->opt)
 			return option_handlers[i].fn(c, o);

@@ -142,7 +142,7 @@ int sock_listen(const char *addr, const char *port, int backlog)
 		.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE,
 	};
 	struct addrinfo *res, *ai;
-	int fd = -1, one = 1, saved = EADDRNOTAVAIL;
+	int fd = -1, one = 1, zero = 0, saved = EADDRNOTAVAIL;
 
 	if (getaddrinfo(addr, port, &hints, &res) != 0) {
 		errno = EADDRNOTAVAIL;
@@ -153,6 +153,9 @@ int sock_listen(const char *addr, const char *port, int backlog)
 		if (fd < 0)
 			continue;
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		/* "::" takes IPv4 too, whatever net.ipv6.bindv6only says. */
+		if (ai->ai_family == AF_INET6)
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
 		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, backlog) == 0)
 			break;
 		saved = errno;

@@ -18,8 +18,9 @@ int sock_connect(const char *host, const char *port, const char *bind_addr,
 		 int timeout_ms, char *why, size_t why_len);
 
 /*
- * Listen on ADDR:PORT (ADDR NULL for every address).  Returns the fd or -1
- * with errno set.
+ * Listen on ADDR:PORT (ADDR NULL for every address).  An IPv6 socket is
+ * always dual-stack (IPV6_V6ONLY off), so "::" takes IPv4 clients too.
+ * Returns the fd or -1 with errno set.
  */
 int sock_listen(const char *addr, const char *port, int backlog);
 

@@ -60,31 +60,41 @@ static bool prefix_match(const unsigned char *a, const unsigned char *b, unsigne
 	return rest == 0 || ((a[whole] ^ b[whole]) & (0xff00 >> rest) & 0xff) == 0;
 }
 
-bool acl_allows(const struct acl *acl, const struct sockaddr *sa)
+void peer_addr_get(const struct sockaddr *sa, struct peer_addr *pa)
 {
-	unsigned char addr[16];
-	int family = sa->sa_family;
+	memset(pa, 0, sizeof(*pa));
+	if (sa->sa_family == AF_INET) {
+		pa->family = AF_INET;
+		memcpy(pa->bytes, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+
+		if (IN6_IS_ADDR_V4MAPPED(a6)) {
+			pa->family = AF_INET;
+			memcpy(pa->bytes, &a6->s6_addr[12], 4);
+		} else {
+			pa->family = AF_INET6;
+			memcpy(pa->bytes, a6, 16);
+		}
+	} else {
+		pa->family = AF_UNSPEC;
+	}
+}
+
+bool peer_addr_equal(const struct peer_addr *a, const struct peer_addr *b)
+{
+	return a->family == b->family && !memcmp(a->bytes, b->bytes, sizeof(a->bytes));
+}
+
+bool acl_allows(const struct acl *acl, const struct peer_addr *pa)
+{
 	unsigned int i;
 
 	if (acl->count == 0)
 		return !acl->default_deny;
-	if (family == AF_INET) {
-		memcpy(addr, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-	} else if (family == AF_INET6) {
-		const struct in6_addr *a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-
-		if (IN6_IS_ADDR_V4MAPPED(a6)) {
-			family = AF_INET;
-			memcpy(addr, &a6->s6_addr[12], 4);
-		} else {
-			memcpy(addr, a6, 16);
-		}
-	} else {
-		return false;
-	}
 	for (i = 0; i < acl->count; i++)
-		if (acl->entries[i].family == family &&
-		    prefix_match(acl->entries[i].addr, addr, acl->entries[i].prefix))
+		if (acl->entries[i].family == pa->family &&
+		    prefix_match(acl->entries[i].addr, pa->bytes, acl->entries[i].prefix))
 			return true;
 	return false;
 }

@@ -3,7 +3,7 @@
 SERVER_CORE_OBJS := $(addprefix $(BUILD)/daemon/server/, \
 	backend.o backend-file.o backend-memory.o backend-raid.o \
 	export.o acl.o conn.o handshake.o transmission.o)
-SERVER_OBJS := $(SERVER_CORE_OBJS) $(BUILD)/daemon/server/main.o
+SERVER_OBJS := $(SERVER_CORE_OBJS) $(BUILD)/daemon/server/main.o $(BUILD)/daemon/server/clients.o
 
 PROGRAMS += $(BUILD)/enbd-server
 

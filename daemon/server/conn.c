@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Connection lifetime and buffered input. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,8 +11,7 @@
 #include "log.h"
 #include "sock.h"
 
-struct conn *conn_new(const struct server *srv, int rfd, int wfd, const char *peer,
-		      bool refused)
+struct conn *conn_new(const struct server *srv, int rfd, int wfd, const char *peer)
 {
 	struct conn *c = calloc(1, sizeof(*c));
 	pthread_mutexattr_t attr;
@@ -27,7 +27,6 @@ struct conn *conn_new(const struct server *srv, int rfd, int wfd, const char *pe
 	c->srv = srv;
 	c->rfd = rfd;
 	c->wfd = wfd;
-	c->refused = refused;
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	/* Spin briefly before sleeping: the locks are held for microseconds,
 	 * and a sleep-and-wake per request costs more (half the context
@@ -53,17 +52,21 @@ void conn_free(struct conn *c)
 	free(c);
 }
 
+static bool end_handshake(struct conn *c, enum conn_phase next)
+{
+	int expected = CONN_HANDSHAKE;
+
+	return atomic_compare_exchange_strong(&c->phase, &expected, next);
+}
+
+bool conn_expire_handshake(struct conn *c)
+{
+	return end_handshake(c, CONN_EXPIRED);
+}
+
 void conn_serve(struct conn *c)
 {
-	int rc;
-
-	/* A client gets this long for each read of the handshake. */
-	if (c->srv->handshake_timeout_ms)
-		sock_set_timeouts(c->rfd, c->srv->handshake_timeout_ms);
-	rc = handshake(c);
-	if (c->srv->handshake_timeout_ms)
-		sock_set_timeouts(c->rfd, 0);
-	if (rc == 0)
+	if (handshake(c) == 0 && end_handshake(c, CONN_TRANSMISSION))
 		transmission(c);
 }
 

@@ -36,6 +36,17 @@
 #define CONN_MAX_OPTIONS 1024		/* options per session before we hang up */
 #define META_ID_BASE_ALLOCATION 1	/* our id for base:allocation */
 
+/*
+ * Where a connection is (struct conn.phase).  The handshake ends once: the
+ * connection's thread moves it on to transmission, or the accepting thread
+ * expires it at its deadline (clients.c); whichever comes first wins.
+ */
+enum conn_phase {
+	CONN_HANDSHAKE,
+	CONN_TRANSMISSION,
+	CONN_EXPIRED,		/* past the handshake deadline: closing */
+};
+
 /* How the transmission phase ends (struct conn.end); set once. */
 enum conn_end {
 	CONN_OPEN,		/* still serving */
@@ -48,7 +59,7 @@ struct conn {
 	const struct server *srv;
 	int rfd, wfd;			/* the socket twice (the fuzzer uses two files) */
 	char peer[80];			/* for log lines */
-	bool refused;			/* the ACL said no: refuse every option */
+	_Atomic int phase;		/* enum conn_phase */
 	unsigned int max_threads;
 
 	/* Read-ahead, used by the handshake and then by the @rlock holder. */
@@ -80,12 +91,14 @@ struct conn {
 	struct buffer *pool;
 };
 
-struct conn *conn_new(const struct server *srv, int rfd, int wfd, const char *peer,
-		      bool refused);
+struct conn *conn_new(const struct server *srv, int rfd, int wfd, const char *peer);
 void conn_free(struct conn *c);
 /* Handshake then transmission, until the client goes away.  The caller
  * closes the descriptors. */
 void conn_serve(struct conn *c);
+/* From another thread: end a handshake that is still going on.  True when
+ * it was; the caller then shuts the socket down. */
+bool conn_expire_handshake(struct conn *c);
 
 /* Buffered exact read; -1 with errno (ECONNRESET at end of stream). */
 int conn_read(struct conn *c, void *buf, size_t len);

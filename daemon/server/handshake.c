@@ -210,16 +210,14 @@ static enum opt_result opt_list(struct conn *c, struct option_req *o)
 	for (i = 0; i < c->srv->nexports; i++) {
 		const struct export *e = &c->srv->exports[i];
 		uint32_t nlen = (uint32_t)strlen(e->name);
-		uint32_t dlen = (uint32_t)strlen(e->backend->desc);
+		uint32_t dlen = e->description ? (uint32_t)strlen(e->description) : 0;
 		uint32_t be_nlen = htobe32(nlen);
 		unsigned char head[4 + NBD_MAX_STRING];
 
 		memcpy(head, &be_nlen, 4);
 		memcpy(head + 4, e->name, nlen);
-		if (dlen > NBD_MAX_STRING)
-			dlen = NBD_MAX_STRING;
 		if (send_reply2(c, o->opt, NBD_REP_SERVER, head, 4 + nlen,
-				e->backend->desc, dlen) < 0)
+				e->description, dlen) < 0)
 			return OPT_CLOSE;
 	}
 	return send_ack(c, o->opt);
@@ -282,8 +280,9 @@ static enum opt_result opt_info_go(struct conn *c, struct option_req *o)
 	    send_reply(c, o->opt, NBD_REP_INFO, &bs, sizeof(bs)) < 0 ||
 	    (want_name && send_info(c, o->opt, NBD_INFO_NAME, e->name,
 				    (uint32_t)strlen(e->name)) < 0) ||
-	    (want_desc && send_info(c, o->opt, NBD_INFO_DESCRIPTION, e->backend->desc,
-				    (uint32_t)strnlen(e->backend->desc, NBD_MAX_STRING)) < 0) ||
+	    (want_desc && e->description &&
+	     send_info(c, o->opt, NBD_INFO_DESCRIPTION, e->description,
+		       (uint32_t)strlen(e->description)) < 0) ||
 	    send_ack(c, o->opt) == OPT_CLOSE) {
 		rc = OPT_CLOSE;
 		goto out;
@@ -402,12 +401,6 @@ static enum opt_result dispatch(struct conn *c, struct option_req *o)
 
 	log_debug("%s: option %s (%u), %u bytes", c->peer, nbd_option_name(o->opt), o->opt,
 		  o->len);
-	if (c->refused && o->opt != NBD_OPT_ABORT) {
-		if (o->opt == NBD_OPT_EXPORT_NAME)
-			return OPT_CLOSE;
-		return send_error(c, o->opt, NBD_REP_ERR_POLICY,
-				  "access denied by server policy");
-	}
 	for (i = 0; i < sizeof(option_handlers) / sizeof(option_handlers[0]); i++)
 		if (option_handlers[i].opt == o->opt)
 			return option_handlers[i].fn(c, o);

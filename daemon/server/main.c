@@ -4,12 +4,12 @@
  * sets of them over the standard NBD protocol.  See README.md.
  *
  * The main thread parses the command line, opens the exports, then
- * accepts connections; each connection gets its own thread (conn.c), which
+ * accepts connections (clients.c); each connection gets its own thread
+ * (conn.c), which
  * may add helpers while serving requests (transmission.c).
  */
 #include <errno.h>
 #include <getopt.h>
-#include <arpa/inet.h>
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
@@ -22,7 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "conn.h"
+#include "clients.h"
 #include "log.h"
 #include "nbd-proto.h"
 #include "server.h"
@@ -31,8 +31,8 @@
 #define DEFAULT_PORT		"10809"
 #define DEFAULT_THREADS		16
 #define DEFAULT_MAX_CONNS	256
-#define HANDSHAKE_TIMEOUT_MS	30000
-#define SHUTDOWN_GRACE_S	10
+#define DEFAULT_MAX_PER_ADDR	16
+#define DEFAULT_HANDSHAKE_S	10
 
 static const char usage_text[] =
 "Usage: enbd-server [OPTIONS] [FILE...]\n"
@@ -54,6 +54,14 @@ static const char usage_text[] =
 "      --default-deny       with no --allow, refuse everyone\n"
 "  -t, --threads N          at most N worker threads per connection (default 16)\n"
 "      --max-connections N  connections served at once (default 256)\n"
+"      --max-connections-per-address N\n"
+"                           ... from one client address (default 16)\n"
+"      --handshake-timeout SECONDS\n"
+"                           close clients still negotiating after this long\n"
+"                           (default 10)\n"
+"      --description TEXT   describe every export to clients (LIST, INFO)\n"
+"      --export-description NAME=TEXT\n"
+"                           describe export NAME (repeatable)\n"
 "      --port-file FILE     write the port listened on to FILE\n"
 "      --splice             zero-copy reads from files (less CPU, more blocking)\n"
 "  -v, --verbose            more log lines (repeat for more)\n"
@@ -65,163 +73,14 @@ struct options {
 	bool readonly, linear, splice;
 	int verbosity;
 	unsigned int threads, max_conns;
+	unsigned int max_per_addr, handshake_s;
 	char **export_args;
 	unsigned int nexport_args;
+	const char *description;
+	char **export_descs;
+	unsigned int nexport_descs;
 	struct acl acl;
 };
-
-/* ---- connections ---- */
-
-struct client {
-	struct conn *conn;
-	int fd;
-	struct client *next;
-};
-
-static pthread_mutex_t clients_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t clients_gone = PTHREAD_COND_INITIALIZER;
-static struct client *clients;
-static unsigned int nclients;
-
-static void *client_thread(void *arg)
-{
-	struct client *cl = arg, **pp;
-
-	conn_serve(cl->conn);
-	log_info("%s: disconnected", cl->conn->peer);
-	pthread_mutex_lock(&clients_lock);
-	for (pp = &clients; *pp; pp = &(*pp)->next) {
-		if (*pp == cl) {
-			*pp = cl->next;
-			break;
-		}
-	}
-	nclients--;
-	close(cl->fd);
-	pthread_cond_broadcast(&clients_gone);
-	pthread_mutex_unlock(&clients_lock);
-	conn_free(cl->conn);
-	free(cl);
-	return NULL;
-}
-
-static void peer_name(const struct sockaddr_storage *ss, socklen_t len, char *buf, size_t size)
-{
-	char host[INET6_ADDRSTRLEN + 16], port[8];
-	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
-
-	/* IPv4 through the IPv6 socket: show it as IPv4 */
-	if (ss->ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr) &&
-	    inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], host, sizeof(host))) {
-		snprintf(buf, size, "%s:%u", host, ntohs(s6->sin6_port));
-		return;
-	}
-	if (getnameinfo((const struct sockaddr *)ss, len, host, sizeof(host), port, sizeof(port),
-			NI_NUMERICHOST | NI_NUMERICSERV) != 0)
-		snprintf(buf, size, "unknown peer");
-	else if (ss->ss_family == AF_INET6)
-		snprintf(buf, size, "[%s]:%s", host, port);
-	else
-		snprintf(buf, size, "%s:%s", host, port);
-}
-
-static void accept_one(int lfd, const struct server *srv, const struct options *o)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	struct client *cl;
-	pthread_attr_t attr;
-	pthread_t tid;
-	char peer[sizeof(((struct conn *)0)->peer)];
-	bool allowed;
-	int fd, one = 1;
-
-	fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
-	if (fd < 0) {
-		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-			log_warn("accept: %s", strerror(errno));
-		return;
-	}
-	peer_name(&ss, len, peer, sizeof(peer));
-	allowed = acl_allows(&o->acl, (struct sockaddr *)&ss);
-	if (!allowed)
-		log_warn("%s: refused by access control", peer);
-	pthread_mutex_lock(&clients_lock);
-	if (nclients >= o->max_conns) {
-		pthread_mutex_unlock(&clients_lock);
-		log_warn("%s: too many connections (%u), closing", peer, o->max_conns);
-		close(fd);
-		return;
-	}
-	pthread_mutex_unlock(&clients_lock);
-	sock_set_nodelay(fd);
-	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
-	cl = calloc(1, sizeof(*cl));
-	if (!cl || !(cl->conn = conn_new(srv, fd, fd, peer, !allowed))) {
-		log_err("%s: out of memory", peer);
-		free(cl);
-		close(fd);
-		return;
-	}
-	cl->fd = fd;
-	if (allowed)
-		log_info("%s: connected", peer);
-	pthread_mutex_lock(&clients_lock);
-	cl->next = clients;
-	clients = cl;
-	nclients++;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&tid, &attr, client_thread, cl) != 0) {
-		clients = cl->next;
-		nclients--;
-		pthread_mutex_unlock(&clients_lock);
-		log_err("%s: cannot start a thread", peer);
-		conn_free(cl->conn);
-		free(cl);
-		close(fd);
-	} else {
-		pthread_mutex_unlock(&clients_lock);
-	}
-	pthread_attr_destroy(&attr);
-}
-
-/* With @clients_lock held: shut every client socket down (@how) and wait
- * up to SHUTDOWN_GRACE_S for their threads to finish. */
-static void shutdown_clients(int how)
-{
-	struct timespec deadline;
-	struct client *cl;
-
-	for (cl = clients; cl; cl = cl->next) {
-		conn_stop(cl->conn);	/* what was read is still carried out */
-		shutdown(cl->fd, how);
-	}
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += SHUTDOWN_GRACE_S;
-	while (nclients &&
-	       pthread_cond_timedwait(&clients_gone, &clients_lock, &deadline) != ETIMEDOUT)
-		;
-}
-
-/*
- * Server shutdown: stop reading requests (in-flight ones are finished and
- * answered), then, for clients that do not read their replies, stop
- * writing too.  Returns true when every client is gone.
- */
-static bool close_clients(void)
-{
-	bool all_gone;
-
-	pthread_mutex_lock(&clients_lock);
-	if (nclients)
-		shutdown_clients(SHUT_RD);
-	if (nclients)
-		shutdown_clients(SHUT_RDWR);
-	all_gone = nclients == 0;
-	pthread_mutex_unlock(&clients_lock);
-	return all_gone;
-}
 
 /* ---- start-up ---- */
 
@@ -243,10 +102,24 @@ static unsigned int parse_count(const char *s, const char *what)
 	return (unsigned int)v;
 }
 
+/* Descriptions go to every client: printable text of a string's length. */
+static const char *check_description(const char *text, const char *option)
+{
+	const unsigned char *p;
+
+	if (strlen(text) > NBD_MAX_STRING)
+		usage_error("%s: longer than 4096 bytes", option);
+	for (p = (const unsigned char *)text; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			usage_error("%s: control characters", option);
+	return text;
+}
+
 static void parse_options(int argc, char **argv, struct options *o)
 {
-	enum { OPT_LINEAR = 256, OPT_STRIPE, OPT_ALLOW, OPT_DENY, OPT_MAXCONN, OPT_PORTFILE,
-	       OPT_SPLICE };
+	enum { OPT_LINEAR = 256, OPT_STRIPE, OPT_ALLOW, OPT_DENY, OPT_MAXCONN,
+	       OPT_MAXCONN_ADDR, OPT_HANDSHAKE_TIMEOUT, OPT_DESC, OPT_EXPORT_DESC,
+	       OPT_PORTFILE, OPT_SPLICE };
 	static const struct option longopts[] = {
 		{ "port", required_argument, NULL, 'p' },
 		{ "address", required_argument, NULL, 'a' },
@@ -260,6 +133,10 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{ "default-deny", no_argument, NULL, OPT_DENY },
 		{ "threads", required_argument, NULL, 't' },
 		{ "max-connections", required_argument, NULL, OPT_MAXCONN },
+		{ "max-connections-per-address", required_argument, NULL, OPT_MAXCONN_ADDR },
+		{ "handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT },
+		{ "description", required_argument, NULL, OPT_DESC },
+		{ "export-description", required_argument, NULL, OPT_EXPORT_DESC },
 		{ "port-file", required_argument, NULL, OPT_PORTFILE },
 		{ "splice", no_argument, NULL, OPT_SPLICE },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -273,8 +150,11 @@ static void parse_options(int argc, char **argv, struct options *o)
 	o->name = "";
 	o->threads = DEFAULT_THREADS;
 	o->max_conns = DEFAULT_MAX_CONNS;
+	o->max_per_addr = DEFAULT_MAX_PER_ADDR;
+	o->handshake_s = DEFAULT_HANDSHAKE_S;
 	o->export_args = calloc(argc, sizeof(char *));
-	if (!o->export_args)
+	o->export_descs = calloc(argc, sizeof(char *));
+	if (!o->export_args || !o->export_descs)
 		exit(1);
 	while ((ch = getopt_long(argc, argv, "p:a:rn:m:e:t:vqh", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -293,6 +173,21 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case OPT_DENY: o->acl.default_deny = true; break;
 		case 't': o->threads = parse_count(optarg, "--threads"); break;
 		case OPT_MAXCONN: o->max_conns = parse_count(optarg, "--max-connections"); break;
+		case OPT_MAXCONN_ADDR:
+			o->max_per_addr = parse_count(optarg, "--max-connections-per-address");
+			break;
+		case OPT_HANDSHAKE_TIMEOUT:
+			o->handshake_s = parse_count(optarg, "--handshake-timeout");
+			break;
+		case OPT_DESC:
+			o->description = check_description(optarg, "--description");
+			break;
+		case OPT_EXPORT_DESC:
+			if (!strchr(optarg, '='))
+				usage_error("--export-description \"%s\": expected NAME=TEXT", optarg);
+			check_description(strchr(optarg, '=') + 1, "--export-description");
+			o->export_descs[o->nexport_descs++] = optarg;
+			break;
 		case OPT_PORTFILE: o->port_file = optarg; break;
 		case OPT_SPLICE: o->splice = true; break;
 		case 'v': o->verbosity++; break;
@@ -409,6 +304,29 @@ static int open_exports(struct server *srv, const struct options *o, int argc, c
 	return 0;
 }
 
+/* --description for every export, then --export-description NAME=TEXT. */
+static int describe_exports(struct server *srv, const struct options *o)
+{
+	unsigned int i;
+
+	for (i = 0; i < srv->nexports; i++)
+		srv->exports[i].description = o->description;
+	for (i = 0; i < o->nexport_descs; i++) {
+		char *arg = o->export_descs[i], *eq = strchr(arg, '=');
+		const struct export *e;
+
+		*eq = 0;
+		e = export_find(srv, arg);
+		if (!e)
+			log_err("--export-description: no export \"%s\"", arg);
+		*eq = '=';
+		if (!e)
+			return -1;
+		srv->exports[e - srv->exports].description = eq + 1;
+	}
+	return 0;
+}
+
 static void close_exports(struct server *srv)
 {
 	unsigned int i;
@@ -429,7 +347,8 @@ static int listen_on(const struct options *o)
 {
 	int fd;
 
-	/* With no address, one IPv6 socket takes IPv4 too; else plain IPv4. */
+	/* With no address, one dual-stack IPv6 socket; plain IPv4 where the
+	 * host has no IPv6. */
 	if (o->addr)
 		return sock_listen(o->addr, o->port, 128);
 	fd = sock_listen("::", o->port, 128);
@@ -464,11 +383,47 @@ static int write_port_file(const char *path, const char *port)
 	return rename(tmp, path);
 }
 
+/* Accept connections until a signal: returns the exit status. */
+static int serve(int lfd, int sfd, const struct server *srv, const struct options *o)
+{
+	const struct admission adm = {
+		.acl = &o->acl,
+		.max_conns = o->max_conns,
+		.max_per_addr = o->max_per_addr,
+		.handshake_ms = (int)o->handshake_s * 1000,
+	};
+	struct pollfd pfd[2] = {
+		{ .fd = lfd, .events = POLLIN },
+		{ .fd = sfd, .events = POLLIN },
+	};
+
+	for (;;) {
+		bool accepting;
+		int timeout = clients_tick(&accepting);
+
+		pfd[0].fd = accepting ? lfd : -1;	/* poll() skips -1 */
+		if (poll(pfd, 2, timeout) < 0) {
+			if (errno == EINTR)
+				continue;
+			log_err("poll: %s", strerror(errno));
+			return 1;
+		}
+		if (pfd[1].revents) {
+			struct signalfd_siginfo si;
+
+			if (read(sfd, &si, sizeof(si)) == sizeof(si))
+				log_info("signal %u: shutting down", si.ssi_signo);
+			return 0;
+		}
+		if (pfd[0].revents)
+			clients_accept(lfd, srv, &adm);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct options o = { 0 };
 	struct server srv = { 0 };
-	struct pollfd pfd[2];
 	sigset_t sigs;
 	char port[NI_MAXSERV];
 	int lfd, sfd, status = 0;
@@ -477,7 +432,6 @@ int main(int argc, char **argv)
 	log_init("enbd-server", o.verbosity);
 	srv.max_threads = o.threads;
 	srv.splice = o.splice;
-	srv.handshake_timeout_ms = HANDSHAKE_TIMEOUT_MS;
 
 	/* Signals are taken from a signalfd by the main thread alone. */
 	sigemptyset(&sigs);
@@ -488,12 +442,12 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
 
-	if (sfd < 0 || open_exports(&srv, &o, argc, argv) < 0) {
+	if (sfd < 0 || open_exports(&srv, &o, argc, argv) < 0 || describe_exports(&srv, &o) < 0) {
 		close_exports(&srv);
 		return 1;
 	}
 	lfd = listen_on(&o);
-	if (lfd < 0) {
+	if (lfd < 0 || sock_set_nonblocking(lfd, 1) < 0) {
 		log_err("cannot listen on %s port %s: %s", o.addr ? o.addr : "*", o.port,
 			strerror(errno));
 		close_exports(&srv);
@@ -509,35 +463,18 @@ int main(int argc, char **argv)
 	log_info("listening on %s port %s, %u export%s", o.addr ? o.addr : "*", port,
 		 srv.nexports, srv.nexports == 1 ? "" : "s");
 
-	pfd[0] = (struct pollfd){ .fd = lfd, .events = POLLIN };
-	pfd[1] = (struct pollfd){ .fd = sfd, .events = POLLIN };
-	for (;;) {
-		if (poll(pfd, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			log_err("poll: %s", strerror(errno));
-			status = 1;
-			break;
-		}
-		if (pfd[1].revents) {
-			struct signalfd_siginfo si;
-
-			if (read(sfd, &si, sizeof(si)) == sizeof(si))
-				log_info("signal %u: shutting down", si.ssi_signo);
-			break;
-		}
-		if (pfd[0].revents)
-			accept_one(lfd, &srv, &o);
-	}
+	status = serve(lfd, sfd, &srv, &o);
 	close(lfd);
-	if (!close_clients()) {
-		log_err("clients still busy after %d s: exiting anyway", 2 * SHUTDOWN_GRACE_S);
+	if (!clients_close_all()) {
+		log_err("clients still busy after %d s: exiting anyway",
+			2 * CLIENTS_SHUTDOWN_GRACE_S);
 		_exit(1);
 	}
 	close_exports(&srv);
 	close(sfd);
 	acl_free(&o.acl);
 	free(o.export_args);
+	free(o.export_descs);
 	if (o.port_file)
 		unlink(o.port_file);
 	return status;

@@ -12,6 +12,7 @@
 struct export {
 	char *name;
 	char *spec;		/* as given on the command line */
+	const char *description; /* the operator's, for LIST and INFO; or NULL */
 	struct backend *backend;
 	bool readonly;
 };
@@ -29,16 +30,25 @@ struct acl {
 	bool default_deny;
 };
 
+/* A peer's address; IPv4 seen through an IPv6 socket (::ffff:a.b.c.d) is
+ * IPv4.  Any other family is AF_UNSPEC. */
+struct peer_addr {
+	int family;
+	unsigned char bytes[16];
+};
+
+void peer_addr_get(const struct sockaddr *sa, struct peer_addr *pa);
+bool peer_addr_equal(const struct peer_addr *a, const struct peer_addr *b);
+
 int acl_add(struct acl *acl, const char *spec);
 /* True when the peer may use the server. */
-bool acl_allows(const struct acl *acl, const struct sockaddr *sa);
+bool acl_allows(const struct acl *acl, const struct peer_addr *pa);
 void acl_free(struct acl *acl);
 
 struct server {
 	struct export *exports;	/* exports[0] is the default export ("") */
 	unsigned int nexports;
 	unsigned int max_threads;	/* per connection */
-	int handshake_timeout_ms;
 	bool splice;		/* splice read data from files (zero-copy) */
 };
 

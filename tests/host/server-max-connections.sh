@@ -5,7 +5,7 @@
 . "$(dirname "$0")/server-lib.sh"
 start_server --memory 1M --max-connections 2
 py "$PORT" <<'PY' || fail "connection limit"
-import sys, time
+import sys
 from server_raw import *
 port = int(sys.argv[1])
 a = Raw(port).connect()
@@ -14,15 +14,7 @@ c = Raw(port)
 assert c.closed_by_server(), "third connection served"
 a.request(CMD_DISC)
 a.close()
-for i in range(200):                 # until the server has noticed a left
-    d = Raw(port)
-    try:
-        d.connect()
-        break
-    except (Closed, ConnectionResetError, AssertionError):
-        time.sleep(0.01)
-else:
-    raise SystemExit("no room after a client left")
+d = connect_when_room(port)
 d.request(CMD_READ, 0, 4, cookie=1)
 assert d.result()[:2] == (1, 0)
 PY

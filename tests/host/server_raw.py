@@ -4,6 +4,7 @@ Used by tests/host/server-*.sh through `sys.path`."""
 
 import socket
 import struct
+import time
 
 NBD_MAGIC = 0x4E42444D41474943
 IHAVEOPT = 0x49484156454F5054
@@ -154,3 +155,16 @@ class Raw:
                 data += r["payload"][8:]
             if r["flags"] & 1:
                 return r["cookie"], error, data
+
+
+def connect_when_room(port, seconds=10, **kwargs):
+    """A session ready for requests, once the server has room for it: after
+    a client leaves, the server takes a moment to notice."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return Raw(port, **kwargs).connect()
+        except (Closed, ConnectionResetError, AssertionError):
+            if time.monotonic() > deadline:
+                raise SystemExit("no room for a new session in %d s" % seconds)
+            time.sleep(0.01)

@@ -53,7 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size && write(in, data, size) != (ssize_t)size)
 		abort();
 	lseek(in, 0, SEEK_SET);
-	c = conn_new(&srv, in, null_fd, "fuzz", false);
+	c = conn_new(&srv, in, null_fd, "fuzz");
 	if (!c)
 		abort();
 	conn_serve(c);

@@ -76,6 +76,8 @@ int conn_read(struct conn *c, void *buf, size_t len)
 	char *out = buf;
 	ssize_t got;
 
+	if (len == 0)	/* a zero-length WRITE has no buffer at all */
+		return 0;
 	if (have) {
 		size_t n = have < len ? have : len;
 

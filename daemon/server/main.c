@@ -442,40 +442,40 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
 
-	if (sfd < 0 || open_exports(&srv, &o, argc, argv) < 0 || describe_exports(&srv, &o) < 0) {
-		close_exports(&srv);
-		return 1;
-	}
+	status = 1;
+	if (sfd < 0 || open_exports(&srv, &o, argc, argv) < 0 || describe_exports(&srv, &o) < 0)
+		goto close_exports;
 	lfd = listen_on(&o);
 	if (lfd < 0 || sock_set_nonblocking(lfd, 1) < 0) {
 		log_err("cannot listen on %s port %s: %s", o.addr ? o.addr : "*", o.port,
 			strerror(errno));
-		close_exports(&srv);
-		return 1;
+		goto close_exports;
 	}
 	if (local_port(lfd, port, sizeof(port)) < 0)
 		snprintf(port, sizeof(port), "%s", o.port);
 	if (o.port_file && write_port_file(o.port_file, port) < 0) {
 		log_err("cannot write %s: %s", o.port_file, strerror(errno));
-		close_exports(&srv);
-		return 1;
+		goto close_listener;
 	}
 	log_info("listening on %s port %s, %u export%s", o.addr ? o.addr : "*", port,
 		 srv.nexports, srv.nexports == 1 ? "" : "s");
 
 	status = serve(lfd, sfd, &srv, &o);
-	close(lfd);
 	if (!clients_close_all()) {
 		log_err("clients still busy after %d s: exiting anyway",
 			2 * CLIENTS_SHUTDOWN_GRACE_S);
 		_exit(1);
 	}
+	if (o.port_file)
+		unlink(o.port_file);
+close_listener:
+	close(lfd);
+close_exports:
 	close_exports(&srv);
-	close(sfd);
+	if (sfd >= 0)
+		close(sfd);
 	acl_free(&o.acl);
 	free(o.export_args);
 	free(o.export_descs);
-	if (o.port_file)
-		unlink(o.port_file);
 	return status;
 }

@@ -70,14 +70,14 @@ static bool stop_pending(void)
 /* ENBD_IOC_ATTACH of slot @a->channel, waiting up to KDEV_SLOT_WAIT_MS while it is busy. */
 static int attach_wait_slot(struct kdev *k, struct enbd_attach *a)
 {
-	const struct timespec poll = { .tv_nsec = KDEV_SLOT_POLL_MS * 1000000L };
+	const struct timespec interval = { .tv_nsec = KDEV_SLOT_POLL_MS * 1000000L };
 	int rc = xioctl(k->fd, ENBD_IOC_ATTACH, a), polls = 0;
 
 	if (rc == -EBUSY)
 		log_info("channel slot %u is taken: waiting up to %d s for its daemon to leave",
 			 a->channel, KDEV_SLOT_WAIT_MS / 1000);
 	while (rc == -EBUSY && ++polls <= KDEV_SLOT_WAIT_MS / KDEV_SLOT_POLL_MS && !stop_pending()) {
-		nanosleep(&poll, NULL);
+		nanosleep(&interval, NULL);
 		rc = xioctl(k->fd, ENBD_IOC_ATTACH, a);
 		if (rc == 0)
 			log_info("channel slot %u free after %d ms", a->channel,

@@ -23,6 +23,9 @@ CFLAGS += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude -Ilib $(SANFL
 LDFLAGS += $(SANFLAGS)
 
 LIB_OBJS := $(BUILD)/lib/nbd-proto.o $(BUILD)/lib/log.o $(BUILD)/lib/sock.o $(BUILD)/lib/sig.o
+# lib/tls.c, for the programs that speak TLS: link these too
+TLS_OBJS := $(BUILD)/lib/tls.o
+TLS_LIBS := -lssl -lcrypto
 PROGRAMS :=
 
 .PHONY: all module userspace check check-host check-vm demo clean deps

@@ -7,19 +7,19 @@ SERVER_OBJS := $(SERVER_CORE_OBJS) $(BUILD)/daemon/server/main.o $(BUILD)/daemon
 
 PROGRAMS += $(BUILD)/enbd-server
 
-$(BUILD)/enbd-server: $(SERVER_OBJS) $(LIB_OBJS)
-	$(CC) $(LDFLAGS) -o $@ $^ -lpthread
+$(BUILD)/enbd-server: $(SERVER_OBJS) $(LIB_OBJS) $(TLS_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ -lpthread $(TLS_LIBS)
 
 # libFuzzer target for the handshake and request parsing: needs clang, so it
 # is not part of 'all'.  daemon/server/fuzz/run-fuzz.sh builds and runs it.
 FUZZ_CC ?= clang
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer
 SERVER_FUZZ_SRCS := $(patsubst $(BUILD)/%.o,%.c,$(SERVER_CORE_OBJS)) \
-	lib/nbd-proto.c lib/log.c lib/sock.c daemon/server/fuzz/fuzz-server.c
+	lib/nbd-proto.c lib/log.c lib/sock.c lib/tls.c daemon/server/fuzz/fuzz-server.c
 
 .PHONY: server-fuzz
 server-fuzz: $(BUILD)/enbd-server-fuzz
 $(BUILD)/enbd-server-fuzz: $(SERVER_FUZZ_SRCS) $(wildcard daemon/server/*.h lib/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude -Ilib \
-		-Idaemon/server -o $@ $(SERVER_FUZZ_SRCS) -lpthread
+		-Idaemon/server -o $@ $(SERVER_FUZZ_SRCS) -lpthread $(TLS_LIBS)

@@ -68,6 +68,9 @@ void conn_serve(struct conn *c)
 {
 	if (handshake(c) == 0 && end_handshake(c, CONN_TRANSMISSION))
 		transmission(c);
+	/* Here, while the descriptor is still ours (the caller closes it). */
+	tls_close(c->tls);
+	c->tls = NULL;
 }
 
 int conn_read(struct conn *c, void *buf, size_t len)
@@ -89,9 +92,9 @@ int conn_read(struct conn *c, void *buf, size_t len)
 	if (len == 0)
 		return 0;
 	if (len >= sizeof(c->in) / 2)	/* big payloads go straight to @buf */
-		return read_full(c->rfd, out, len);
+		return io_read_full(c->tls, c->rfd, out, len);
 	c->in_pos = c->in_len = 0;
-	got = read_at_least(c->rfd, c->in, len, sizeof(c->in));
+	got = io_read_at_least(c->tls, c->rfd, c->in, len, sizeof(c->in));
 	if (got < 0)
 		return -1;
 	c->in_len = (size_t)got;

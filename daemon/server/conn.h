@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "server.h"
+#include "tls.h"
 
 #define CONN_INBUF	(64u << 10)	/* read-ahead buffer for requests */
 #define CONN_MAX_OPTIONS 1024		/* options per session before we hang up */
@@ -58,6 +59,7 @@ enum conn_end {
 struct conn {
 	const struct server *srv;
 	int rfd, wfd;			/* the socket twice (the fuzzer uses two files) */
+	struct tls_conn *tls;		/* after NBD_OPT_STARTTLS; all I/O goes through it */
 	char peer[80];			/* for log lines */
 	_Atomic int phase;		/* enum conn_phase */
 	unsigned int max_threads;

@@ -97,7 +97,7 @@ static char *get_lstring(struct cursor *cur)
 
 static int send_data(struct conn *c, const void *buf, size_t len)
 {
-	if (write_full(c->wfd, buf, len) < 0) {
+	if (io_write_full(c->tls, c->wfd, buf, len) < 0) {
 		log_debug("%s: write failed: %s", c->peer, strerror(errno));
 		return -1;
 	}
@@ -223,9 +223,37 @@ static enum opt_result opt_list(struct conn *c, struct option_req *o)
 	return send_ack(c, o->opt);
 }
 
+/* NBD_OPT_STARTTLS: ACK, then the TLS handshake; options go on inside TLS. */
 static enum opt_result opt_starttls(struct conn *c, struct option_req *o)
 {
-	return send_error(c, o->opt, NBD_REP_ERR_UNSUP, "this server does not support TLS");
+	char why[256];
+
+	if (c->srv->tls_mode == TLS_OFF)
+		return send_error(c, o->opt, NBD_REP_ERR_UNSUP, "this server does not support TLS");
+	if (c->tls)
+		return send_error(c, o->opt, NBD_REP_ERR_INVALID, "TLS is already on");
+	if (o->len)
+		return send_error(c, o->opt, NBD_REP_ERR_INVALID, "NBD_OPT_STARTTLS takes no data");
+	/* Bytes sent before our ACK would be taken as if they came through
+	 * TLS: a client does not do that, an attacker in the middle might. */
+	if (c->in_pos != c->in_len) {
+		log_warn("%s: data after NBD_OPT_STARTTLS before its reply, hanging up", c->peer);
+		return OPT_CLOSE;
+	}
+	if (send_ack(c, o->opt) == OPT_CLOSE)
+		return OPT_CLOSE;
+	c->tls = tls_accept(c->srv->tls, c->rfd, why, sizeof(why));
+	if (!c->tls) {
+		log_warn("%s: TLS handshake failed: %s", c->peer, why);
+		return OPT_CLOSE;
+	}
+	/* What was negotiated in the clear does not carry over (proto.md). */
+	c->structured = false;
+	c->meta_alloc = false;
+	free(c->meta_export);
+	c->meta_export = NULL;
+	log_info("%s: TLS: %s", c->peer, tls_describe(c->tls));
+	return OPT_NEXT;
 }
 
 static int send_info(struct conn *c, uint32_t opt, uint16_t type, const void *data,
@@ -401,6 +429,18 @@ static enum opt_result dispatch(struct conn *c, struct option_req *o)
 
 	log_debug("%s: option %s (%u), %u bytes", c->peer, nbd_option_name(o->opt), o->opt,
 		  o->len);
+	if (c->srv->tls_mode == TLS_REQUIRE && !c->tls && o->opt != NBD_OPT_STARTTLS &&
+	    o->opt != NBD_OPT_ABORT) {
+		if (o->opt == NBD_OPT_EXPORT_NAME) {	/* no error reply exists for it */
+			log_warn("%s: NBD_OPT_EXPORT_NAME without TLS, which is required: "
+				 "hanging up", c->peer);
+			return OPT_CLOSE;
+		}
+		log_warn("%s: %s without TLS, which is required: refused", c->peer,
+			 nbd_option_name(o->opt));
+		return send_error(c, o->opt, NBD_REP_ERR_TLS_REQD,
+				  "TLS is required: use NBD_OPT_STARTTLS first");
+	}
 	for (i = 0; i < sizeof(option_handlers) / sizeof(option_handlers[0]); i++)
 		if (option_handlers[i].opt == o->opt)
 			return option_handlers[i].fn(c, o);

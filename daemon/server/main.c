@@ -27,6 +27,7 @@
 #include "nbd-proto.h"
 #include "server.h"
 #include "sock.h"
+#include "tls.h"
 
 #define DEFAULT_PORT		"10809"
 #define DEFAULT_THREADS		16
@@ -64,6 +65,14 @@ static const char usage_text[] =
 "                           describe export NAME (repeatable)\n"
 "      --port-file FILE     write the port listened on to FILE\n"
 "      --splice             zero-copy reads from files (less CPU, more blocking)\n"
+"      --tls off|on|require TLS (NBD_OPT_STARTTLS): refused, offered, or required\n"
+"      --tls-certificates DIR\n"
+"                           X.509: DIR/server-cert.pem, server-key.pem and\n"
+"                           ca-cert.pem (for --tls-verify-peer)\n"
+"      --tls-psk FILE       PSK: lines of identity:hexkey\n"
+"      --tls-verify-peer    X.509: clients need a certificate signed by the CA\n"
+"      --tls-allow-name NAME\n"
+"                           ... naming NAME (repeatable; default: any name)\n"
 "  -v, --verbose            more log lines (repeat for more)\n"
 "  -q, --quiet              fewer log lines\n"
 "  -h, --help               this text\n";
@@ -71,6 +80,9 @@ static const char usage_text[] =
 struct options {
 	const char *port, *addr, *port_file, *name, *memory, *stripe;
 	bool readonly, linear, splice;
+	int tls_mode;
+	struct tls_config tls;
+	const char **tls_names;
 	int verbosity;
 	unsigned int threads, max_conns;
 	unsigned int max_per_addr, handshake_s;
@@ -115,11 +127,29 @@ static const char *check_description(const char *text, const char *option)
 	return text;
 }
 
+static void check_tls_options(const struct options *o)
+{
+	const struct tls_config *t = &o->tls;
+
+	if (o->tls_mode == TLS_OFF) {
+		if (t->certs_dir || t->psk_file || t->verify_peer || t->nallowed)
+			usage_error("%s", "TLS credentials given, but no --tls on or require");
+		return;
+	}
+	if (!t->certs_dir == !t->psk_file)
+		usage_error("%s", "--tls needs --tls-certificates DIR or --tls-psk FILE");
+	if (t->verify_peer && !t->certs_dir)
+		usage_error("%s", "--tls-verify-peer needs --tls-certificates");
+	if (t->nallowed && !t->verify_peer)
+		usage_error("%s", "--tls-allow-name needs --tls-verify-peer");
+}
+
 static void parse_options(int argc, char **argv, struct options *o)
 {
 	enum { OPT_LINEAR = 256, OPT_STRIPE, OPT_ALLOW, OPT_DENY, OPT_MAXCONN,
 	       OPT_MAXCONN_ADDR, OPT_HANDSHAKE_TIMEOUT, OPT_DESC, OPT_EXPORT_DESC,
-	       OPT_PORTFILE, OPT_SPLICE };
+	       OPT_PORTFILE, OPT_SPLICE, OPT_TLS, OPT_TLS_CERTS, OPT_TLS_PSK,
+	       OPT_TLS_VERIFY, OPT_TLS_ALLOW };
 	static const struct option longopts[] = {
 		{ "port", required_argument, NULL, 'p' },
 		{ "address", required_argument, NULL, 'a' },
@@ -139,6 +169,11 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{ "export-description", required_argument, NULL, OPT_EXPORT_DESC },
 		{ "port-file", required_argument, NULL, OPT_PORTFILE },
 		{ "splice", no_argument, NULL, OPT_SPLICE },
+		{ "tls", required_argument, NULL, OPT_TLS },
+		{ "tls-certificates", required_argument, NULL, OPT_TLS_CERTS },
+		{ "tls-psk", required_argument, NULL, OPT_TLS_PSK },
+		{ "tls-verify-peer", no_argument, NULL, OPT_TLS_VERIFY },
+		{ "tls-allow-name", required_argument, NULL, OPT_TLS_ALLOW },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -154,7 +189,9 @@ static void parse_options(int argc, char **argv, struct options *o)
 	o->handshake_s = DEFAULT_HANDSHAKE_S;
 	o->export_args = calloc(argc, sizeof(char *));
 	o->export_descs = calloc(argc, sizeof(char *));
-	if (!o->export_args || !o->export_descs)
+	o->tls_names = calloc(argc, sizeof(char *));
+	o->tls.allowed_names = o->tls_names;
+	if (!o->export_args || !o->export_descs || !o->tls_names)
 		exit(1);
 	while ((ch = getopt_long(argc, argv, "p:a:rn:m:e:t:vqh", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -190,6 +227,15 @@ static void parse_options(int argc, char **argv, struct options *o)
 			break;
 		case OPT_PORTFILE: o->port_file = optarg; break;
 		case OPT_SPLICE: o->splice = true; break;
+		case OPT_TLS:
+			o->tls_mode = tls_mode_parse(optarg);
+			if (o->tls_mode < 0)
+				usage_error("bad --tls \"%s\": expected off, on or require", optarg);
+			break;
+		case OPT_TLS_CERTS: o->tls.certs_dir = optarg; break;
+		case OPT_TLS_PSK: o->tls.psk_file = optarg; break;
+		case OPT_TLS_VERIFY: o->tls.verify_peer = true; break;
+		case OPT_TLS_ALLOW: o->tls_names[o->tls.nallowed++] = optarg; break;
 		case 'v': o->verbosity++; break;
 		case 'q': o->verbosity--; break;
 		case 'h': fputs(usage_text, stdout); exit(0);
@@ -206,6 +252,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		usage_error("%s", "several FILEs need --linear or --stripe");
 	if (!o->memory && optind >= argc && o->nexport_args == 0)
 		usage_error("%s", "nothing to serve: give FILE, --memory or --export");
+	check_tls_options(o);
 }
 
 /* Join FILE... into one spec for backend_open(). */
@@ -432,6 +479,7 @@ int main(int argc, char **argv)
 	log_init("enbd-server", o.verbosity);
 	srv.max_threads = o.threads;
 	srv.splice = o.splice;
+	srv.tls_mode = (enum tls_mode)o.tls_mode;
 
 	/* Signals are taken from a signalfd by the main thread alone. */
 	sigemptyset(&sigs);
@@ -443,6 +491,15 @@ int main(int argc, char **argv)
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
 
 	status = 1;
+	if (srv.tls_mode != TLS_OFF) {
+		char why[512];
+
+		srv.tls = tls_server_ctx_new(&o.tls, why, sizeof(why));
+		if (!srv.tls) {
+			log_err("TLS: %s", why);
+			goto free_options;
+		}
+	}
 	if (sfd < 0 || open_exports(&srv, &o, argc, argv) < 0 || describe_exports(&srv, &o) < 0)
 		goto close_exports;
 	lfd = listen_on(&o);
@@ -472,10 +529,13 @@ close_listener:
 	close(lfd);
 close_exports:
 	close_exports(&srv);
+	tls_ctx_free(srv.tls);
+free_options:
 	if (sfd >= 0)
 		close(sfd);
 	acl_free(&o.acl);
 	free(o.export_args);
 	free(o.export_descs);
+	free(o.tls_names);
 	return status;
 }

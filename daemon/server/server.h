@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include "backend.h"
+#include "tls.h"
 
 struct export {
 	char *name;
@@ -50,6 +51,8 @@ struct server {
 	unsigned int nexports;
 	unsigned int max_threads;	/* per connection */
 	bool splice;		/* splice read data from files (zero-copy) */
+	enum tls_mode tls_mode;	/* --tls */
+	struct tls_ctx *tls;	/* credentials, unless TLS_OFF */
 };
 
 /* Find an export by name; "" selects the default one.  NULL if none. */

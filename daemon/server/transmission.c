@@ -227,6 +227,8 @@ static void conn_abort(struct conn *c)
 /* Write all of @n pieces, with MSG_MORE if @more follows. */
 static int send_all(struct conn *c, struct iovec *iov, int n, bool more)
 {
+	if (c->tls)
+		return io_writev_full(c->tls, c->wfd, iov, n);
 	while (n > 0) {
 		struct msghdr m = { .msg_iov = iov, .msg_iovlen = (size_t)n };
 		ssize_t w = c->wsock ? sendmsg(c->wfd, &m, MSG_NOSIGNAL | (more ? MSG_MORE : 0))
@@ -254,7 +256,7 @@ static int send_all(struct conn *c, struct iovec *iov, int n, bool more)
  * connection. */
 static int send_iov(struct conn *c, struct iovec *iov, int n)
 {
-	bool separate = c->wsock && n > 1 && iov[n - 1].iov_len >= SEPARATE_PAYLOAD_MIN;
+	bool separate = c->wsock && !c->tls && n > 1 && iov[n - 1].iov_len >= SEPARATE_PAYLOAD_MIN;
 	int rc;
 
 	pthread_mutex_lock(&c->wlock);
@@ -840,7 +842,8 @@ void transmission(struct conn *c)
 	unsigned int i;
 
 	c->wsock = fstat(c->wfd, &st) == 0 && S_ISSOCK(st.st_mode);
-	c->splice = c->srv->splice && c->wsock;
+	/* Userspace TLS encrypts from memory: nothing to splice. */
+	c->splice = c->srv->splice && c->wsock && !c->tls;
 	worker_main(c);
 	/* No thread is started once quit is set, and it is set by now. */
 	pthread_mutex_lock(&c->rlock);

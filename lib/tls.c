@@ -1,0 +1,544 @@
+// SPDX-License-Identifier: GPL-2.0
+/* TLS with OpenSSL 3: see tls.h. */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "sock.h"
+#include "tls.h"
+
+/* One record's worth: small pieces are gathered up to this before writing. */
+#define TLS_RECORD	(16u << 10)
+/* The most one SSL_write() takes, so a long reply does not keep a reader
+ * off the connection's lock for long. */
+#define TLS_WRITE_CHUNK	(256u << 10)
+#define PSK_MAX_KEY	64
+
+struct psk_entry {
+	char *identity;
+	unsigned char key[PSK_MAX_KEY];
+	unsigned int key_len;
+};
+
+struct tls_ctx {
+	SSL_CTX *ssl_ctx;
+	struct psk_entry *psks;
+	unsigned int npsks;
+	char **allowed_names;
+	unsigned int nallowed;
+};
+
+struct tls_conn {
+	SSL *ssl;
+	int fd;
+	pthread_mutex_t lock;	/* every SSL call on @ssl */
+	char desc[160];
+};
+
+int tls_mode_parse(const char *s)
+{
+	if (!strcmp(s, "off"))
+		return TLS_OFF;
+	if (!strcmp(s, "on"))
+		return TLS_ON;
+	if (!strcmp(s, "require"))
+		return TLS_REQUIRE;
+	return -1;
+}
+
+/* The reason of the last OpenSSL error of this thread, or @fallback. */
+static const char *ssl_reason(const char *fallback)
+{
+	unsigned long e = ERR_peek_last_error();
+	const char *r = e ? ERR_reason_error_string(e) : NULL;
+
+	return r ? r : fallback;
+}
+
+/* ---- PSK ---- */
+
+static int hex_value(int ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/* "identity:hexkey" into @e; false if the line is not that. */
+static bool parse_psk_line(char *line, struct psk_entry *e)
+{
+	char *colon = strchr(line, ':'), *hex;
+	size_t len, i;
+
+	if (!colon || colon == line)
+		return false;
+	hex = colon + 1;
+	len = strlen(hex);
+	if (len == 0 || len % 2 || len / 2 > PSK_MAX_KEY)
+		return false;
+	for (i = 0; i < len / 2; i++) {
+		int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return false;
+		e->key[i] = (unsigned char)(hi << 4 | lo);
+	}
+	e->key_len = (unsigned int)(len / 2);
+	*colon = 0;
+	e->identity = strdup(line);
+	return e->identity != NULL;
+}
+
+static int load_psk_file(struct tls_ctx *ctx, const char *path, char *why, size_t why_len)
+{
+	char line[1024];
+	unsigned int lineno = 0;
+	FILE *f = fopen(path, "re");
+	int rc = -1;
+
+	if (!f) {
+		snprintf(why, why_len, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		struct psk_entry *grown;
+
+		lineno++;
+		line[strcspn(line, "\r\n")] = 0;
+		if (!line[0])
+			continue;
+		grown = realloc(ctx->psks, (ctx->npsks + 1) * sizeof(*grown));
+		if (!grown)
+			goto out;
+		ctx->psks = grown;
+		if (!parse_psk_line(line, &ctx->psks[ctx->npsks])) {
+			OPENSSL_cleanse(&ctx->psks[ctx->npsks], sizeof(ctx->psks[0]));
+			snprintf(why, why_len, "%s line %u: expected identity:hexkey", path, lineno);
+			goto out;
+		}
+		ctx->npsks++;
+	}
+	if (ctx->npsks == 0)
+		snprintf(why, why_len, "%s: no keys", path);
+	else
+		rc = 0;
+out:
+	OPENSSL_cleanse(line, sizeof(line));
+	fclose(f);
+	return rc;
+}
+
+/* Also serves TLS 1.3: OpenSSL then assumes a SHA-256 cipher suite, which
+ * is what GnuTLS (nbdkit, qemu, libnbd) uses for PSK. */
+static unsigned int psk_server_cb(SSL *ssl, const char *identity, unsigned char *psk,
+				  unsigned int max_psk_len)
+{
+	const struct tls_ctx *ctx = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+	unsigned int i;
+
+	for (i = 0; identity && i < ctx->npsks; i++) {
+		const struct psk_entry *e = &ctx->psks[i];
+
+		if (!strcmp(e->identity, identity) && e->key_len <= max_psk_len) {
+			memcpy(psk, e->key, e->key_len);
+			return e->key_len;
+		}
+	}
+	return 0;	/* unknown identity: the handshake fails */
+}
+
+/* ---- contexts ---- */
+
+static int use_certificates(struct tls_ctx *ctx, const struct tls_config *cfg, char *why,
+			    size_t why_len)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/server-cert.pem", cfg->certs_dir);
+	if (SSL_CTX_use_certificate_chain_file(ctx->ssl_ctx, path) != 1) {
+		snprintf(why, why_len, "%s: %s", path, ssl_reason("cannot load"));
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/server-key.pem", cfg->certs_dir);
+	if (SSL_CTX_use_PrivateKey_file(ctx->ssl_ctx, path, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx->ssl_ctx) != 1) {
+		snprintf(why, why_len, "%s: %s", path, ssl_reason("cannot load"));
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/ca-cert.pem", cfg->certs_dir);
+	if (access(path, R_OK) == 0 &&
+	    SSL_CTX_load_verify_locations(ctx->ssl_ctx, path, NULL) != 1) {
+		snprintf(why, why_len, "%s: %s", path, ssl_reason("cannot load"));
+		return -1;
+	}
+	if (cfg->verify_peer) {
+		if (access(path, R_OK) != 0) {
+			snprintf(why, why_len, "%s: %s (needed to verify clients)", path,
+				 strerror(errno));
+			return -1;
+		}
+		SSL_CTX_set_verify(ctx->ssl_ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+				   NULL);
+	}
+	return 0;
+}
+
+static int copy_allowed_names(struct tls_ctx *ctx, const struct tls_config *cfg)
+{
+	unsigned int i;
+
+	if (!cfg->nallowed)
+		return 0;
+	ctx->allowed_names = calloc(cfg->nallowed, sizeof(char *));
+	if (!ctx->allowed_names)
+		return -1;
+	for (i = 0; i < cfg->nallowed; i++) {
+		ctx->allowed_names[i] = strdup(cfg->allowed_names[i]);
+		if (!ctx->allowed_names[i])
+			return -1;
+		ctx->nallowed++;
+	}
+	return 0;
+}
+
+struct tls_ctx *tls_server_ctx_new(const struct tls_config *cfg, char *why, size_t why_len)
+{
+	static const unsigned char sid_ctx[] = "enbd-server";
+	struct tls_ctx *ctx = calloc(1, sizeof(*ctx));
+
+	if (!ctx || !(ctx->ssl_ctx = SSL_CTX_new(TLS_server_method()))) {
+		snprintf(why, why_len, "out of memory");
+		goto fail;
+	}
+	SSL_CTX_set_app_data(ctx->ssl_ctx, ctx);
+	SSL_CTX_set_min_proto_version(ctx->ssl_ctx, TLS1_2_VERSION);
+	/* kTLS where the kernel has it; tickets (the default) for resumption;
+	 * a peer that hangs up without close_notify is an end of stream. */
+	SSL_CTX_set_options(ctx->ssl_ctx, SSL_OP_ENABLE_KTLS | SSL_OP_IGNORE_UNEXPECTED_EOF);
+	SSL_CTX_set_mode(ctx->ssl_ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_CTX_set_session_id_context(ctx->ssl_ctx, sid_ctx, sizeof(sid_ctx) - 1);
+	/* Fewer read() calls: take whatever the socket has, several records. */
+	SSL_CTX_set_read_ahead(ctx->ssl_ctx, 1);
+	SSL_CTX_set_default_read_buffer_len(ctx->ssl_ctx, 64u << 10);
+	if (copy_allowed_names(ctx, cfg) < 0) {
+		snprintf(why, why_len, "out of memory");
+		goto fail;
+	}
+	if (cfg->psk_file) {
+		if (load_psk_file(ctx, cfg->psk_file, why, why_len) < 0)
+			goto fail;
+		/* TLS 1.2 needs PSK cipher suites; 1.3's suites take PSK as they are. */
+		SSL_CTX_set_cipher_list(ctx->ssl_ctx, "ECDHE-PSK:DHE-PSK:PSK");
+		SSL_CTX_set_psk_server_callback(ctx->ssl_ctx, psk_server_cb);
+	} else if (!cfg->certs_dir) {
+		snprintf(why, why_len, "no certificates and no PSK file");
+		goto fail;
+	} else if (use_certificates(ctx, cfg, why, why_len) < 0) {
+		goto fail;
+	}
+	return ctx;
+fail:
+	tls_ctx_free(ctx);
+	return NULL;
+}
+
+void tls_ctx_free(struct tls_ctx *ctx)
+{
+	unsigned int i;
+
+	if (!ctx)
+		return;
+	SSL_CTX_free(ctx->ssl_ctx);
+	for (i = 0; i < ctx->npsks; i++)
+		free(ctx->psks[i].identity);
+	if (ctx->psks)
+		OPENSSL_cleanse(ctx->psks, ctx->npsks * sizeof(*ctx->psks));
+	free(ctx->psks);
+	for (i = 0; i < ctx->nallowed; i++)
+		free(ctx->allowed_names[i]);
+	free(ctx->allowed_names);
+	free(ctx);
+}
+
+/* ---- connections ---- */
+
+/* Wait until @fd is ready for what OpenSSL asked for (SSL_ERROR_WANT_*). */
+static void wait_for(int fd, int ssl_error)
+{
+	struct pollfd p = { .fd = fd, .events = ssl_error == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN };
+
+	while (poll(&p, 1, -1) < 0 && errno == EINTR)
+		;
+}
+
+static bool want_io(int ssl_error)
+{
+	return ssl_error == SSL_ERROR_WANT_READ || ssl_error == SSL_ERROR_WANT_WRITE;
+}
+
+/* errno for a failed SSL call (with the error queue still as it left it) */
+static int failure_errno(int ssl_error)
+{
+	if (ssl_error == SSL_ERROR_ZERO_RETURN)
+		return ECONNRESET;
+	if (ssl_error == SSL_ERROR_SYSCALL)
+		return errno ? errno : ECONNRESET;
+	return EPROTO;
+}
+
+/* Printable characters of @s only: peers choose identities and names. */
+static void append_printable(char *buf, size_t size, const char *s)
+{
+	size_t len = strlen(buf);
+
+	for (; *s && len + 1 < size; s++)
+		if (*s >= 0x20 && *s < 0x7f)
+			buf[len++] = *s;
+	buf[len] = 0;
+}
+
+static bool peer_name_allowed(const struct tls_ctx *ctx, X509 *cert)
+{
+	unsigned int i;
+
+	if (!ctx->nallowed)
+		return true;
+	for (i = 0; cert && i < ctx->nallowed; i++)
+		if (X509_check_host(cert, ctx->allowed_names[i], 0,
+				    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL) == 1)
+			return true;
+	return false;
+}
+
+static void describe(struct tls_conn *t, X509 *cert)
+{
+	const char *psk_id = SSL_get_psk_identity(t->ssl);
+
+	snprintf(t->desc, sizeof(t->desc), "%s %s", SSL_get_version(t->ssl),
+		 SSL_get_cipher_name(t->ssl));
+	if (psk_id) {
+		append_printable(t->desc, sizeof(t->desc), ", PSK identity ");
+		append_printable(t->desc, sizeof(t->desc), psk_id);
+	} else if (cert) {
+		char cn[64] = "";
+
+		X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn,
+					  sizeof(cn));
+		append_printable(t->desc, sizeof(t->desc), ", client certificate CN=");
+		append_printable(t->desc, sizeof(t->desc), cn);
+	}
+	if (SSL_session_reused(t->ssl))
+		append_printable(t->desc, sizeof(t->desc), ", resumed");
+	if (tls_ktls_send(t) || tls_ktls_recv(t))
+		append_printable(t->desc, sizeof(t->desc), ", kTLS");
+}
+
+/* After a failed handshake: what the server's log should say. */
+static void handshake_failure(SSL *ssl, int ssl_error, char *why, size_t why_len)
+{
+	long verify = SSL_get_verify_result(ssl);
+
+	if (verify != X509_V_OK)
+		snprintf(why, why_len, "client certificate rejected: %s",
+			 X509_verify_cert_error_string(verify));
+	else if (ssl_error == SSL_ERROR_SSL)
+		snprintf(why, why_len, "%s", ssl_reason("protocol error"));
+	else if (ssl_error == SSL_ERROR_SYSCALL && errno)
+		snprintf(why, why_len, "%s", strerror(errno));
+	else
+		snprintf(why, why_len, "the client closed the connection");
+}
+
+struct tls_conn *tls_accept(struct tls_ctx *ctx, int fd, char *why, size_t why_len)
+{
+	struct tls_conn *t = calloc(1, sizeof(*t));
+	X509 *cert;
+	int rc, err;
+
+	if (!t || !(t->ssl = SSL_new(ctx->ssl_ctx)) || !SSL_set_fd(t->ssl, fd) ||
+	    sock_set_nonblocking(fd, 1) < 0) {
+		snprintf(why, why_len, "cannot set up TLS: %s", ssl_reason(strerror(errno)));
+		goto fail;
+	}
+	t->fd = fd;
+	do {
+		ERR_clear_error();
+		errno = 0;
+		rc = SSL_accept(t->ssl);
+		err = rc == 1 ? SSL_ERROR_NONE : SSL_get_error(t->ssl, rc);
+		if (want_io(err))
+			wait_for(fd, err);
+	} while (want_io(err));
+	if (rc != 1) {
+		handshake_failure(t->ssl, err, why, why_len);
+		goto fail;
+	}
+	cert = SSL_get0_peer_certificate(t->ssl);
+	if (!peer_name_allowed(ctx, cert)) {
+		snprintf(why, why_len, "client certificate names none of the allowed names");
+		goto fail;
+	}
+	describe(t, cert);
+	pthread_mutex_init(&t->lock, NULL);
+	return t;
+fail:
+	if (t)
+		SSL_free(t->ssl);
+	free(t);
+	return NULL;
+}
+
+const char *tls_describe(const struct tls_conn *t)
+{
+	return t->desc;
+}
+
+bool tls_ktls_send(const struct tls_conn *t)
+{
+	return BIO_get_ktls_send(SSL_get_wbio(t->ssl));
+}
+
+bool tls_ktls_recv(const struct tls_conn *t)
+{
+	return BIO_get_ktls_recv(SSL_get_rbio(t->ssl));
+}
+
+void tls_close(struct tls_conn *t)
+{
+	if (!t)
+		return;
+	ERR_clear_error();
+	SSL_shutdown(t->ssl);	/* non-blocking: once, whatever comes of it */
+	SSL_free(t->ssl);
+	pthread_mutex_destroy(&t->lock);
+	free(t);
+}
+
+/* Up to @len bytes; the count, or -1 with errno. */
+static ssize_t tls_read_some(struct tls_conn *t, void *buf, size_t len)
+{
+	for (;;) {
+		size_t got = 0;
+		int ok, err;
+
+		pthread_mutex_lock(&t->lock);
+		ERR_clear_error();
+		errno = 0;
+		ok = SSL_read_ex(t->ssl, buf, len, &got);
+		err = ok ? SSL_ERROR_NONE : SSL_get_error(t->ssl, 0);
+		pthread_mutex_unlock(&t->lock);
+		if (ok)
+			return (ssize_t)got;
+		if (!want_io(err)) {
+			errno = failure_errno(err);
+			return -1;
+		}
+		wait_for(t->fd, err);
+	}
+}
+
+static int tls_write_full(struct tls_conn *t, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		size_t n = len < TLS_WRITE_CHUNK ? len : TLS_WRITE_CHUNK, done = 0;
+		int ok, err;
+
+		pthread_mutex_lock(&t->lock);
+		ERR_clear_error();
+		errno = 0;
+		ok = SSL_write_ex(t->ssl, p, n, &done);
+		err = ok ? SSL_ERROR_NONE : SSL_get_error(t->ssl, 0);
+		pthread_mutex_unlock(&t->lock);
+		if (ok) {
+			p += done;
+			len -= done;
+		} else if (want_io(err)) {
+			wait_for(t->fd, err);	/* then the same call again */
+		} else {
+			errno = failure_errno(err);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+ssize_t io_read_at_least(struct tls_conn *t, int fd, void *buf, size_t min, size_t max)
+{
+	char *p = buf;
+	size_t got = 0;
+
+	if (!t)
+		return read_at_least(fd, buf, min, max);
+	while (got < min) {
+		ssize_t n = tls_read_some(t, p + got, max - got);
+
+		if (n < 0)
+			return -1;
+		if (n == 0) {
+			errno = ECONNRESET;
+			return -1;
+		}
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+int io_read_full(struct tls_conn *t, int fd, void *buf, size_t len)
+{
+	return io_read_at_least(t, fd, buf, len, len) < 0 ? -1 : 0;
+}
+
+int io_write_full(struct tls_conn *t, int fd, const void *buf, size_t len)
+{
+	return t ? tls_write_full(t, buf, len) : write_full(fd, buf, len);
+}
+
+int io_writev_full(struct tls_conn *t, int fd, const struct iovec *iov, int n)
+{
+	unsigned char stage[TLS_RECORD];
+	size_t used = 0;
+	int i;
+
+	/* Headers share a record with the start of the payload; the rest of a
+	 * large payload goes out from where it is. */
+	for (i = 0; i < n; i++) {
+		const char *p = iov[i].iov_base;
+		size_t len = iov[i].iov_len;
+
+		while (len) {
+			size_t take;
+
+			if (used == 0 && len >= TLS_RECORD) {
+				if (io_write_full(t, fd, p, len) < 0)
+					return -1;
+				break;
+			}
+			take = len < TLS_RECORD - used ? len : TLS_RECORD - used;
+			memcpy(stage + used, p, take);
+			used += take;
+			p += take;
+			len -= take;
+			if (used == TLS_RECORD) {
+				if (io_write_full(t, fd, stage, used) < 0)
+					return -1;
+				used = 0;
+			}
+		}
+	}
+	return used ? io_write_full(t, fd, stage, used) : 0;
+}

@@ -42,6 +42,7 @@ struct tls_conn {
 	int fd;
 	pthread_mutex_t lock;	/* every SSL call on @ssl */
 	char psk_identity[64];	/* as the client gave it, printable part */
+	bool psk_unknown;	/* ... and not in our file */
 	char desc[160];
 };
 
@@ -174,7 +175,8 @@ static unsigned int psk_server_cb(SSL *ssl, const char *identity, unsigned char 
 			return e->key_len;
 		}
 	}
-	return 0;	/* unknown identity: the handshake fails */
+	t->psk_unknown = true;	/* the handshake fails */
+	return 0;
 }
 
 /* ---- contexts ---- */
@@ -357,11 +359,14 @@ static void describe(struct tls_conn *t, X509 *cert)
 }
 
 /* After a failed handshake: what the server's log should say. */
-static void handshake_failure(SSL *ssl, int ssl_error, char *why, size_t why_len)
+static void handshake_failure(const struct tls_conn *t, int ssl_error, char *why,
+			      size_t why_len)
 {
-	long verify = SSL_get_verify_result(ssl);
+	long verify = SSL_get_verify_result(t->ssl);
 
-	if (verify != X509_V_OK)
+	if (t->psk_unknown)
+		snprintf(why, why_len, "unknown PSK identity \"%s\"", t->psk_identity);
+	else if (verify != X509_V_OK)
 		snprintf(why, why_len, "client certificate rejected: %s",
 			 X509_verify_cert_error_string(verify));
 	else if (ssl_error == SSL_ERROR_SSL)
@@ -394,7 +399,7 @@ struct tls_conn *tls_accept(struct tls_ctx *ctx, int fd, char *why, size_t why_l
 			wait_for(fd, err);
 	} while (want_io(err));
 	if (rc != 1) {
-		handshake_failure(t->ssl, err, why, why_len);
+		handshake_failure(t, err, why, why_len);
 		goto fail;
 	}
 	cert = SSL_get0_peer_certificate(t->ssl);

@@ -11,7 +11,7 @@ if nbdinfo --size "nbds://localhost:$PORT/?tls-certificates=$T/pki/untrusting" 2
 then
 	fail "a client that does not trust the server's CA connected"
 fi
-grep -q "127.0.0.1:[0-9]*: TLS handshake failed: " "$SERVER_LOG" ||
+wait_until 10 grep -q "127.0.0.1:[0-9]*: TLS handshake failed: " "$SERVER_LOG" ||
 	fail "no log line for the failed handshake"
 tls_uris
 nbdinfo --size "$X509_URI" >/dev/null || fail "a trusting client was refused"

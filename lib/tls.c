@@ -443,6 +443,11 @@ void tls_close(struct tls_conn *t)
 	free(t);
 }
 
+void tls_thread_done(void)
+{
+	OPENSSL_thread_stop();
+}
+
 /* Up to @len bytes; the count, or -1 with errno. */
 static ssize_t tls_read_some(struct tls_conn *t, void *buf, size_t len)
 {

@@ -66,6 +66,10 @@ bool tls_ktls_send(const struct tls_conn *t);
 bool tls_ktls_recv(const struct tls_conn *t);
 /* Send close_notify if the socket takes it at once, and free @t. */
 void tls_close(struct tls_conn *t);
+/* Free what OpenSSL keeps for the calling thread (error queue, random
+ * generators) now: a detached thread's own clean-up may otherwise still be
+ * running when the process exits, and show up as a leak. */
+void tls_thread_done(void);
 
 /*
  * Blocking I/O on @fd, through @t when it is not NULL.  0 (or a count),

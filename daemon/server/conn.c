@@ -71,6 +71,7 @@ void conn_serve(struct conn *c)
 	/* Here, while the descriptor is still ours (the caller closes it). */
 	tls_close(c->tls);
 	c->tls = NULL;
+	tls_thread_done();
 }
 
 int conn_read(struct conn *c, void *buf, size_t len)

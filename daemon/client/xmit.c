@@ -559,55 +559,89 @@ static void tx_advance(struct channel *c, size_t n)
 	c->disc_off += n;
 }
 
+/*
+ * One sendmsg's worth of output.  Every append is bounded: a part may be cut
+ * anywhere (the socket may take any prefix anyway), so a full batch simply
+ * ends where it is.  A header is built only where an iovec points at it.
+ */
+struct tx_batch {
+	struct iovec iov[TX_IOV];
+	struct nbd_request hdr[TX_IOV];
+	unsigned int niov, nhdr;
+	size_t bytes;
+};
+
+static bool batch_full(const struct tx_batch *b)
+{
+	return b->niov == TX_IOV || b->bytes >= TX_BATCH;
+}
+
+/* Append @len bytes at @base.  false: the batch is full, nothing appended. */
+static bool batch_add(struct tx_batch *b, void *base, size_t len)
+{
+	if (batch_full(b))
+		return false;
+	b->iov[b->niov].iov_base = base;
+	b->iov[b->niov++].iov_len = len;
+	b->bytes += len;
+	return true;
+}
+
+/* Append what is left of part @p of @s, @skip bytes of it already sent. */
+static bool batch_add_part(struct tx_batch *b, const struct channel *c, const struct slot *s,
+			   unsigned int p, uint32_t skip)
+{
+	uint32_t hlen = sizeof(struct nbd_request);
+	uint32_t dlen = part_wire_len(c, s, p) - hlen;
+
+	if (skip < hlen) {
+		struct nbd_request *h = &b->hdr[b->nhdr];
+
+		if (batch_full(b))
+			return false;
+		part_header(c, s, p, h);
+		b->nhdr++;
+		batch_add(b, (uint8_t *)h + skip, hlen - skip);
+		skip = 0;
+	} else {
+		skip -= hlen;
+	}
+	return !dlen || batch_add(b, s->buf + (size_t)p * c->part_size + skip, dlen - skip);
+}
+
+/* Gather the pending output: the send queue, then any NBD_CMD_DISC. */
+static void batch_fill(struct tx_batch *b, struct channel *c)
+{
+	uint32_t skip = c->send_off;
+	unsigned int q, p;
+
+	b->niov = b->nhdr = 0;
+	b->bytes = 0;
+	for (q = 0; q < c->sq_len; q++) {
+		struct slot *s = sendq_at(c, q);
+
+		for (p = s->parts_sent; p < s->nparts; p++) {
+			if (!batch_add_part(b, c, s, p, skip))
+				return;
+			skip = 0;
+		}
+	}
+	if (c->disc_off < c->disc_len)
+		batch_add(b, c->disc + c->disc_off, c->disc_len - c->disc_off);
+}
+
 /* Write as much pending output as the socket takes.  0, or -1: broken. */
 static int tx(struct channel *c)
 {
-	struct iovec iov[TX_IOV];
-	struct nbd_request hdr[TX_IOV / 2];
-	struct msghdr msg = { .msg_iov = iov };
-	unsigned int q, p, niov, nhdr;
-	uint32_t skip;
-	size_t total;
+	struct tx_batch b;
+	struct msghdr msg = { .msg_iov = b.iov };
 	ssize_t n;
 
 	for (;;) {
-		niov = nhdr = 0;
-		total = 0;
-		skip = c->send_off;
-		for (q = 0; q < c->sq_len; q++) {
-			struct slot *s = sendq_at(c, q);
-
-			for (p = s->parts_sent; p < s->nparts; p++) {
-				uint32_t dlen = part_wire_len(c, s, p) - sizeof(struct nbd_request);
-
-				if (niov + 2 > TX_IOV || total >= TX_BATCH)
-					goto full;
-				part_header(c, s, p, &hdr[nhdr]);
-				if (skip < sizeof(struct nbd_request)) {
-					iov[niov].iov_base = (uint8_t *)&hdr[nhdr] + skip;
-					iov[niov++].iov_len = sizeof(struct nbd_request) - skip;
-					total += sizeof(struct nbd_request) - skip;
-					skip = 0;
-				} else {
-					skip -= sizeof(struct nbd_request);
-				}
-				nhdr++;
-				if (dlen) {
-					iov[niov].iov_base = s->buf + (size_t)p * c->part_size + skip;
-					iov[niov++].iov_len = dlen - skip;
-					total += dlen - skip;
-				}
-				skip = 0;
-			}
-		}
-		if (c->disc_off < c->disc_len) {
-			iov[niov].iov_base = c->disc + c->disc_off;
-			iov[niov++].iov_len = c->disc_len - c->disc_off;
-		}
-full:
-		if (niov == 0)
+		batch_fill(&b, c);
+		if (b.niov == 0)
 			return 0;
-		msg.msg_iovlen = niov;
+		msg.msg_iovlen = b.niov;
 		n = sendmsg(c->sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)

@@ -1,5 +1,8 @@
 # enbd-client: the channel daemon (daemon/client/).
 CLIENT_OBJS := $(BUILD)/daemon/client/channel.o $(BUILD)/daemon/client/xmit.o \
+	$(BUILD)/daemon/client/xmit-kernel.o $(BUILD)/daemon/client/xmit-tx.o \
+	$(BUILD)/daemon/client/xmit-rx.o $(BUILD)/daemon/client/xmit-keepalive.o \
+	$(BUILD)/daemon/client/xmit-window.o \
 	$(BUILD)/daemon/client/handshake.o $(BUILD)/daemon/client/kdev.o
 
 $(BUILD)/enbd-client: $(BUILD)/daemon/client/main.o $(BUILD)/daemon/client/supervise.o \

@@ -33,6 +33,7 @@
 
 #include "log.h"
 #include "nbd-proto.h"
+#include "sock.h"
 #include "xmit.h"
 
 long chan_ms_since(const struct timespec *t)
@@ -245,7 +246,15 @@ void xmit_abandon_unsent(struct channel *c)
 	}
 }
 
-/* Send NBD_CMD_DISC after any partly written request, then close. */
+/*
+ * End the connection.  With nothing in flight: NBD_CMD_DISC and an orderly
+ * close.  With requests in flight (a drain that timed out, or a second
+ * signal): those go back to the kernel, which may give them to another
+ * channel, while a server told NBD_CMD_DISC still finishes what it
+ * received — possibly after the new copies, a stale write.  So reset the
+ * connection instead (the socket is abortive from sock_connect): a server
+ * then drops what it has not started.  0, or -1 if no NBD_CMD_DISC went.
+ */
 int xmit_disconnect(struct channel *c, int timeout_ms)
 {
 	struct nbd_request d = {
@@ -258,6 +267,13 @@ int xmit_disconnect(struct channel *c, int timeout_ms)
 	if (c->sock < 0)
 		return 0;
 	xmit_abandon_unsent(c);
+	if (xmit_in_flight(c)) {
+		log_warn("resetting the connection: %u requests in flight go back to the kernel",
+			 xmit_in_flight(c));
+		close(c->sock);
+		c->sock = -1;
+		return -1;
+	}
 	memcpy(c->disc, &d, sizeof(d));
 	c->disc_len = sizeof(d);
 	c->disc_off = 0;
@@ -274,9 +290,10 @@ int xmit_disconnect(struct channel *c, int timeout_ms)
 	}
 	if (rc == 0) {
 		log_debug("sent NBD_CMD_DISC");
+		sock_set_abortive(c->sock, 0);	/* let it arrive, then the end */
 		shutdown(c->sock, SHUT_WR);
 	} else {
-		log_warn("could not send NBD_CMD_DISC; closing the connection");
+		log_warn("could not send NBD_CMD_DISC; resetting the connection");
 	}
 	close(c->sock);
 	c->sock = -1;

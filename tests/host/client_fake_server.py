@@ -29,7 +29,8 @@ can finish its work):
               receive queue stops growing, log "stalled with N bytes
               queued"; once PORTFILE.go exists, read everything and answer
               nothing, and log how the client ended the connection:
-              "connection ended by reset" (ECONNRESET) or "by EOF"
+              "connection ended by reset" (ECONNRESET) or "by EOF", with
+              " after NBD_CMD_DISC" if one came
 """
 import fcntl
 import os
@@ -179,13 +180,19 @@ def stall(s, portfile):
     sys.stderr.flush()
     while not os.path.exists(portfile + ".go"):
         time.sleep(0.02)
+    disc = ""
     try:
-        while s.recv(1 << 16):
-            pass
+        while True:  # requests, from a boundary: serve() read whole ones
+            magic, flags, typ, cookie, off, length = struct.unpack(">IHHQQI", recvall(s, 28))
+            if typ == CMD_WRITE:
+                recvall(s, length)
+            elif typ == CMD_DISC:
+                disc = " after NBD_CMD_DISC"
+    except Closed:
         how = "EOF"
     except ConnectionResetError:
         how = "reset"
-    sys.stderr.write("fake server: connection ended by %s\n" % how)
+    sys.stderr.write("fake server: connection ended by %s%s\n" % (how, disc))
     sys.stderr.flush()
 
 

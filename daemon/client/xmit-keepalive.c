@@ -45,7 +45,7 @@ static void probe_send(struct channel *c)
 	slot_start(probe_slot(c), &req);
 	clock_gettime(CLOCK_MONOTONIC, &c->probe_at);
 	sendq_push(c, probe_slot(c));
-	tx(c);
+	xmit_tx(c);
 }
 
 /* The probe is answered or abandoned; a late answer is an unknown cookie. */

@@ -72,7 +72,7 @@ static void slot_release(struct channel *c, struct slot *s)
 	c->busy--;
 }
 
-bool can_fetch(const struct channel *c)
+bool xmit_can_fetch(const struct channel *c)
 {
 	return !c->draining && !c->want && !c->ejected && c->free_head >= 0 &&
 	       c->busy < c->window && c->sq_len == 0 && c->disc_len == 0;
@@ -83,7 +83,7 @@ bool can_fetch(const struct channel *c)
  * the connection abortively (a write still on its way must not land after a
  * newer one), detach so the kernel resubmits, and reconnect.
  */
-int stalled(struct channel *c)
+int xmit_stalled(struct channel *c)
 {
 	log_warn("the kernel reports this channel stalled (a request outlived the aging time): reconnecting");
 	return want(c, XMIT_BROKEN);
@@ -94,7 +94,7 @@ int stalled(struct channel *c)
  * and nothing waits to be sent: completion of one request and fetch of the
  * next in one ioctl.  0, or -1 with c->want set.
  */
-int pump(struct channel *c, struct slot *done)
+int xmit_pump(struct channel *c, struct slot *done)
 {
 	for (;;) {
 		struct enbd_io io = { .size = sizeof(io) };
@@ -119,7 +119,7 @@ int pump(struct channel *c, struct slot *done)
 			/* The kernel copies READ data before it writes a fetch into the same buffer. */
 			slot_release(c, done);
 		}
-		if (can_fetch(c)) {
+		if (xmit_can_fetch(c)) {
 			n = slot_peek(c);
 			if (n) {
 				io.flags |= ENBD_IO_FETCH | ENBD_IO_NONBLOCK;
@@ -141,7 +141,7 @@ int pump(struct channel *c, struct slot *done)
 			return want(c, XMIT_EJECTED);
 		}
 		if (rc == -ENOLINK)
-			return stalled(c);
+			return xmit_stalled(c);
 		if (rc < 0) {
 			log_err("ENBD_IOC_IO: %s", strerror(-rc));
 			return want(c, rc == -ENOTTY || rc == -EFAULT ? XMIT_FATAL : XMIT_BROKEN);
@@ -161,7 +161,7 @@ int pump(struct channel *c, struct slot *done)
 			continue;
 		}
 		sendq_push(c, n);
-		if (tx(c) < 0)
+		if (xmit_tx(c) < 0)
 			return -1;
 	}
 }

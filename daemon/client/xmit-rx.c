@@ -44,7 +44,7 @@ static int part_done(struct channel *c, struct slot *s, unsigned int p, uint32_t
 	if (s->req.type == ENBD_CMD_READ && !s->error)
 		c->st.bytes_read += s->req.length;
 	win_sample(c, s);
-	return pump(c, s);
+	return xmit_pump(c, s);
 }
 
 static int bad_reply(struct channel *c, const char *what, uint64_t cookie)
@@ -124,7 +124,7 @@ static int rx_parse(struct channel *c)
 }
 
 /* Read what the socket has.  0, or -1 with c->want set. */
-int rx(struct channel *c)
+int xmit_rx(struct channel *c)
 {
 	int round;
 

@@ -220,7 +220,7 @@ static void batch_fill(struct tx_batch *b, struct channel *c)
 }
 
 /* Write as much pending output as the socket takes.  0, or -1: broken. */
-int tx(struct channel *c)
+int xmit_tx(struct channel *c)
 {
 	struct tx_batch b;
 	struct msghdr msg = { .msg_iov = b.iov };

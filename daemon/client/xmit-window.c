@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The adaptive in-flight window of a channel (xmit.c).  Several channels of a device pull requests from one
- * queue; a channel that takes more than its link can carry at once only
- * makes them wait in its socket while a faster channel idles.  With the
- * queue deeper than all slots together that is harmless (the fast channel
- * still finds requests), but with fewer requests outstanding a slow channel
- * hoards them and the whole device runs at its pace.  So a channel fetches
- * only while its requests in flight are below c->window: the smallest
- * window that still buys throughput.
+ * The adaptive in-flight window of a channel (xmit.c).  Several channels of
+ * a device pull requests from one queue; a channel that takes more than its
+ * link can carry at once only makes them wait in its socket while a faster
+ * channel idles.  With the queue deeper than all slots together that is
+ * harmless (the fast channel still finds requests), but with fewer requests
+ * outstanding a slow channel hoards them and the whole device runs at its
+ * pace.  So a channel fetches only while its requests in flight are below
+ * c->window: the smallest window that still buys throughput.
  *
  * Each round (WIN_ROUND_MS and WIN_ROUND_MIN completions at least) yields
  * two figures.  The throughput: work completed per time (sizes: below).

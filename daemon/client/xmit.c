@@ -161,7 +161,7 @@ enum xmit_result xmit_run(struct channel *c, bool drain, int timeout_ms)
 	if (!drain)
 		keepalive_start(c);
 	if (!drain && !c->want)
-		pump(c, NULL);	/* the kernel may have requests queued already */
+		xmit_pump(c, NULL);	/* the kernel may have requests queued already */
 	for (;;) {
 		int n, wait = -1;
 
@@ -187,7 +187,7 @@ enum xmit_result xmit_run(struct channel *c, bool drain, int timeout_ms)
 				wait = ka_wait;
 		}
 		pfd[0] = (struct pollfd){
-			.fd = devfd, .events = POLLPRI | (can_fetch(c) ? POLLIN : 0),
+			.fd = devfd, .events = POLLPRI | (xmit_can_fetch(c) ? POLLIN : 0),
 		};
 		pfd[1] = (struct pollfd){
 			.fd = c->sock, .events = POLLIN | (output_pending(c) ? POLLOUT : 0),
@@ -208,20 +208,20 @@ enum xmit_result xmit_run(struct channel *c, bool drain, int timeout_ms)
 			continue;
 		}
 		if (pfd[0].revents & POLLPRI) {
-			stalled(c);
+			xmit_stalled(c);
 			continue;
 		}
 		if (pfd[1].revents & POLLIN)
 			clock_gettime(CLOCK_MONOTONIC, &c->heard);
 		if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))
-			if (rx(c) < 0)
+			if (xmit_rx(c) < 0)
 				continue;
 		if (pfd[1].revents & POLLOUT)
-			if (tx(c) < 0)
+			if (xmit_tx(c) < 0)
 				continue;
 		/* Output drained: fetch again, whether or not the kernel woke us. */
 		if ((pfd[0].revents & POLLIN) || (pfd[1].revents & POLLOUT))
-			pump(c, NULL);
+			xmit_pump(c, NULL);
 	}
 }
 
@@ -282,7 +282,7 @@ int xmit_disconnect(struct channel *c, int timeout_ms)
 		struct pollfd pfd = { .fd = c->sock, .events = POLLOUT };
 		int wait = timeout_ms - (int)chan_ms_since(&start);
 
-		if (wait <= 0 || poll(&pfd, 1, wait) <= 0 || tx(c) < 0) {
+		if (wait <= 0 || poll(&pfd, 1, wait) <= 0 || xmit_tx(c) < 0) {
 			c->want = 0;
 			rc = -1;
 			break;

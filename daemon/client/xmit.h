@@ -33,20 +33,20 @@ uint64_t now_us(void);
 
 /* xmit-kernel.c */
 void slot_start(struct slot *s, const struct enbd_request *req);
-bool can_fetch(const struct channel *c);
-int stalled(struct channel *c);
-int pump(struct channel *c, struct slot *done);
+bool xmit_can_fetch(const struct channel *c);
+int xmit_stalled(struct channel *c);
+int xmit_pump(struct channel *c, struct slot *done);
 
 /* xmit-tx.c */
 uint32_t part_len(const struct channel *c, const struct slot *s, unsigned int p);
 int check_request(struct channel *c, struct slot *s);
 void sendq_push(struct channel *c, struct slot *s);
 struct slot *sendq_at(struct channel *c, unsigned int i);
-int tx(struct channel *c);
+int xmit_tx(struct channel *c);
 bool output_pending(const struct channel *c);
 
 /* xmit-rx.c */
-int rx(struct channel *c);
+int xmit_rx(struct channel *c);
 
 /* xmit-keepalive.c */
 struct slot *probe_slot(struct channel *c);

@@ -183,10 +183,10 @@ static bool send_requests(void)
 	int rounds;
 
 	for (rounds = 0; rounds < 1000; rounds++) {
-		if (pump(&chan, NULL) < 0)
+		if (xmit_pump(&chan, NULL) < 0)
 			return false;
 		drop_requests();
-		if (tx(&chan) < 0)
+		if (xmit_tx(&chan) < 0)
 			return false;
 		if (!output_pending(&chan) && fdev.next == fdev.nreqs)
 			return true;
@@ -231,7 +231,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		shutdown(peer, SHUT_WR);
 		/* The replies, then EOF: the channel must give up the connection. */
 		for (rounds = 0; !chan.want && rounds < 1000; rounds++) {
-			rx(&chan);
+			xmit_rx(&chan);
 			drop_requests();
 		}
 		if (!chan.want)

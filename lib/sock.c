@@ -43,6 +43,13 @@ int sock_set_timeouts(int fd, int timeout_ms)
 	return setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
 
+int sock_set_abortive(int fd, int on)
+{
+	struct linger lg = { .l_onoff = on, .l_linger = 0 };
+
+	return setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+}
+
 /* Finish a non-blocking connect within @timeout_ms. */
 static int connect_wait(int fd, int timeout_ms)
 {
@@ -108,6 +115,8 @@ int sock_connect(const char *host, const char *port, const char *bind_addr,
 			saved = errno;
 			continue;
 		}
+		/* From the start: a process killed with requests sent resets the connection. */
+		sock_set_abortive(fd, 1);
 		if (bind_addr && bind_local(fd, ai->ai_family, bind_addr) < 0) {
 			saved = errno;
 			snprintf(why, why_len, "cannot bind to %s: %s", bind_addr, strerror(saved));

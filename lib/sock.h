@@ -13,6 +13,13 @@
  * @timeout_ms.  Sets TCP_NODELAY and
  * SO_KEEPALIVE.  Returns the fd, or -1 with errno set and a description of
  * what failed in @why.
+ *
+ * The socket is abortive (SO_LINGER 0) from its creation: however it is
+ * closed — by its process, or by the kernel when the process is killed —
+ * the peer gets a reset, not an orderly end, so a server drops the requests
+ * it has not started instead of carrying them out after the kernel has
+ * given them to another connection.  A caller that ends the connection
+ * deliberately and cleanly turns that off (sock_set_abortive) first.
  */
 int sock_connect(const char *host, const char *port, const char *bind_addr,
 		 int timeout_ms, char *why, size_t why_len);
@@ -28,6 +35,8 @@ int sock_listen(const char *addr, const char *port, int backlog);
 int sock_set_nonblocking(int fd, int on);
 /* Set TCP_NODELAY. */
 int sock_set_nodelay(int fd);
+/* SO_LINGER 0 (@on) or the default orderly close (!@on). */
+int sock_set_abortive(int fd, int on);
 /* Bound blocking reads and writes on @fd to @timeout_ms (0: no bound). */
 int sock_set_timeouts(int fd, int timeout_ms);
 

@@ -53,7 +53,7 @@
 #define CHAN_PROBE		CHAN_SLOTS	/* slot (and cookie) of the keep-alive probe */
 #define CHAN_PROBE_MAX		4096		/* largest block size, so the probe's length */
 #define CHAN_KA_REREAD_MS	1000		/* how often the keepalive option is read */
-/* Latency classes of the adaptive window (xmit.c): READ and WRITE by size. */
+/* Latency classes of the adaptive window (xmit-window.c): READ and WRITE by size. */
 #define CHAN_WIN_SIZES		8		/* 4 KiB, 8 KiB, ... ENBD_MAX_IO_BYTES (512 KiB) */
 #define CHAN_WIN_CLASSES	(2 * CHAN_WIN_SIZES)
 
@@ -148,7 +148,7 @@ struct channel {
 	uint32_t part_size;		/* largest payload of one NBD request */
 	uint16_t nbd_flags_ok;		/* command flags the server accepts */
 
-	/* transmission (xmit.c) */
+	/* transmission (xmit*.c) */
 	struct slot slots[CHAN_SLOTS + 1];	/* + the probe, never on the free list */
 	int free_head;
 	unsigned int busy;		/* slots not FREE, the probe not counted */
@@ -171,7 +171,7 @@ struct channel {
 	struct timespec ka_read;	/* when ka_ms was last read */
 	struct timespec heard;		/* last bytes from the server */
 	struct timespec probe_at;	/* the outstanding probe was queued */
-	/* adaptive in-flight window (xmit.c) */
+	/* adaptive in-flight window (xmit-window.c) */
 	unsigned int window;		/* fetch only while busy is below this */
 	uint32_t base_us[CHAN_WIN_CLASSES][2];	/* least latency: this period, the last */
 	uint64_t base_since_us;		/* this period began */

@@ -261,7 +261,7 @@ int main(int argc, char **argv)
 		/* Opened only to report a missing module or permission once, not per channel. */
 		o.dev->ops->close(o.dev);
 		o.dev = NULL;
-		return supervise_run(&o, index, binds, nbinds);
+		return supervise_run(&o, index, nchannels, binds, nbinds);
 	}
 	o.sigfd = sig_open_fd(SIGTERM, SIGINT, SIGHUP, 0);
 	if (o.sigfd < 0) {

@@ -426,8 +426,14 @@ static enum chan_state st_disconnect(struct channel *c)
 			log_stats(c);
 		return CS_EXIT;
 	}
+	/*
+	 * A deliberate reconnect (SIGHUP, NBD_ESHUTDOWN) is at once only after
+	 * a connection that stood: a server answering everything with
+	 * NBD_ESHUTDOWN, or SIGHUPs in a row, back off like a broken link.
+	 */
+	if (c->conn_up && chan_ms_since(&c->ready_since) >= CHAN_BACKOFF_MAX_MS)
+		c->backoff_ms = 0;
 	c->conn_up = false;
-	c->backoff_ms = 0;	/* a deliberate reconnect: at once */
 	return CS_BACKOFF;
 }
 

@@ -18,6 +18,10 @@ can finish its work):
   errpayload  an error reply to a READ followed by payload bytes
   shortread   a READ reply cut short, then the connection closed
   eshutdown   NBD_ESHUTDOWN for every request of the connection, then close
+  eshutdown-always  NBD_ESHUTDOWN for every request of every connection
+              (logs "connection N at EPOCH" for each)
+  silent      accept and never send a byte (keeps the connection open)
+  trickle     send the greeting one byte a second, then nothing
   nogo        NBD_OPT_GO answered NBD_REP_ERR_UNSUP (every connection)
   tls         every option answered NBD_REP_ERR_TLS_REQD
   garbage     not an NBD server at all
@@ -92,7 +96,7 @@ def handshake(s, size, mode):
 
 
 def serve(s, disk, fault):
-    replies = 0
+    replies = FAULT_AFTER if fault == "eshutdown-always" else 0
     while True:
         batch = []
         while True:
@@ -123,7 +127,7 @@ def serve(s, disk, fault):
                     sys.stderr.write("fake server: hanging at %.3f\n" % time.time())
                     sys.stderr.flush()
                     return "hang"
-                if fault == "eshutdown":
+                if fault in ("eshutdown", "eshutdown-always"):
                     # Until the client's NBD_CMD_DISC.
                     out += struct.pack(">IIQ", SIMPLE, 108, cookie)
                     continue
@@ -178,6 +182,18 @@ def main():
         conn += 1
         try:
             s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if mode == "eshutdown-always":
+                sys.stderr.write("fake server: connection %d at %.3f\n" % (conn, time.time()))
+                sys.stderr.flush()
+            if mode == "silent":
+                hung.append(s)
+                continue
+            if mode == "trickle":
+                for b in struct.pack(">QQH", NBDMAGIC, IHAVEOPT, 0x3):
+                    s.sendall(bytes([b]))
+                    time.sleep(1)
+                hung.append(s)
+                continue
             if mode == "garbage":
                 s.sendall(b"HTTP/1.0 400 Bad Request\r\n\r\n" + bytes(64))
                 continue
@@ -185,6 +201,8 @@ def main():
             if not handshake(s, exp_size, mode):
                 continue
             fault = mode if conn == 1 and mode not in ("good", "nogo", "resize") else None
+            if mode == "eshutdown-always":
+                fault = mode
             if serve(s, disk, fault) == "hang":
                 hung.append(s)
         except (Closed, ConnectionError, AssertionError) as e:

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /* The channel's state table; see channel.h for the picture. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -62,15 +64,83 @@ static bool stop_requested(struct channel *c, bool *hup)
 	return c->stop;
 }
 
+/*
+ * sock_connect() blocks (name lookup, then up to CHAN_CONNECT_MS), so it
+ * runs on a thread of its own while the channel keeps reading its signalfd:
+ * SIGTERM during a connect stops the daemon at once.  Static: a connect
+ * abandoned that way may finish after the channel is gone, just before the
+ * process exits; there is never more than one.
+ */
+static struct connect_job {
+	const struct channel_opts *o;
+	int done[2];		/* pipe: the thread writes one byte when it is done */
+	int sock;
+	char why[256];
+} job;
+
+static void *connect_thread(void *arg)
+{
+	struct connect_job *j = arg;
+	char done = 1;
+
+	j->sock = sock_connect(j->o->host, j->o->port, j->o->bind, CHAN_CONNECT_MS, j->why,
+			       sizeof(j->why));
+	if (write(j->done[1], &done, 1) < 0)
+		abort();	/* a pipe with room for one byte: cannot happen */
+	return NULL;
+}
+
+/* Connect, or return -1 with @why; -2 when SIGTERM/SIGINT came first. */
+static int connect_watching_signals(struct channel *c, char *why, size_t len)
+{
+	struct pollfd pfd[2] = { { .events = POLLIN }, { .fd = c->o->sigfd, .events = POLLIN } };
+	pthread_t thread;
+	char done;
+	int rc;
+
+	job = (struct connect_job){ .o = c->o, .sock = -1 };
+	if (pipe2(job.done, O_CLOEXEC) < 0) {
+		snprintf(why, len, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	rc = pthread_create(&thread, NULL, connect_thread, &job);
+	if (rc) {
+		snprintf(why, len, "cannot start a thread: %s", strerror(rc));
+		close(job.done[0]);
+		close(job.done[1]);
+		return -1;
+	}
+	pfd[0].fd = job.done[0];
+	while (!(pfd[0].revents & POLLIN)) {
+		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+			pfd[1].revents = 0;
+		if ((pfd[1].revents & POLLIN) && stop_requested(c, NULL)) {
+			pthread_detach(thread);
+			return -2;	/* the process exits: the thread goes with it */
+		}
+	}
+	pthread_join(thread, NULL);
+	if (read(job.done[0], &done, 1) < 0)
+		log_debug("connect thread: %s", strerror(errno));
+	close(job.done[0]);
+	close(job.done[1]);
+	if (job.sock < 0)
+		snprintf(why, len, "%s", job.why);
+	return job.sock;
+}
+
 static enum chan_state st_connect(struct channel *c)
 {
 	char why[256];
 
-	if (c->served && stop_requested(c, NULL))
+	if (stop_requested(c, NULL))
 		return CS_EXIT;
 	log_debug("connecting to %s port %s", c->o->host, c->o->port);
-	c->sock = sock_connect(c->o->host, c->o->port, c->o->bind, CHAN_CONNECT_MS,
-			       why, sizeof(why));
+	c->sock = connect_watching_signals(c, why, sizeof(why));
+	if (c->sock == -2) {
+		c->sock = -1;
+		return CS_EXIT;
+	}
 	if (c->sock < 0)
 		return conn_failed(c, why);
 	c->st.connects++;
@@ -159,8 +229,19 @@ static enum chan_state st_negotiate(struct channel *c)
 	char why[512], desc[512];
 	int rc;
 
-	sock_set_timeouts(c->sock, CHAN_HANDSHAKE_MS);
-	rc = nbd_handshake(c->sock, c->o->export, &c->ex, why, sizeof(why));
+	rc = nbd_handshake(c->sock, c->o->export, &c->ex, c->o->sigfd,
+			   c->o->handshake_ms > 0 ? c->o->handshake_ms : CHAN_HANDSHAKE_MS,
+			   why, sizeof(why));
+	if (rc == HS_STOPPED) {
+		bool hup = false;
+
+		close(c->sock);
+		c->sock = -1;
+		if (stop_requested(c, &hup))
+			return CS_EXIT;
+		log_info("SIGHUP during the handshake: connecting again");
+		return CS_CONNECT;
+	}
 	if (rc != HS_OK) {
 		char line[700];
 
@@ -180,7 +261,7 @@ static enum chan_state st_negotiate(struct channel *c)
 		c->fatal = true;
 		return CS_DEAD;
 	}
-	if (sock_set_timeouts(c->sock, 0) < 0 || sock_set_nonblocking(c->sock, 1) < 0) {
+	if (sock_set_nonblocking(c->sock, 1) < 0) {
 		snprintf(why, sizeof(why), "socket setup: %s", strerror(errno));
 		return conn_failed(c, why);
 	}

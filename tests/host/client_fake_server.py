@@ -22,6 +22,7 @@ can finish its work):
               (logs "connection N at EPOCH" for each)
   silent      accept and never send a byte (keeps the connection open)
   trickle     send the greeting one byte a second, then nothing
+  noaccept    never accept: once the one-place backlog is full, connects hang
   nogo        NBD_OPT_GO answered NBD_REP_ERR_UNSUP (every connection)
   tls         every option answered NBD_REP_ERR_TLS_REQD
   garbage     not an NBD server at all
@@ -171,12 +172,14 @@ def main():
     ls = socket.socket()
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     ls.bind(("127.0.0.1", 0))
-    ls.listen(4)
+    ls.listen(0 if mode == "noaccept" else 4)
     with open(portfile + ".tmp", "w") as f:
         f.write("%d\n" % ls.getsockname()[1])
     os.rename(portfile + ".tmp", portfile)
     conn = 0
     hung = []
+    while mode == "noaccept":
+        time.sleep(60)
     while True:
         s, _ = ls.accept()
         conn += 1

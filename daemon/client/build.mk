@@ -13,3 +13,16 @@ $(BUILD)/enbd-client-selftest: $(BUILD)/daemon/client/selftest.o $(CLIENT_OBJS) 
 	$(CC) $(LDFLAGS) -o $@ $^
 
 PROGRAMS += $(BUILD)/enbd-client-selftest
+
+# libFuzzer target for the handshake parsing (a hostile server): needs clang,
+# so it is not part of 'all'; daemon/client/fuzz/run-fuzz-handshake.sh builds
+# and runs it.  FUZZ_CC and FUZZ_FLAGS come from daemon/server/build.mk.
+CLIENT_FUZZ_HANDSHAKE_SRCS := daemon/client/fuzz/fuzz-handshake.c daemon/client/handshake.c \
+	lib/nbd-proto.c lib/log.c
+
+.PHONY: client-fuzz-handshake
+client-fuzz-handshake: $(BUILD)/enbd-client-fuzz-handshake
+$(BUILD)/enbd-client-fuzz-handshake: $(CLIENT_FUZZ_HANDSHAKE_SRCS) $(wildcard daemon/client/*.h lib/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude -Ilib \
+		-Idaemon/client -o $@ $(CLIENT_FUZZ_HANDSHAKE_SRCS)

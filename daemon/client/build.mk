@@ -1,6 +1,7 @@
 # enbd-client: the channel daemon (daemon/client/).
 CLIENT_OBJS := $(BUILD)/daemon/client/channel.o $(BUILD)/daemon/client/xmit.o \
 	$(BUILD)/daemon/client/handshake.o $(BUILD)/daemon/client/kdev.o
+CLIENT_OBJS += $(BUILD)/daemon/client/devconfig.o
 
 $(BUILD)/enbd-client: $(BUILD)/daemon/client/main.o $(BUILD)/daemon/client/supervise.o \
 		$(CLIENT_OBJS) $(LIB_OBJS)

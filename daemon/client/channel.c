@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "channel.h"
+#include "devconfig.h"
 #include "log.h"
 #include "sock.h"
 
@@ -147,34 +148,72 @@ static enum chan_state st_connect(struct channel *c)
 	return CS_NEGOTIATE;
 }
 
-/* Is the export we reconnected to still the one the device was set up from? */
-static int export_compatible(struct channel *c, char *why, size_t len)
+/* The ENBD_CFG_* flags of an export. */
+static uint32_t export_cfg_flags(const struct nbd_export *ex)
 {
-	const struct nbd_export *a = &c->first, *b = &c->ex;
-	const uint16_t caps = NBD_FLAG_SEND_FLUSH | NBD_FLAG_SEND_FUA |
-			      NBD_FLAG_SEND_TRIM | NBD_FLAG_SEND_WRITE_ZEROES;
-	char lost[128];
+	static const struct { uint16_t tflag; uint32_t cfg; } map[] = {
+		{ NBD_FLAG_READ_ONLY, ENBD_CFG_READ_ONLY },
+		{ NBD_FLAG_SEND_FLUSH, ENBD_CFG_FLUSH },
+		{ NBD_FLAG_SEND_FUA, ENBD_CFG_FUA },
+		{ NBD_FLAG_SEND_TRIM, ENBD_CFG_TRIM },
+		{ NBD_FLAG_SEND_WRITE_ZEROES, ENBD_CFG_WRITE_ZEROES },
+	};
+	uint32_t flags = 0;
+	size_t i;
 
-	if (a->size != b->size) {
+	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (ex->tflags & map[i].tflag)
+			flags |= map[i].cfg;
+	return flags;
+}
+
+/*
+ * Can the export of this connection serve the device as configured (@dev:
+ * by this channel before a reconnect, or, read back from sysfs, by a
+ * predecessor or another channel)?
+ */
+static int export_compatible(struct channel *c, const struct enbd_config *dev, char *why,
+			     size_t len)
+{
+	const struct nbd_export *b = &c->ex;
+	uint32_t bs = dev->block_size, now = export_cfg_flags(b);
+	uint32_t lost = dev->flags & ~now &
+			(ENBD_CFG_FLUSH | ENBD_CFG_FUA | ENBD_CFG_TRIM | ENBD_CFG_WRITE_ZEROES);
+
+	if (dev->bytes / bs != b->size / bs) {
 		snprintf(why, len, "export size changed from %" PRIu64 " to %" PRIu64 " bytes",
-			 a->size, b->size);
+			 (uint64_t)dev->bytes, b->size);
 		return 0;
 	}
-	if (b->min_block > c->cfg.block_size) {
+	if (b->min_block > bs) {
 		snprintf(why, len, "export minimum block size grew to %u (device uses %u)",
-			 b->min_block, c->cfg.block_size);
+			 b->min_block, bs);
 		return 0;
 	}
-	if ((b->tflags & NBD_FLAG_READ_ONLY) && !(a->tflags & NBD_FLAG_READ_ONLY)) {
+	if ((now & ENBD_CFG_READ_ONLY) && !(dev->flags & ENBD_CFG_READ_ONLY)) {
 		snprintf(why, len, "export became read-only");
 		return 0;
 	}
-	if (a->tflags & caps & ~b->tflags) {
-		nbd_tflags_str(a->tflags & caps & ~b->tflags, lost, sizeof(lost));
-		snprintf(why, len, "export no longer supports: %s", lost);
+	if (lost) {
+		snprintf(why, len, "export no longer supports:%s%s%s%s",
+			 lost & ENBD_CFG_FLUSH ? " flush" : "", lost & ENBD_CFG_FUA ? " fua" : "",
+			 lost & ENBD_CFG_TRIM ? " trim" : "",
+			 lost & ENBD_CFG_WRITE_ZEROES ? " write-zeroes" : "");
 		return 0;
 	}
 	return 1;
+}
+
+/*
+ * The configuration the device already has, when this channel did not set
+ * it: 1 (in @cfg), 0 none (not configured, or a probe), -1 with @why.
+ */
+static int configured_elsewhere(struct channel *c, struct enbd_config *cfg, char *why,
+				size_t len)
+{
+	if (c->served || !c->dev)
+		return 0;
+	return devconfig_read(c->o->devname, cfg, why, len);
 }
 
 static void export_describe(const struct nbd_export *ex, char *buf, size_t len)
@@ -227,6 +266,7 @@ static int multi_conn_allowed(struct channel *c, char *why, size_t len)
 static enum chan_state st_negotiate(struct channel *c)
 {
 	char why[512], desc[512];
+	struct enbd_config devcfg;
 	int rc;
 
 	rc = nbd_handshake(c->sock, c->o->export, &c->ex, c->o->sigfd,
@@ -251,10 +291,17 @@ static enum chan_state st_negotiate(struct channel *c)
 	export_describe(&c->ex, desc, sizeof(desc));
 	log_info("connected to %s port %s, export '%s': %s", c->o->host, c->o->port,
 		 c->o->export, desc);
-	if (!multi_conn_allowed(c, why, sizeof(why)) ||
-	    (c->served && !export_compatible(c, why, sizeof(why)))) {
+	rc = configured_elsewhere(c, &devcfg, why, sizeof(why));
+	if (rc < 0) {
 		close_politely(c);
-		if (!c->served)
+		return give_up(c, "%s", why);
+	}
+	c->dev_block_size = rc ? devcfg.block_size : 0;
+	if (!multi_conn_allowed(c, why, sizeof(why)) ||
+	    ((c->served || rc) && !export_compatible(c, c->served ? &c->cfg : &devcfg, why,
+						      sizeof(why)))) {
+		close_politely(c);
+		if (!c->served && !rc)
 			return give_up(c, "%s", why);
 		log_err("%s: refusing to serve %s from it", why, c->o->devname);
 		c->exit_code = 1;
@@ -275,6 +322,9 @@ static int make_config(struct channel *c, char *why, size_t len)
 	struct enbd_config *cfg = &c->cfg;
 	uint32_t bs = ex->min_block > 512 ? ex->min_block : 512;
 
+	if (c->dev_block_size)
+		bs = c->dev_block_size;	/* configured before: keep it */
+
 	if (bs > 4096) {
 		snprintf(why, len, "server minimum block size %u is larger than 4096, the most enbd supports",
 			 bs);
@@ -287,17 +337,8 @@ static int make_config(struct channel *c, char *why, size_t len)
 	if (ex->size % bs)
 		log_warn("export size %" PRIu64 " is not a multiple of %u: the last %" PRIu64
 			 " bytes are not used", ex->size, bs, ex->size % bs);
-	*cfg = (struct enbd_config){ .size = sizeof(*cfg), .bytes = ex->size, .block_size = bs };
-	if (ex->tflags & NBD_FLAG_READ_ONLY)
-		cfg->flags |= ENBD_CFG_READ_ONLY;
-	if (ex->tflags & NBD_FLAG_SEND_FLUSH)
-		cfg->flags |= ENBD_CFG_FLUSH;
-	if (ex->tflags & NBD_FLAG_SEND_FUA)
-		cfg->flags |= ENBD_CFG_FUA;
-	if (ex->tflags & NBD_FLAG_SEND_TRIM)
-		cfg->flags |= ENBD_CFG_TRIM;
-	if (ex->tflags & NBD_FLAG_SEND_WRITE_ZEROES)
-		cfg->flags |= ENBD_CFG_WRITE_ZEROES;
+	*cfg = (struct enbd_config){ .size = sizeof(*cfg), .bytes = ex->size, .block_size = bs,
+				     .flags = export_cfg_flags(ex) };
 	return 0;
 }
 

@@ -148,6 +148,7 @@ struct channel {
 	int sock;
 	struct nbd_export ex;
 	struct nbd_export first;	/* what the device was configured from */
+	uint32_t dev_block_size;	/* block size of a device configured before us, or 0 */
 	struct enbd_config cfg;
 	uint32_t part_size;		/* largest payload of one NBD request */
 	uint16_t nbd_flags_ok;		/* command flags the server accepts */

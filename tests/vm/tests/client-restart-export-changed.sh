@@ -43,11 +43,11 @@ kill_and_wait "$client" || die "the first daemon exited $? on SIGTERM"
 [ "$(cat /sys/block/nd0/ro)" = 0 ] && [ "$(cat /sys/block/nd0/queue/fua)" = 1 ] ||
 	die "nd0 not configured read-write with FUA"
 
-kill_and_wait "$SERVER_PID" KILL
+kill_and_wait "$SERVER_PID" KILL || true	# 137: killed, as asked
 start_enbd_server "$port" -r "$img"
 refused "$port" 'export became read-only'
 [ "$(cat /sys/block/nd0/ro)" = 0 ] || die "nd0 became read-only"
-kill_and_wait "$SERVER_PID" KILL
+kill_and_wait "$SERVER_PID" KILL || true	# 137: killed, as asked
 
 start_nbdkit --filter=fua file "$img" >/dev/null	# fuamode=none (the default): no FUA
 refused "$NBDKIT_PORT" 'export no longer supports:.* fua'

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -10,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -95,6 +98,7 @@ static void *connect_thread(void *arg)
 static int connect_watching_signals(struct channel *c, char *why, size_t len)
 {
 	struct pollfd pfd[2] = { { .events = POLLIN }, { .fd = c->o->sigfd, .events = POLLIN } };
+	pthread_attr_t attr;
 	pthread_t thread;
 	char done;
 	int rc;
@@ -104,7 +108,14 @@ static int connect_watching_signals(struct channel *c, char *why, size_t len)
 		snprintf(why, len, "pipe: %s", strerror(errno));
 		return -1;
 	}
-	rc = pthread_create(&thread, NULL, connect_thread, &job);
+	/* Not the default 8 MiB: with mlockall(MCL_FUTURE) a stack is locked whole. */
+	rc = pthread_attr_init(&attr);
+	if (!rc)
+		rc = pthread_attr_setstacksize(&attr, CHAN_CONNECT_STACK);
+	if (!rc) {
+		rc = pthread_create(&thread, &attr, connect_thread, &job);
+		pthread_attr_destroy(&attr);
+	}
 	if (rc) {
 		snprintf(why, len, "cannot start a thread: %s", strerror(rc));
 		close(job.done[0]);
@@ -632,6 +643,32 @@ static const struct {
 	[CS_EXIT] = { "EXIT", NULL },
 };
 
+/*
+ * Writeback to /dev/ndN may wait for this daemon, so it must not wait for
+ * that writeback itself: PR_SET_IO_FLUSHER makes its allocations skip I/O
+ * reclaim (and the dirty throttling of its own writes), and its memory is
+ * locked so that carrying a request never needs a page-in.  MCL_FUTURE
+ * also locks the slot buffers xmit.c allocates on first use.
+ */
+static void reclaim_proof(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	/* Locking AddressSanitizer's terabytes of shadow would fail or eat the RAM. */
+	log_debug("AddressSanitizer build: memory not locked");
+#else
+	/* One malloc arena: the one glibc gives a new thread (the connect's)
+	 * reserves 64 MiB, which MCL_FUTURE would count as locked. */
+	mallopt(M_ARENA_MAX, 1);
+	if (prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0) < 0)
+		log_warn("PR_SET_IO_FLUSHER: %s (needs Linux 5.6 and CAP_SYS_RESOURCE): writeback "
+			 "under memory pressure may wait for this daemon's own allocations",
+			 strerror(errno));
+	if (mlockall(MCL_CURRENT | MCL_FUTURE) < 0)
+		log_warn("mlockall: %s: under memory pressure this daemon may be paged out",
+			 strerror(errno));
+#endif
+}
+
 int channel_run(const struct channel_opts *o)
 {
 	struct channel *c;
@@ -650,6 +687,8 @@ int channel_run(const struct channel_opts *o)
 	c->dev = o->dev;
 	c->sock = -1;
 	c->backoff_ms = CHAN_BACKOFF_MIN_MS;
+	if (o->lock_memory)
+		reclaim_proof();
 
 	/* Attach before touching the network: busy, token and module errors come first. */
 	if (c->dev) {

@@ -48,6 +48,7 @@
 #define CHAN_SLOTS		64	/* NBD requests in flight per connection */
 #define CHAN_CONNECT_MS		10000
 #define CHAN_HANDSHAKE_MS	10000	/* default of --handshake-timeout */
+#define CHAN_CONNECT_STACK	(256u << 10)	/* the connect thread: name lookup, connect */
 #define CHAN_DRAIN_MS		10000
 #define CHAN_DISC_MS		2000
 #define CHAN_BACKOFF_MIN_MS	100
@@ -71,6 +72,7 @@ struct channel_opts {
 	bool force_multi_conn;	/* several channels without NBD_FLAG_CAN_MULTI_CONN */
 	bool probe;		/* handshake only, print, disconnect */
 	int handshake_ms;	/* deadline of the whole NBD handshake */
+	bool lock_memory;	/* PR_SET_IO_FLUSHER, mlockall: a daemon of a real device */
 	const char *devname;	/* for messages */
 	struct chan_dev *dev;	/* NULL with probe */
 	int sigfd;		/* signalfd: SIGTERM, SIGINT, SIGHUP */

@@ -257,6 +257,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	o.host = argv[optind];
+	o.lock_memory = !o.probe;
 	if (!o.probe) {
 		o.devname = argv[optind + 1];
 		if (kdev_resolve(o.devname, &index, why, sizeof(why)) < 0) {

@@ -26,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *names[3] = { "", "disk", longest };
 	struct nbd_export ex;
-	char why[512];
+	char why[512], flags[256];
 	int sv[2];
 
 	if (!longest[0]) {
@@ -41,8 +41,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size > 1 && write(sv[1], data + 1, size - 1) != (ssize_t)(size - 1))
 		abort();
 	shutdown(sv[1], SHUT_WR);
-	nbd_handshake(sv[0], names[data[0] % 3], &ex, -1, 1000, why, sizeof(why));
-	if (!memchr(why, 0, sizeof(why)))
+	if (nbd_handshake(sv[0], names[data[0] % 3], &ex, -1, 1000, why, sizeof(why)) == HS_OK)
+		nbd_tflags_str(ex.tflags, flags, sizeof(flags));
+	else if (!memchr(why, 0, sizeof(why)))
 		abort();
 	close(sv[0]);
 	close(sv[1]);

@@ -4,6 +4,7 @@ CLIENT_OBJS := $(BUILD)/daemon/client/channel.o $(BUILD)/daemon/client/xmit.o \
 	$(BUILD)/daemon/client/xmit-rx.o $(BUILD)/daemon/client/xmit-keepalive.o \
 	$(BUILD)/daemon/client/xmit-window.o \
 	$(BUILD)/daemon/client/handshake.o $(BUILD)/daemon/client/kdev.o
+CLIENT_OBJS += $(BUILD)/daemon/client/devconfig.o
 
 $(BUILD)/enbd-client: $(BUILD)/daemon/client/main.o $(BUILD)/daemon/client/supervise.o \
 		$(CLIENT_OBJS) $(LIB_OBJS)
@@ -31,3 +32,16 @@ $(BUILD)/enbd-client-fuzz-reply: $(CLIENT_FUZZ_REPLY_SRCS) $(wildcard daemon/cli
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude -Ilib \
 		-Idaemon/client -o $@ $(CLIENT_FUZZ_REPLY_SRCS)
+
+# libFuzzer target for the handshake parsing (a hostile server): needs clang,
+# so it is not part of 'all'; daemon/client/fuzz/run-fuzz-handshake.sh builds
+# and runs it.  FUZZ_CC and FUZZ_FLAGS come from daemon/server/build.mk.
+CLIENT_FUZZ_HANDSHAKE_SRCS := daemon/client/fuzz/fuzz-handshake.c daemon/client/handshake.c \
+	lib/nbd-proto.c lib/log.c
+
+.PHONY: client-fuzz-handshake
+client-fuzz-handshake: $(BUILD)/enbd-client-fuzz-handshake
+$(BUILD)/enbd-client-fuzz-handshake: $(CLIENT_FUZZ_HANDSHAKE_SRCS) $(wildcard daemon/client/*.h lib/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude -Ilib \
+		-Idaemon/client -o $@ $(CLIENT_FUZZ_HANDSHAKE_SRCS)

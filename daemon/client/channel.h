@@ -11,10 +11,12 @@
  *      |                                  v                                  |  shutdown)
  *      +------------ BACKOFF <-------- DEAD <--------------------------------+
  *
- * CONNECT    TCP connect (bounded), TCP_NODELAY.  (A TLS state goes between
- *            CONNECT and NEGOTIATE when TLS is added.)
- * NEGOTIATE  the NBD handshake (handshake.c); on a reconnect, check that the
- *            export is still the one the device was configured from.
+ * CONNECT    TCP connect (bounded), TCP_NODELAY, on a short-lived thread so
+ *            that SIGTERM stops the daemon at once.  (A TLS state goes
+ *            between CONNECT and NEGOTIATE when TLS is added.)
+ * NEGOTIATE  the NBD handshake (handshake.c) within one deadline
+ *            (--handshake-timeout), SIGTERM stopping it; check that the
+ *            export is the one the device was configured with.
  * SETUP      ENBD_IOC_ATTACH (again, after DEAD) and ENBD_IOC_CONFIGURE;
  *            --probe prints the export here instead.
  * READY      transmission (xmit.c): poll() on the control file, the socket
@@ -29,7 +31,8 @@
  *            had claimed.  Before the device was ever served: exit 1.
  * BACKOFF    wait 100 ms, doubling up to 5 s, then CONNECT again.
  *
- * Single-threaded; no handler ever blocks on the socket in transmission.
+ * Single-threaded but for the connect; no handler ever blocks on the socket
+ * in transmission.
  */
 #ifndef ENBD_CLIENT_CHANNEL_H
 #define ENBD_CLIENT_CHANNEL_H
@@ -44,7 +47,8 @@
 
 #define CHAN_SLOTS		64	/* NBD requests in flight per connection */
 #define CHAN_CONNECT_MS		10000
-#define CHAN_HANDSHAKE_MS	10000
+#define CHAN_HANDSHAKE_MS	10000	/* default of --handshake-timeout */
+#define CHAN_CONNECT_STACK	(256u << 10)	/* the connect thread: name lookup, connect */
 #define CHAN_DRAIN_MS		10000
 #define CHAN_DISC_MS		2000
 #define CHAN_BACKOFF_MIN_MS	100
@@ -67,6 +71,8 @@ struct channel_opts {
 	unsigned int channels;	/* channels of the device this one is part of */
 	bool force_multi_conn;	/* several channels without NBD_FLAG_CAN_MULTI_CONN */
 	bool probe;		/* handshake only, print, disconnect */
+	int handshake_ms;	/* deadline of the whole NBD handshake */
+	bool lock_memory;	/* PR_SET_IO_FLUSHER, mlockall: a daemon of a real device */
 	const char *devname;	/* for messages */
 	struct chan_dev *dev;	/* NULL with probe */
 	int sigfd;		/* signalfd: SIGTERM, SIGINT, SIGHUP */
@@ -144,6 +150,7 @@ struct channel {
 	int sock;
 	struct nbd_export ex;
 	struct nbd_export first;	/* what the device was configured from */
+	uint32_t dev_block_size;	/* block size of a device configured before us, or 0 */
 	struct enbd_config cfg;
 	uint32_t part_size;		/* largest payload of one NBD request */
 	uint16_t nbd_flags_ok;		/* command flags the server accepts */

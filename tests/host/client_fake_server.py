@@ -18,6 +18,11 @@ can finish its work):
   errpayload  an error reply to a READ followed by payload bytes
   shortread   a READ reply cut short, then the connection closed
   eshutdown   NBD_ESHUTDOWN for every request of the connection, then close
+  eshutdown-always  NBD_ESHUTDOWN for every request of every connection
+              (logs "connection N at EPOCH" for each)
+  silent      accept and never send a byte (keeps the connection open)
+  trickle     send the greeting one byte a second, then nothing
+  noaccept    never accept: once the one-place backlog is full, connects hang
   nogo        NBD_OPT_GO answered NBD_REP_ERR_UNSUP (every connection)
   tls         every option answered NBD_REP_ERR_TLS_REQD
   garbage     not an NBD server at all
@@ -105,7 +110,7 @@ def handshake(s, size, mode, max_payload=0):
 
 
 def serve(s, disk, fault, portfile=None):
-    replies = 0
+    replies = FAULT_AFTER if fault == "eshutdown-always" else 0
     while True:
         batch = []
         while True:
@@ -140,7 +145,7 @@ def serve(s, disk, fault, portfile=None):
                     s.sendall(bytes(out))
                     stall(s, portfile)
                     return
-                if fault == "eshutdown":
+                if fault in ("eshutdown", "eshutdown-always"):
                     # Until the client's NBD_CMD_DISC.
                     out += struct.pack(">IIQ", SIMPLE, 108, cookie)
                     continue
@@ -217,17 +222,31 @@ def main():
         ls.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 536)
         ls.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
     ls.bind(("127.0.0.1", 0))
-    ls.listen(4)
+    ls.listen(0 if mode == "noaccept" else 4)
     with open(portfile + ".tmp", "w") as f:
         f.write("%d\n" % ls.getsockname()[1])
     os.rename(portfile + ".tmp", portfile)
     conn = 0
     hung = []
+    while mode == "noaccept":
+        time.sleep(60)
     while True:
         s, _ = ls.accept()
         conn += 1
         try:
             s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if mode == "eshutdown-always":
+                sys.stderr.write("fake server: connection %d at %.3f\n" % (conn, time.time()))
+                sys.stderr.flush()
+            if mode == "silent":
+                hung.append(s)
+                continue
+            if mode == "trickle":
+                for b in struct.pack(">QQH", NBDMAGIC, IHAVEOPT, 0x3):
+                    s.sendall(bytes([b]))
+                    time.sleep(1)
+                hung.append(s)
+                continue
             if mode == "garbage":
                 s.sendall(b"HTTP/1.0 400 Bad Request\r\n\r\n" + bytes(64))
                 continue
@@ -235,6 +254,8 @@ def main():
             if not handshake(s, exp_size, mode, arg if mode == "stall" else 0):
                 continue
             fault = mode if conn == 1 and mode not in ("good", "nogo", "resize") else None
+            if mode == "eshutdown-always":
+                fault = mode
             if serve(s, disk, fault, portfile) == "hang":
                 hung.append(s)
         except (Closed, ConnectionError, AssertionError) as e:

@@ -7,3 +7,7 @@ $(BUILD)/ioctl-hostile: $(BUILD)/tests/progs/ioctl-hostile.o $(TESTLIB_OBJS)
 
 $(BUILD)/journal-policy: $(BUILD)/tests/progs/journal-policy.o $(TESTLIB_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^
+
+PROGRAMS += $(BUILD)/read-only
+$(BUILD)/read-only: $(BUILD)/tests/progs/read-only.o $(TESTLIB_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^

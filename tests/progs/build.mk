@@ -11,3 +11,7 @@ $(BUILD)/journal-policy: $(BUILD)/tests/progs/journal-policy.o $(TESTLIB_OBJS)
 PROGRAMS += $(BUILD)/read-only
 $(BUILD)/read-only: $(BUILD)/tests/progs/read-only.o $(TESTLIB_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^
+
+PROGRAMS += $(BUILD)/ioctl-random
+$(BUILD)/ioctl-random: $(BUILD)/tests/progs/ioctl-random.o $(TESTLIB_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^

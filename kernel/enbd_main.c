@@ -168,17 +168,18 @@ static void enbd_age_work(struct work_struct *work)
 }
 
 /*
- * Read the partition table the way the first opener of a disk does.  Not in
- * CONFIGURE itself: the table is read through a daemon, maybe the caller.
+ * Read the partition table as loop does.  Not in CONFIGURE itself: the table
+ * is read through a daemon, maybe the caller.  Without opening the disk, so
+ * that a scan waiting for a daemon does not pin the module: rmmod fails the
+ * wait (enbd_destroy_device).
  */
 static void enbd_scan_work(struct work_struct *work)
 {
 	struct enbd_device *dev = container_of(work, struct enbd_device, scan_work);
-	struct block_device *bdev;
 
-	bdev = blkdev_get_by_dev(disk_devt(dev->disk), FMODE_READ, NULL);
-	if (!IS_ERR(bdev))
-		blkdev_put(bdev, FMODE_READ);
+	mutex_lock(&dev->disk->open_mutex);
+	bdev_disk_changed(dev->disk, false);
+	mutex_unlock(&dev->disk->open_mutex);
 }
 
 /* A configured disk, like new media: userspace is told, partitions appear. */
@@ -186,10 +187,8 @@ void enbd_announce_disk(struct enbd_device *dev)
 {
 	lockdep_assert_held(&dev->config_mutex);
 	kobject_uevent(&disk_to_dev(dev->disk)->kobj, KOBJ_CHANGE);
-	if (!READ_ONCE(enbd_partscan))
-		return;
-	set_bit(GD_NEED_PART_SCAN, &dev->disk->state);
-	queue_work(system_long_wq, &dev->scan_work);
+	if (READ_ONCE(enbd_partscan))
+		queue_work(system_long_wq, &dev->scan_work);
 }
 
 /*

@@ -65,8 +65,8 @@ struct enbd_attach {
  * that was attached to the device before its last SHUTDOWN (a new session
  * needs a new file).  A daemon without a token that opens a fresh control
  * file cannot be told from a new session: give sessions a token.
- * On success @channel is written before the slot is taken, so a failed
- * ATTACH (EFAULT included) leaves no trace on the device.
+ * ATTACH is all or nothing: one that fails (EFAULT for @channel included)
+ * leaves no trace on the device - no slot, counter or outage change.
  */
 
 /* ENBD_IOC_CONFIGURE: set geometry and capabilities from the NBD handshake. */

@@ -110,6 +110,11 @@ struct enbd_device {
 	u32 cfg_flags;			/* ENBD_CFG_* */
 	bool has_token;
 	u64 token;
+	u64 session;			/* SHUTDOWNs so far: a file attached in an
+					 * earlier session may not attach again */
+	bool has_retired_token;
+	u64 retired_token;		/* the last shut-down session's token:
+					 * ATTACH presenting it gets ESHUTDOWN */
 
 	spinlock_t lock;
 	/* under lock */
@@ -138,11 +143,15 @@ struct enbd_device {
 	wait_queue_head_t fetch_wait;	/* channels waiting for a request */
 	struct delayed_work age_work;	/* ages the journal once a second
 					 * while the device is open */
+	struct work_struct scan_work;	/* reads the partition table after
+					 * CONFIGURE: a daemon must serve it */
 };
 
 /* enbd_main.c */
 struct enbd_device *enbd_get_device(unsigned int index);
 void enbd_apply_readahead(struct enbd_device *dev);
+void enbd_announce_disk(struct enbd_device *dev);
+void enbd_invalidate_disk(struct enbd_device *dev);
 
 /* enbd_journal.c: moving requests between queue, journal and completion */
 blk_status_t enbd_queue_request(struct enbd_device *dev, struct request *rq);
@@ -158,6 +167,7 @@ void enbd_note_attach(struct enbd_channel *ch);
 bool enbd_channel_usable(struct enbd_channel *ch, struct file *file);
 
 /* enbd_ctl.c */
+struct enbd_channel *enbd_file_channel(struct file *file);
 int enbd_ctl_init(void);
 void enbd_ctl_exit(void);
 

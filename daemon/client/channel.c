@@ -420,8 +420,8 @@ static enum chan_state st_setup(struct channel *c)
 			log_err("cannot attach to %s again: %s", c->o->devname,
 				kdev_attach_error(-rc));
 			close_politely(c);
-			if (rc == -EACCES || rc == -EPERM || rc == -ENOTTY) {
-				c->exit_code = 1;
+			if (rc == -EACCES || rc == -EPERM || rc == -ENOTTY || rc == -ESHUTDOWN) {
+				c->exit_code = rc == -ESHUTDOWN ? CHAN_EXIT_EJECTED : 1;
 				c->fatal = true;
 			}
 			return CS_DEAD;
@@ -700,7 +700,7 @@ int channel_run(const struct channel_opts *o)
 			else
 				log_err("cannot attach to %s: %s", o->devname, kdev_attach_error(-rc));
 			s = CS_EXIT;
-			c->exit_code = 1;
+			c->exit_code = rc == -ESHUTDOWN ? CHAN_EXIT_EJECTED : 1;
 		} else {
 			c->attached = true;
 			c->channel = channel;

@@ -57,6 +57,16 @@ struct enbd_attach {
  * device's token and 0 leaves it without one.  If the device has a token,
  * @token must match it or the attach fails with EACCES (and is counted).
  * The token is forgotten only by ENBD_IOC_SHUTDOWN.
+ *
+ * A shut-down session stays shut: a daemon that was reconnecting to it must
+ * not open the device again as a new session.  So ATTACH fails with
+ * ESHUTDOWN (not counted) when @token is the token of the last session shut
+ * down with one (a new session needs a new token), and on a control file
+ * that was attached to the device before its last SHUTDOWN (a new session
+ * needs a new file).  A daemon without a token that opens a fresh control
+ * file cannot be told from a new session: give sessions a token.
+ * ATTACH is all or nothing: one that fails (EFAULT for @channel included)
+ * leaves no trace on the device - no slot, counter or outage change.
  */
 
 /* ENBD_IOC_CONFIGURE: set geometry and capabilities from the NBD handshake. */
@@ -76,8 +86,14 @@ struct enbd_config {
 	__u32 reserved;		/* must be 0 */
 };
 /*
- * The first channel configures the device.  A later channel must present the
- * same size and block size (EBUSY otherwise); its flags are ignored.
+ * The first channel configures the device: it gets its size, like new media
+ * (a change uevent), and its partition table is read in the background
+ * (through the channels: /dev/ndNpM appear once a channel serves it).  A
+ * later channel must present the same size and block size (EBUSY otherwise);
+ * its flags are ignored.  With ENBD_CFG_READ_ONLY every write, trim and
+ * write-zeroes fails with an I/O error in the module, also one the block
+ * layer lets through (from a device mapper table, a filesystem mounted
+ * before): no daemon ever fetches one.
  */
 
 /* One request handed to a daemon. */
@@ -138,8 +154,11 @@ struct enbd_io {
 /*
  * ENBD_IOC_SHUTDOWN: error out every queued and in-flight request of device
  * @index, eject its channels (their calls fail with ESHUTDOWN, their files
- * report POLLHUP), forget its token and size.  Needs the device's token if it
- * has one.  Afterwards the module can be removed once the daemons exit.
+ * report POLLHUP), forget its token and size.  Like the removal of a disk:
+ * its partitions go (unless one is still open), no page of the old export
+ * stays in the page cache, a change uevent is sent.  The session stays shut
+ * (see the session token above).  Needs the device's token if it has one.
+ * Afterwards the module can be removed once the daemons exit.
  */
 struct enbd_shutdown {
 	__u32 size;		/* sizeof(struct enbd_shutdown) */

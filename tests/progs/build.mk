@@ -7,3 +7,11 @@ $(BUILD)/ioctl-hostile: $(BUILD)/tests/progs/ioctl-hostile.o $(TESTLIB_OBJS)
 
 $(BUILD)/journal-policy: $(BUILD)/tests/progs/journal-policy.o $(TESTLIB_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^
+
+PROGRAMS += $(BUILD)/read-only
+$(BUILD)/read-only: $(BUILD)/tests/progs/read-only.o $(TESTLIB_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^
+
+PROGRAMS += $(BUILD)/ioctl-random
+$(BUILD)/ioctl-random: $(BUILD)/tests/progs/ioctl-random.o $(TESTLIB_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^

@@ -25,9 +25,9 @@ fio_verify_start /dev/md0 64M 120
 requested_over() { [ "$(nbd_total 0 Requested:)" -gt "$1" ]; }
 wait_for -t 60 requested_over 200 || die "no I/O reaches nd0"
 daemon=$(nbd_slot 0 Pids: 0)
+kmsg_mark
 kill -STOP "$daemon"
-on_exit dmesg | grep -q 'nd0: channel 0 stalled for .* ms: ejected' || die "the kernel did not say it ejected the channel"
-kill -CONT "$daemon"
+on_exit kill -CONT "$daemon"
 t0=${EPOCHREALTIME/[.,]/}
 log "channel daemon $daemon stopped"
 
@@ -50,5 +50,7 @@ wait_for -t 30 proc_gone "$FIO_PID" || die "fio did not stop: I/O is held"
 fio_verify_wait || die "fio saw errors: $(cat "$FIO_OUT")"
 log "figure: $ENBD_TEST_NAME: longest fio I/O $FIO_MAX_MS ms"
 grep -q '\[UU\]' /proc/mdstat && die "md0 is not degraded: $(cat /proc/mdstat)"
-dmesg | grep -q 'nd0: channel 0 stalled for .* ms: ejected' || die "the kernel did not say it ejected the channel"
+ejected=$(kernel_log_since_mark | grep 'nd0: channel 0 stalled for .* ms: ejected') ||
+	die "the kernel did not say it ejected the channel"
+log "kernel: ${ejected#*enbd: }"
 kill -CONT "$daemon"

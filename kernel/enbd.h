@@ -51,6 +51,7 @@ struct enbd_cmd {
 	u64 seq;			/* journal sequence of the current claim;
 					 * a completion must quote it */
 	struct enbd_channel *owner;	/* claiming channel; NULL when queued */
+	unsigned long queued_at;	/* jiffies it was (re)queued */
 	unsigned long claimed_at;	/* jiffies of the claim, for aging */
 	unsigned int aged_claims;	/* claims that outlived the aging time;
 					 * ENBD_MAX_AGED_CLAIMS of them fail it */
@@ -69,8 +70,10 @@ struct enbd_channel {
 	unsigned int index;		/* constant: slot number */
 	struct file *file;		/* bound control file, NULL if free */
 	bool ejected;			/* shut down: every call fails */
-	bool stalled;			/* a claim outlived the aging time: no
-					 * more fetches until re-attached */
+	bool stalled;			/* a claim outlived the aging time, or
+					 * it fetched nothing for that long while
+					 * requests waited: no more fetches until
+					 * re-attached */
 	unsigned long stalled_at;	/* jiffies it stalled, while stalled */
 	pid_t pid;			/* tgid of the attaching daemon */
 	pid_t last_pid;			/* tgid of the previous attacher */

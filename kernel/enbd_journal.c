@@ -17,7 +17,10 @@
  *
  * Aging (enbd_age_requests, once a second): a claim older than the aging time
  * (ENBD_SLOW_AGING_FACTOR times that for flushes, trims and write-zeroes)
- * marks its channel stalled.  A stalled channel fetches nothing more and is
+ * marks its channel stalled; so does fetching nothing for the aging time
+ * while the request at the head of the queue waited that long (a daemon
+ * stopped between requests claims nothing that could age).  A stalled
+ * channel fetches nothing more and is
  * told (POLLPRI) to drop its connection and re-attach.  Its aged READs are
  * rolled back at once - if the old connection answers after all, that answer
  * is a late completion and discarded.  Its aged writes, trims, zeroes and
@@ -77,6 +80,7 @@ blk_status_t enbd_queue_request(struct enbd_device *dev, struct request *rq)
 		return BLK_STS_IOERR;
 	}
 	cmd->state = ENBD_CMD_QUEUED;
+	cmd->queued_at = jiffies;
 	cmd->owner = NULL;
 	cmd->seq = 0;
 	cmd->aged_claims = 0;
@@ -125,6 +129,7 @@ static bool enbd_rollback_locked(struct enbd_device *dev, struct enbd_cmd *cmd,
 	enbd_unclaim_locked(dev, cmd);
 	if (dev->accepting && cmd->aged_claims < ENBD_MAX_AGED_CLAIMS) {
 		cmd->state = ENBD_CMD_QUEUED;
+		cmd->queued_at = jiffies;
 		list_add(&cmd->link, &dev->queue);
 		dev->nr_queued++;
 		return true;
@@ -576,6 +581,42 @@ static bool enbd_eject_wedged_locked(struct enbd_device *dev, struct list_head *
 	return changed;
 }
 
+/* Mark @ch stalled: see the comment at the top. */
+static void enbd_stall_locked(struct enbd_channel *ch, const char *why, unsigned long since)
+{
+	lockdep_assert_held(&ch->dev->lock);
+	ch->stalled = true;
+	ch->stalled_at = jiffies;
+	pr_info_ratelimited("%s: channel %u stalled: %s %u ms\n", ch->dev->disk->disk_name,
+			    ch->index, why, jiffies_to_msecs(jiffies - since));
+}
+
+/*
+ * Nobody fetched the request at the head of the queue for @aging: stall the
+ * live channels that fetched and completed nothing meanwhile.  Returns true
+ * if one was stalled.
+ */
+static bool enbd_stall_idle_locked(struct enbd_device *dev, unsigned long aging)
+{
+	struct enbd_cmd *head;
+	bool stalled = false;
+	unsigned int i;
+
+	lockdep_assert_held(&dev->lock);
+	head = list_first_entry_or_null(&dev->queue, struct enbd_cmd, link);
+	if (!aging || !head || time_before(jiffies, head->queued_at + aging))
+		return false;
+	for (i = 0; i < ENBD_MAX_CHANNELS; i++) {
+		struct enbd_channel *ch = &dev->channels[i];
+
+		if (!enbd_channel_live(ch) || time_before(jiffies, ch->last_active + aging))
+			continue;
+		enbd_stall_locked(ch, "fetched nothing while a request waited", head->queued_at);
+		stalled = true;
+	}
+	return stalled;
+}
+
 /*
  * Age the journal: see the comment at the top.  Runs once a second from
  * the device's age_work while the device is open.
@@ -601,16 +642,13 @@ void enbd_age_requests(struct enbd_device *dev)
 			cmd->aged_claims++;
 		}
 		if (!ch->stalled) {
-			ch->stalled = true;
-			ch->stalled_at = jiffies;
+			enbd_stall_locked(ch, "a request waited", cmd->claimed_at);
 			wake = true;	/* its daemon waits for POLLPRI */
-			pr_info_ratelimited("%s: channel %u stalled: a request waited %u ms\n",
-					    dev->disk->disk_name, ch->index,
-					    jiffies_to_msecs(jiffies - cmd->claimed_at));
 		}
 		if (req_op(cmd->rq) == REQ_OP_READ)
 			wake |= enbd_resubmit_locked(dev, cmd, &failed);
 	}
+	wake |= enbd_stall_idle_locked(dev, aging);
 	wake |= enbd_eject_wedged_locked(dev, &failed);
 	enbd_check_outage_locked(dev, &failed);
 	spin_unlock(&dev->lock);

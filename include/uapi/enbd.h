@@ -104,13 +104,15 @@ struct enbd_request {
  * channel is ejected (ESHUTDOWN).  The control file is also pollable:
  * POLLIN while a request waits to be fetched, POLLHUP once ejected, and
  * POLLPRI once the channel is stalled: a request it claimed outlived the
- * aging time, and the daemon should drop its connection (abortively), detach
- * and reconnect.  A stalled channel's aged READs are resubmitted at once;
- * its other aged requests are resubmitted only when it detaches, so a write
- * is never in flight on two connections at once.  FLUSH, TRIM and
- * WRITE_ZEROES age after ENBD_SLOW_AGING_FACTOR times the aging time.  A
- * request whose claims outlive their aging time ENBD_MAX_AGED_CLAIMS times
- * fails with an I/O error (counted "expired" in /proc/nbdinfo).
+ * aging time, or it fetched and completed nothing for the aging time while
+ * a request waited to be fetched; the daemon should drop its connection
+ * (abortively), detach and reconnect.  A stalled channel's aged READs are
+ * resubmitted at once; its other aged requests are resubmitted only when it
+ * detaches, so a write is never in flight on two connections at once.
+ * FLUSH, TRIM and WRITE_ZEROES age after ENBD_SLOW_AGING_FACTOR times the
+ * aging time.  A request whose claims outlive their aging time
+ * ENBD_MAX_AGED_CLAIMS times fails with an I/O error (counted "expired" in
+ * /proc/nbdinfo).
  *
  * If the copy of a fetched request (its header or WRITE payload) to the
  * caller's buffers fails, the call fails with EFAULT and the request goes
@@ -125,6 +127,7 @@ struct enbd_request {
  */
 #define ENBD_SLOW_AGING_FACTOR	4	/* aging of FLUSH, TRIM, WRITE_ZEROES */
 #define ENBD_MAX_AGED_CLAIMS	4	/* aged claims that fail a request */
+
 #define ENBD_IO_COMPLETE	(1u << 0)
 #define ENBD_IO_FETCH		(1u << 1)
 #define ENBD_IO_NONBLOCK	(1u << 2)

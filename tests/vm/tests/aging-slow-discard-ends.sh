@@ -23,7 +23,11 @@ whole_device() {
 	blkdiscard -f "$@" /dev/nd0 &
 	pid=$!
 	on_exit _enbd_kill9 "$pid"
-	wait_for -t 40 proc_gone "$pid" || die "$what of the whole device still running after 40 s"
+	if ! wait_for -t 40 proc_gone "$pid"; then
+		# Shut the device down, failing the request: blkdiscard waits in D state.
+		"$ENBD_CLIENT" -q -d /dev/nd0
+		die "$what of the whole device still running after 40 s"
+	fi
 	wait "$pid" || rc=$?
 	[ "$rc" = 0 ] || die "$what of the whole device failed ($rc)"
 	log "figure: $ENBD_TEST_NAME: $what of 256 MiB took $(((${EPOCHREALTIME/[.,]/} - t0) / 1000)) ms"

@@ -230,12 +230,12 @@ static void enbd_open_device(struct enbd_device *dev, const struct enbd_config *
 	blk_queue_write_cache(q, flags & ENBD_CFG_FLUSH, flags & ENBD_CFG_FUA);
 	if (flags & ENBD_CFG_TRIM) {
 		q->limits.discard_granularity = cfg->block_size;
-		blk_queue_max_discard_sectors(q, round_down(UINT_MAX, cfg->block_size) >> SECTOR_SHIFT);
+		blk_queue_max_discard_sectors(q, ENBD_MAX_DISCARD_BYTES >> SECTOR_SHIFT);
 	} else {
 		blk_queue_max_discard_sectors(q, 0);
 	}
 	blk_queue_max_write_zeroes_sectors(q, flags & ENBD_CFG_WRITE_ZEROES ?
-			round_down(UINT_MAX, cfg->block_size) >> SECTOR_SHIFT : 0);
+			ENBD_MAX_DISCARD_BYTES >> SECTOR_SHIFT : 0);
 	set_disk_ro(dev->disk, flags & ENBD_CFG_READ_ONLY);
 
 	spin_lock(&dev->lock);
@@ -309,17 +309,8 @@ static long enbd_ioctl_io(struct file *file, struct enbd_io __user *uarg)
 		if (put_user(io.done_result, &uarg->done_result))
 			return -EFAULT;
 	}
-	if (io.flags & ENBD_IO_FETCH) {
-		ret = enbd_fetch(ch, file, &io, io.flags & ENBD_IO_NONBLOCK);
-		if (ret)
-			return ret;
-		/*
-		 * The request is claimed; if the caller cannot learn of it,
-		 * aging or its detach will roll it back.
-		 */
-		if (copy_to_user(&uarg->req, &io.req, sizeof(io.req)))
-			return -EFAULT;
-	}
+	if (io.flags & ENBD_IO_FETCH)
+		return enbd_fetch(ch, file, &io, &uarg->req, io.flags & ENBD_IO_NONBLOCK);
 	return 0;
 }
 

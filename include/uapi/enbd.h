@@ -24,6 +24,8 @@
 #define ENBD_MAX_DEVICES	256
 #define ENBD_MAX_CHANNELS	16	/* channels (daemons) per device */
 #define ENBD_MAX_IO_BYTES	(512u << 10)	/* largest READ/WRITE request */
+#define ENBD_MAX_DISCARD_BYTES	(64u << 20)	/* largest TRIM/WRITE_ZEROES:
+						 * bounded work per request */
 
 /*
  * Request types.  The values are the NBD command numbers (NetworkBlockDevice
@@ -118,11 +120,30 @@ struct enbd_request {
  * channel is ejected (ESHUTDOWN).  The control file is also pollable:
  * POLLIN while a request waits to be fetched, POLLHUP once ejected, and
  * POLLPRI once the channel is stalled: a request it claimed outlived the
- * aging time, and the daemon should drop its connection (abortively), detach
- * and reconnect.  A stalled channel's aged READs are resubmitted at once;
- * its other aged requests are resubmitted only when it detaches, so a write
- * is never in flight on two connections at once.
+ * aging time, or it fetched and completed nothing for the aging time while
+ * a request waited to be fetched; the daemon should drop its connection
+ * (abortively), detach and reconnect.  A stalled channel's aged READs are
+ * resubmitted at once; its other aged requests are resubmitted only when it
+ * detaches, so a write is never in flight on two connections at once.
+ * FLUSH, TRIM and WRITE_ZEROES age after ENBD_SLOW_AGING_FACTOR times the
+ * aging time.  A request whose claims outlive their aging time
+ * ENBD_MAX_AGED_CLAIMS times fails with an I/O error (counted "expired" in
+ * /proc/nbdinfo).
+ *
+ * If the copy of a fetched request (its header or WRITE payload) to the
+ * caller's buffers fails, the call fails with EFAULT and the request goes
+ * back to the queue.  If the copy of READ data from @done_data fails, the
+ * call fails with EFAULT and the request stays claimed by this channel for
+ * a correct completion - unless the channel was detached, ejected or marked
+ * stalled meanwhile (then it is resubmitted) or the device shut down (then
+ * it fails).
+ *
+ * @done_error: the block layer gets ENOSPC, EOPNOTSUPP, ENODATA (a medium
+ * error) and ETIMEDOUT as they are; every other errno becomes EIO.
  */
+#define ENBD_SLOW_AGING_FACTOR	4	/* aging of FLUSH, TRIM, WRITE_ZEROES */
+#define ENBD_MAX_AGED_CLAIMS	4	/* aged claims that fail a request */
+
 #define ENBD_IO_COMPLETE	(1u << 0)
 #define ENBD_IO_FETCH		(1u << 1)
 #define ENBD_IO_NONBLOCK	(1u << 2)
@@ -175,7 +196,10 @@ struct enbd_shutdown {
  * (ENBD_OUTAGE_WAIT, the default: the filesystem never sees an error), or,
  * with ENBD_OUTAGE_FAIL, queued and new requests fail once the outage has
  * lasted @outage_ms (0: at once) - for a member of an md mirror that should
- * fail over - until a channel attaches again.
+ * fail over - until a channel attaches again.  With ENBD_OUTAGE_FAIL a
+ * channel that stays stalled for @outage_ms (its daemon neither answers nor
+ * detaches: stopped, or stuck in D state) is also ejected: its READs are
+ * resubmitted, its other requests fail (counted "expired").
  */
 #define ENBD_POLICY_AGING	(1u << 0)	/* set aging_ms */
 #define ENBD_POLICY_OUTAGE	(1u << 1)	/* set outage and outage_ms */

@@ -35,8 +35,9 @@
  * ENBD_MAX_AGED_CLAIMS times fails instead of going back to the queue: it
  * would only reset connection after connection.  And with ENBD_OUTAGE_FAIL a
  * channel that stays stalled for outage_ms (its daemon stopped or stuck, so
- * it never lets go) is ejected: its reads are resubmitted, its other claims
- * fail, so that an md mirror faults this member instead of waiting for it.
+ * it never lets go) loses its claims: its reads are resubmitted, its other
+ * claims fail, so that an md mirror faults this member instead of waiting
+ * for it.  It stays stalled, so a daemon that wakes up reconnects.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -539,16 +540,19 @@ static unsigned long enbd_claim_aging(struct request *rq, unsigned long aging)
 }
 
 /*
- * With ENBD_OUTAGE_FAIL, eject each channel stalled for outage_ms: its daemon
- * neither answers nor lets go (stopped, or stuck in D state).  Its READs go
- * back to the queue; its other claims fail, since its connection might still
- * deliver them.  Returns true if a channel was ejected or work queued.
+ * With ENBD_OUTAGE_FAIL, give up on the claims of each channel stalled for
+ * outage_ms: its daemon neither answers nor lets go (stopped, or stuck in D
+ * state).  Its READs go back to the queue; its other claims fail, since its
+ * connection might still deliver them.  The channel stays stalled, not
+ * ejected: should its daemon wake up, it sees POLLPRI, resets its
+ * connection and attaches again like after any stall.  Returns true if
+ * work was queued.
  */
-static bool enbd_eject_wedged_locked(struct enbd_device *dev, struct list_head *failed)
+static bool enbd_fail_wedged_locked(struct enbd_device *dev, struct list_head *failed)
 {
 	unsigned long grace = msecs_to_jiffies(dev->outage_ms);
 	struct enbd_cmd *cmd, *next;
-	bool changed = false;
+	bool queued = false;
 	unsigned int i, nr_failed;
 
 	lockdep_assert_held(&dev->lock);
@@ -557,28 +561,27 @@ static bool enbd_eject_wedged_locked(struct enbd_device *dev, struct list_head *
 	for (i = 0; i < ENBD_MAX_CHANNELS; i++) {
 		struct enbd_channel *ch = &dev->channels[i];
 
-		if (!ch->file || ch->ejected || !ch->stalled ||
+		/* A stalled channel fetches nothing: once emptied, it stays so. */
+		if (!ch->file || ch->ejected || !ch->stalled || !ch->pending ||
 		    time_before(jiffies, ch->stalled_at + grace))
 			continue;
-		ch->ejected = true;
-		changed = true;
 		nr_failed = 0;
 		list_for_each_entry_safe(cmd, next, &dev->journal, link) {
 			if (cmd->owner != ch || cmd->state != ENBD_CMD_CLAIMED)
 				continue;
 			if (req_op(cmd->rq) == REQ_OP_READ) {
-				enbd_resubmit_locked(dev, cmd, failed);
+				queued |= enbd_resubmit_locked(dev, cmd, failed);
 				continue;
 			}
 			enbd_fail_locked(dev, cmd, failed);
 			dev->nr_expired++;
 			nr_failed++;
 		}
-		pr_warn("%s: channel %u stalled for %u ms: ejected, %u requests failed\n",
+		pr_warn("%s: channel %u stalled for %u ms: its claims given up, %u requests failed\n",
 			dev->disk->disk_name, ch->index,
 			jiffies_to_msecs(jiffies - ch->stalled_at), nr_failed);
 	}
-	return changed;
+	return queued;
 }
 
 /* Mark @ch stalled: see the comment at the top. */
@@ -649,7 +652,7 @@ void enbd_age_requests(struct enbd_device *dev)
 			wake |= enbd_resubmit_locked(dev, cmd, &failed);
 	}
 	wake |= enbd_stall_idle_locked(dev, aging);
-	wake |= enbd_eject_wedged_locked(dev, &failed);
+	wake |= enbd_fail_wedged_locked(dev, &failed);
 	enbd_check_outage_locked(dev, &failed);
 	spin_unlock(&dev->lock);
 	enbd_settle(dev, &failed, wake);

@@ -198,8 +198,9 @@ struct enbd_shutdown {
  * lasted @outage_ms (0: at once) - for a member of an md mirror that should
  * fail over - until a channel attaches again.  With ENBD_OUTAGE_FAIL a
  * channel that stays stalled for @outage_ms (its daemon neither answers nor
- * detaches: stopped, or stuck in D state) is also ejected: its READs are
- * resubmitted, its other requests fail (counted "expired").
+ * detaches: stopped, or stuck in D state) also loses its claims: its READs
+ * are resubmitted, its other requests fail (counted "expired").  It stays
+ * stalled (POLLPRI), so a daemon that wakes up reconnects.
  */
 #define ENBD_POLICY_AGING	(1u << 0)	/* set aging_ms */
 #define ENBD_POLICY_OUTAGE	(1u << 1)	/* set outage and outage_ms */

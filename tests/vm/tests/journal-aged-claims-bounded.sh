@@ -6,7 +6,7 @@
 . "$ENBD_ROOT/tests/vm/lib.sh"
 
 prog=$ENBD_ROOT/$ENBD_BUILD/journal-edges
-load_enbd
+load_enbd partscan=0	# the program is the daemon: no partition-table reads for it
 on_exit "$prog" --shutdown 2
 kmsg_mark
 "$prog" aged-bound 2 || die "journal-edges aged-bound reported failures"

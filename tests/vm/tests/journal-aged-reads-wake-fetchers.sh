@@ -6,6 +6,6 @@
 . "$ENBD_ROOT/tests/vm/lib.sh"
 
 prog=$ENBD_ROOT/$ENBD_BUILD/journal-edges
-load_enbd
+load_enbd partscan=0	# the program is the daemon: no partition-table reads for it
 on_exit "$prog" --shutdown 2
 "$prog" aged-reads-wake 2 || die "journal-edges aged-reads-wake reported failures"

@@ -4,6 +4,8 @@
 #                   then the VM suite)
 #   make demo       boot a VM and tell enbd's story (tests/vm/demo.sh)
 #   make demo-quick boot a VM where /dev/nd0 is served and used
+#   make install    daemons, man pages, units, module source for DKMS
+#                   (DESTDIR, PREFIX); make uninstall; make deb (packages)
 #   make SAN=1 ...  userspace built with -fsanitize=address,undefined
 # Each part adds its own rules in a build.mk next to its sources.
 
@@ -58,6 +60,9 @@ demo: deps
 demo-quick: deps
 	$(MAKE) all
 	tests/vm/demo quick
+
+# make install / uninstall / deb
+include dist/build.mk
 
 clean:
 	rm -rf build build-san

@@ -3,12 +3,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dev.h"
@@ -18,7 +20,17 @@ struct kdev {
 	struct chan_dev base;
 	int fd;
 	int detached;		/* DETACH done on this file */
+	bool attached_once;	/* an ATTACH succeeded: a busy slot is no predecessor's */
 };
+
+/*
+ * A daemon started with --slot while its predecessor in the slot still
+ * drains (CHAN_DRAIN_MS, 10 s, after a guardian killed with -9) gets EBUSY
+ * until the predecessor detaches: the first attach waits for the slot this
+ * long, polling, rather than fail into the guardian's backoff.
+ */
+#define KDEV_SLOT_WAIT_MS	15000
+#define KDEV_SLOT_POLL_MS	50
 
 static int ctl_open(char *why, size_t why_len)
 {
@@ -46,6 +58,34 @@ static int xioctl(int fd, unsigned long req, void *arg)
 	return rc < 0 ? -errno : 0;
 }
 
+/* SIGTERM or SIGINT is pending (blocked for the signalfd): stop waiting. */
+static bool stop_pending(void)
+{
+	sigset_t pending;
+
+	return sigpending(&pending) == 0 &&
+	       (sigismember(&pending, SIGTERM) == 1 || sigismember(&pending, SIGINT) == 1);
+}
+
+/* ENBD_IOC_ATTACH of slot @a->channel, waiting up to KDEV_SLOT_WAIT_MS while it is busy. */
+static int attach_wait_slot(struct kdev *k, struct enbd_attach *a)
+{
+	const struct timespec interval = { .tv_nsec = KDEV_SLOT_POLL_MS * 1000000L };
+	int rc = xioctl(k->fd, ENBD_IOC_ATTACH, a), polls = 0;
+
+	if (rc == -EBUSY)
+		log_info("channel slot %u is taken: waiting up to %d s for its daemon to leave",
+			 a->channel, KDEV_SLOT_WAIT_MS / 1000);
+	while (rc == -EBUSY && ++polls <= KDEV_SLOT_WAIT_MS / KDEV_SLOT_POLL_MS && !stop_pending()) {
+		nanosleep(&interval, NULL);
+		rc = xioctl(k->fd, ENBD_IOC_ATTACH, a);
+		if (rc == 0)
+			log_info("channel slot %u free after %d ms", a->channel,
+				 polls * KDEV_SLOT_POLL_MS);
+	}
+	return rc;
+}
+
 static int kdev_attach(struct chan_dev *d, uint64_t token, int slot, uint32_t *channel)
 {
 	struct kdev *k = (struct kdev *)d;
@@ -57,7 +97,10 @@ static int kdev_attach(struct chan_dev *d, uint64_t token, int slot, uint32_t *c
 	char why[128];
 	int rc, fd;
 
-	rc = xioctl(k->fd, ENBD_IOC_ATTACH, &a);
+	if (slot >= 0 && !k->attached_once)
+		rc = attach_wait_slot(k, &a);
+	else
+		rc = xioctl(k->fd, ENBD_IOC_ATTACH, &a);
 	if (rc && k->detached && rc != -EACCES && rc != -EBUSY && rc != -EPERM && rc != -ENODEV &&
 	    rc != -ENXIO && rc != -ESHUTDOWN) {
 		/*
@@ -75,6 +118,7 @@ static int kdev_attach(struct chan_dev *d, uint64_t token, int slot, uint32_t *c
 	}
 	if (rc == 0) {
 		k->detached = 0;
+		k->attached_once = true;
 		if (channel)
 			*channel = a.channel;
 	}

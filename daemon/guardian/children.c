@@ -39,15 +39,16 @@ int64_t now_ms(void)
 
 /*
  * enbd-client --slot I [--channels N [--force-multi-conn]] [-b ADDR] [-e EXPORT]
- *             -p PORT [-v|-q]... HOST DEVICE
- * --channels tells a channel of a device with several that the server must
+ *             -p PORT [-v|-q]... -- HOST DEVICE
+ * `--` ends the options: an operand is never read as one, whatever it is
+ * (fields.c checks what it is).  --channels tells a channel of a device with several that the server must
  * allow several connections (NBD_FLAG_CAN_MULTI_CONN).  The token goes in
  * the environment (ENBD_TOKEN), never on the command line.
  */
 static char **make_argv(const struct children *cs, const struct device *d, unsigned int slot)
 {
 	unsigned int nverb = cs->verbosity < 0 ? -cs->verbosity : cs->verbosity;
-	char **argv = calloc(15 + nverb, sizeof(*argv));
+	char **argv = calloc(16 + nverb, sizeof(*argv));
 	unsigned int n = 0, i;
 	char num[16];
 
@@ -76,6 +77,7 @@ static char **make_argv(const struct children *cs, const struct device *d, unsig
 	argv[n++] = strdup(d->port);
 	for (i = 0; i < nverb; i++)
 		argv[n++] = strdup(cs->verbosity < 0 ? "-q" : "-v");
+	argv[n++] = strdup("--");
 	argv[n++] = strdup(d->hosts[slot % d->nhosts]);
 	argv[n++] = strdup(d->path);
 	for (i = 0; i < n; i++) {

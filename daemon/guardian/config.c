@@ -21,6 +21,7 @@
 
 #include "guardian.h"
 #include "log.h"
+#include "nbd-proto.h"
 
 #define MAX_WORDS	64
 
@@ -148,16 +149,6 @@ static int valid_label(const char *s)
 	return 1;
 }
 
-static int valid_port(const char *s)
-{
-	unsigned long v;
-
-	if (*s >= '0' && *s <= '9')
-		return parse_uint(s, 65535, &v) == 0 && v > 0;
-	/* a service name, for getaddrinfo */
-	return valid_label(s);
-}
-
 static void device_free(struct device *d)
 {
 	unsigned int i;
@@ -182,17 +173,24 @@ static int oom(void)
 static int split_hosts(struct device *d, const char *list)
 {
 	const char *p = list, *comma;
+	char *host;
 
 	do {
 		comma = strchr(p, ',');
-		if (comma == p || !*p)
+		if (comma == p || !*p || d->nhosts == ENBD_MAX_CHANNELS) {
+			log_err("%s: bad host list '%s' (HOST or HOST,HOST,...; at most %d)", d->origin,
+				list, ENBD_MAX_CHANNELS);
 			return -1;
-		if (d->nhosts == ENBD_MAX_CHANNELS)
-			return -1;
-		d->hosts[d->nhosts] = comma ? strndup(p, comma - p) : strdup(p);
-		if (!d->hosts[d->nhosts])
+		}
+		host = comma ? strndup(p, comma - p) : strdup(p);
+		if (!host)
 			return oom();
-		d->nhosts++;
+		d->hosts[d->nhosts++] = host;
+		if (!field_host(host)) {
+			log_err("%s: host '%s' is neither a hostname (RFC 1123) nor an IPv4 or IPv6 address",
+				d->origin, host);
+			return -1;
+		}
 		p = comma + 1;
 	} while (comma);
 	return 0;
@@ -228,8 +226,9 @@ static int parse_device(struct device *d, int argc, char **argv)
 			d->channels = v;
 			break;
 		case 'e':
-			if (strlen(optarg) > 4096) {
-				log_err("%s: export name longer than 4096 bytes", origin);
+			if (!field_export(optarg)) {
+				log_err("%s: bad export name '%s' (UTF-8, at most %d bytes, no control characters)",
+					origin, optarg, NBD_MAX_STRING);
 				return -1;
 			}
 			free(d->export);
@@ -240,6 +239,11 @@ static int parse_device(struct device *d, int argc, char **argv)
 		case 'b':
 			if (d->nbinds == ENBD_MAX_CHANNELS) {
 				log_err("%s: more than %d -b addresses", origin, ENBD_MAX_CHANNELS);
+				return -1;
+			}
+			if (!field_bind(optarg)) {
+				log_err("%s: -b %s: expected an IPv4 or IPv6 address or an interface name",
+					origin, optarg);
 				return -1;
 			}
 			d->binds[d->nbinds] = strdup(optarg);
@@ -298,7 +302,7 @@ static int parse_device(struct device *d, int argc, char **argv)
 		if (!d->label)
 			return oom();
 	}
-	if (npos - i < 2 || npos - i > 3 || pos[i][0] != '/') {
+	if (npos - i < 2 || npos - i > 3 || !field_device_path(pos[i])) {
 		log_err("%s: expected [ID] DEVICE HOST [PORT]: DEVICE is a path such as /dev/nd0",
 			origin);
 		return -1;
@@ -311,16 +315,13 @@ static int parse_device(struct device *d, int argc, char **argv)
 			d->path, ENBD_MAX_DEVICES);
 		return -1;
 	}
-	if (split_hosts(d, pos[i + 1]) < 0) {
-		log_err("%s: bad host list '%s' (HOST or HOST,HOST,...; at most %d)", origin,
-			pos[i + 1], ENBD_MAX_CHANNELS);
+	if (split_hosts(d, pos[i + 1]) < 0)
 		return -1;
-	}
 	d->port = strdup(npos - i == 3 ? pos[i + 2] : G_DEFAULT_PORT);
 	if (!d->port)
 		return oom();
-	if (!valid_port(d->port)) {
-		log_err("%s: bad port '%s'", origin, d->port);
+	if (!field_port(d->port)) {
+		log_err("%s: bad port '%s' (1..65535 or a service name)", origin, d->port);
 		return -1;
 	}
 	if (!d->label && asprintf(&d->label, ENBD_DISK_PREFIX "%u", d->index) < 0) {

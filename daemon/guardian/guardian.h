@@ -5,6 +5,7 @@
  * each device's session token, and on SIGUSR2 shuts the devices down.
  *
  *   config.c    the device table, from /etc/enbd.conf lines and --client
+ *   fields.c    what a field that goes on a daemon's command line may be
  *   token.c     session tokens in /run/enbd/ndN.token; the ioctls the
  *               guardian itself makes (SET_POLICY, SHUTDOWN)
  *   children.c  the child table: spawn, reap, restart with backoff, stop
@@ -81,6 +82,14 @@ int config_check(const struct config *cfg);
 /* Each DEVICE is the block device /dev/ndN (needs the module).  0 or -1. */
 int config_verify_devices(const struct config *cfg);
 void config_free(struct config *cfg);
+
+/* The fields that go on a channel daemon's command line (fields.c). */
+bool field_host(const char *s);		/* RFC 1123 hostname, IPv4 or IPv6 literal */
+bool field_bind(const char *s);		/* IP literal or interface name */
+bool field_ifname(const char *s);
+bool field_port(const char *s);		/* 1..65535 or a service name */
+bool field_export(const char *s);	/* UTF-8, <= 4096 bytes, no controls */
+bool field_device_path(const char *s);	/* absolute, no blanks or controls */
 
 /*
  * Open and lock /run/enbd/ndN.token, taking the token saved there or

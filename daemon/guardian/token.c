@@ -5,8 +5,8 @@
  * A device's token is made at random (getrandom) by the first guardian that
  * guards it and saved in /run/enbd/ndN.token (mode 0600), so that a
  * guardian started again while the device is still open re-attaches with
- * the same token.  The file is locked (flock) while a guardian uses it: two
- * guardians never guard one device.  The kernel learns the token from the
+ * the same token.  The file is locked (flock) while a guardian uses it, and
+ * removed only under that lock: two guardians never guard one device.  The kernel learns the token from the
  * first channel that attaches and forgets it only at ENBD_IOC_SHUTDOWN,
  * after which the guardian removes the file.
  */
@@ -91,6 +91,45 @@ static int make_envp(struct device *d)
 	return 0;
 }
 
+/*
+ * Open and lock the token file.  A guardian that removes it does so while
+ * holding the lock (token_remove), so a lock taken on a file that is no
+ * longer the one at @path is a lock on nothing: open the new one and try
+ * again.  Returns the locked fd and its @held stat, or -1 after logging why.
+ */
+static int open_locked(const struct device *d, const char *path, struct stat *held)
+{
+	struct stat named;
+	int fd;
+
+	for (;;) {
+		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (fd < 0) {
+			log_err("%s: %s", path, strerror(errno));
+			return -1;
+		}
+		if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+			if (errno == EWOULDBLOCK)
+				log_err("%s is guarded by another enbd-guardian (it holds %s)",
+					d->path, path);
+			else
+				log_err("%s: lock: %s", path, strerror(errno));
+			close(fd);
+			return -1;
+		}
+		if (fstat(fd, held) < 0) {
+			log_err("%s: %s", path, strerror(errno));
+			close(fd);
+			return -1;
+		}
+		if (lstat(path, &named) == 0 && named.st_dev == held->st_dev &&
+		    named.st_ino == held->st_ino)
+			return fd;
+		log_debug("%s was removed while we locked it: opening it again", path);
+		close(fd);
+	}
+}
+
 int token_open(struct device *d)
 {
 	char path[64], text[TOKEN_TEXT_LEN + 1];
@@ -101,19 +140,10 @@ int token_open(struct device *d)
 	if (token_dir() < 0)
 		return -1;
 	token_path(d, path, sizeof(path));
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		log_err("%s: %s", path, strerror(errno));
+	fd = open_locked(d, path, &st);
+	if (fd < 0)
 		return -1;
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		if (errno == EWOULDBLOCK)
-			log_err("%s is guarded by another enbd-guardian (it holds %s)", d->path, path);
-		else
-			log_err("%s: lock: %s", path, strerror(errno));
-		goto fail;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
 	    (st.st_mode & 077)) {
 		log_err("%s: not a regular file of ours with mode 0600: refusing to use it", path);
 		goto fail;

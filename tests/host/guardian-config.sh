@@ -2,7 +2,7 @@
 # enbd-guardian -n (configtest): `client' lines from a file and --client
 # arguments become one enbd-client command line per channel (--slot i,
 # --channels N for a device of several, --force-multi-conn if asked, the
-# i-th -b address and host, never the token); every malformed line is
+# i-th -b address and host after `--', never the token); every malformed line is
 # refused with its FILE:LINE and exit status 1.  Needs no module.
 set -eu
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
@@ -32,13 +32,13 @@ CONF
 	>"$T/out" 2>"$T/err" || fail "configtest failed: $(cat "$T/err")"
 cat >"$T/want" <<WANT
 device /dev/nd0 (0, from $T/enbd.conf:2): 2 channels
-  channel 0: ENBD_TOKEN=... $prog --slot 0 --channels 2 -p 10809 -q server /dev/nd0
-  channel 1: ENBD_TOKEN=... $prog --slot 1 --channels 2 -p 10809 -q server /dev/nd0
+  channel 0: ENBD_TOKEN=... $prog --slot 0 --channels 2 -p 10809 -q -- server /dev/nd0
+  channel 1: ENBD_TOKEN=... $prog --slot 1 --channels 2 -p 10809 -q -- server /dev/nd0
 device /dev/nd3 (db, from $T/enbd.conf:3): 2 channels (multi-conn forced), aging 5000 ms, outage fail after 1500 ms
-  channel 0: ENBD_TOKEN=... $prog --slot 0 --channels 2 --force-multi-conn -b 10.1.0.1 -e 'my disk' -p 10809 -q 10.1.0.2 /dev/nd3
-  channel 1: ENBD_TOKEN=... $prog --slot 1 --channels 2 --force-multi-conn -b 10.2.0.1 -e 'my disk' -p 10809 -q 10.2.0.2 /dev/nd3
+  channel 0: ENBD_TOKEN=... $prog --slot 0 --channels 2 --force-multi-conn -b 10.1.0.1 -e 'my disk' -p 10809 -q -- 10.1.0.2 /dev/nd3
+  channel 1: ENBD_TOKEN=... $prog --slot 1 --channels 2 --force-multi-conn -b 10.2.0.1 -e 'my disk' -p 10809 -q -- 10.2.0.2 /dev/nd3
 device /dev/nd1 (nd1, from --client #1): 1 channel, aging 250 ms, outage wait
-  channel 0: ENBD_TOKEN=... $prog --slot 0 -e 'it'\\''s' -p 10809 -q host /dev/nd1
+  channel 0: ENBD_TOKEN=... $prog --slot 0 -e 'it'\\''s' -p 10809 -q -- host /dev/nd1
 WANT
 diff -u "$T/want" "$T/out" >&2 || fail "unexpected command lines"
 [ ! -s "$T/err" ] || fail "messages on a valid configuration: $(cat "$T/err")"

@@ -14,6 +14,8 @@
 #   guardian_logged REGEX     the guardian's log has a line matching REGEX
 #   stamp_ms ISO-TIME         a log line's time stamp in ms since midnight
 #   glog_ms REGEX             that of the first guardian log line matching REGEX
+#   glog_mark TEXT            a stamped line "test: TEXT" in the guardian's log
+#   glog_ms_after MARK RE N   the stamp of the Nth line matching RE after that mark
 #   mux_start [ARGS...]       /dev/nd0 with two channels, channel 0 over link 1
 #                             and channel 1 over link 2 (netns_two_links), on
 #                             enbd-server in netns srv with a 128 MiB file;
@@ -142,4 +144,21 @@ mux_fio() {
 	FAST=$(($(nbd_slot 0 Requested: $((fast - 1))) - f0))
 	FAST_PCT=$((100 * FAST / (FAST + SLOW)))
 	log "figure: $ENBD_TEST_NAME: queue depth $2, link $slow slow: channel $((slow - 1)) (slow) carried $SLOW requests, channel $((fast - 1)) (fast) $FAST ($FAST_PCT %)"
+}
+
+# glog_mark TEXT: a line "STAMP test: TEXT" in the guardian's log, stamped
+# like the daemons' lines, for glog_ms_after
+glog_mark() {
+	echo "$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ) test: $1" >>"$GUARDIAN_LOG"
+}
+
+# glog_ms_after MARK REGEX N: the time stamp (ms since midnight) of the Nth
+# guardian log line matching REGEX after the line "test: MARK"
+glog_ms_after() {
+	local line
+	line=$(awk -v m="test: $1" -v re="$2" -v n="$3" '
+		index($0, m) { seen = 1; next }
+		seen && $0 ~ re && ++k == n { print; exit }' "$GUARDIAN_LOG")
+	[ -n "$line" ] || return 1
+	stamp_ms "${line%% *}"
 }

@@ -92,6 +92,8 @@ step "two enbd-servers on the server host (namespace srv) behind two links; one 
 # Backing files of 48 MiB (fault_server's default is 64): md's full check
 # at the end reads both halves.
 truncate -s 48M "$ENBD_TEST_TMP/a.img" "$ENBD_TEST_TMP/b.img"
+# On the console fio would redraw its progress line over the story.
+FAULT_FIO_OPTS="--eta=never"
 fault_setup
 show cat /proc/mdstat
 data=$FAULT_MNT/data

@@ -22,16 +22,17 @@ show() {
 	"$@"
 }
 
-# The counters that tell the story, per channel, since fault_setup.
+# The counters that tell the story: each device's total, its growth since
+# the faults began (fault_setup), and each channel's value.
 COUNTERS="Requested Resubmitted Reconnects Restarts Keepalives Discarded Errored"
 counter_table() {
 	local dev name
 	nbd_read
-	printf '%-6s %-12s %10s %10s %10s\n' device counter total channel0 channel1 >&2
+	printf '%-6s %-12s %10s %10s %10s %10s\n' device counter total "in faults" channel0 channel1 >&2
 	for dev in 0 1; do
 		for name in $COUNTERS; do
-			printf '%-6s %-12s %10s %10s %10s\n' "nd$dev" "$name" "${NBD["$dev $name"]:-0}" \
-				"${NBD["$dev $name 0"]:-0}" "${NBD["$dev $name 1"]:-0}" >&2
+			printf '%-6s %-12s %10s %10s %10s %10s\n' "nd$dev" "$name" "${NBD["$dev $name"]:-0}" \
+				"$(since "$dev" "$name")" "${NBD["$dev $name 0"]:-0}" "${NBD["$dev $name 1"]:-0}" >&2
 		done
 	done
 }

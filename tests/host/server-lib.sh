@@ -4,6 +4,7 @@
 #                          SERVER_PID, SERVER_LOG (several may run at once)
 #   stop_server [PID]      SIGTERM, wait, fail on a bad exit or sanitizer report
 #   py ARGS / nbdsh_run    Python (server_raw.py, libnbd) and nbdsh scripts
+#   server_hwm_kib [PID]   the server's peak resident memory (VmHWM), KiB
 # and from lib.sh: fail, skip, need, wait_until, $T (scratch directory),
 # ENBD_BUILD (build, or build-san for the ASan/UBSan binaries).
 
@@ -84,4 +85,9 @@ nbdsh_run() {
 	need nbdsh
 	script=$(cat)
 	nbdsh --base-allocation -u "$1" -c "$script"
+}
+
+# server_hwm_kib [PID]: the server's peak resident memory (VmHWM), in KiB.
+server_hwm_kib() {
+	awk '/^VmHWM:/ { print $2 }' "/proc/${1:-$SERVER_PID}/status"
 }

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buffer.h"
 #include "conn.h"
 #include "log.h"
 #include "nbd-proto.h"
@@ -54,6 +55,8 @@ static const char usage_text[] =
 "      --default-deny       with no --allow, refuse everyone\n"
 "  -t, --threads N          at most N worker threads per connection (default 16)\n"
 "      --max-connections N  connections served at once (default 256)\n"
+"      --memory-budget SIZE request buffers of all connections together\n"
+"                           (default 256M, at least 32M)\n"
 "      --port-file FILE     write the port listened on to FILE\n"
 "      --splice             zero-copy reads from files (less CPU, more blocking)\n"
 "  -v, --verbose            more log lines (repeat for more)\n"
@@ -246,7 +249,7 @@ static unsigned int parse_count(const char *s, const char *what)
 static void parse_options(int argc, char **argv, struct options *o)
 {
 	enum { OPT_LINEAR = 256, OPT_STRIPE, OPT_ALLOW, OPT_DENY, OPT_MAXCONN, OPT_PORTFILE,
-	       OPT_SPLICE };
+	       OPT_SPLICE, OPT_BUDGET };
 	static const struct option longopts[] = {
 		{ "port", required_argument, NULL, 'p' },
 		{ "address", required_argument, NULL, 'a' },
@@ -262,11 +265,13 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{ "max-connections", required_argument, NULL, OPT_MAXCONN },
 		{ "port-file", required_argument, NULL, OPT_PORTFILE },
 		{ "splice", no_argument, NULL, OPT_SPLICE },
+		{ "memory-budget", required_argument, NULL, OPT_BUDGET },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	uint64_t budget;
 	int ch;
 
 	o->port = DEFAULT_PORT;
@@ -295,6 +300,11 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case OPT_MAXCONN: o->max_conns = parse_count(optarg, "--max-connections"); break;
 		case OPT_PORTFILE: o->port_file = optarg; break;
 		case OPT_SPLICE: o->splice = true; break;
+		case OPT_BUDGET:
+			if (parse_size(optarg, &budget) < 0 || budget < BUFFER_BUDGET_MIN)
+				usage_error("bad --memory-budget \"%s\": a size of at least 32M", optarg);
+			buffer_budget_set(budget);
+			break;
 		case 'v': o->verbosity++; break;
 		case 'q': o->verbosity--; break;
 		case 'h': fputs(usage_text, stdout); exit(0);

@@ -126,7 +126,7 @@ void buffer_pool_free(struct conn *c)
 	}
 }
 
-int buffer_reserve(struct buffer *b, size_t len)
+static int reserve(struct buffer *b, size_t len, bool may_wait)
 {
 	void *p;
 
@@ -139,6 +139,8 @@ int buffer_reserve(struct buffer *b, size_t len)
 			release_memory(budget.idle_head);
 			continue;
 		}
+		if (!may_wait)
+			break;
 		budget.waiters++;
 		pthread_cond_wait(&budget.freed, &budget.lock);
 		budget.waiters--;
@@ -157,6 +159,16 @@ int buffer_reserve(struct buffer *b, size_t len)
 	b->p = p;
 	b->cap = len;
 	return 0;
+}
+
+int buffer_reserve(struct buffer *b, size_t len)
+{
+	return reserve(b, len, true);
+}
+
+int buffer_reserve_received(struct buffer *b, size_t len)
+{
+	return reserve(b, len, false);
 }
 
 int buffer_pipe(struct buffer *b)

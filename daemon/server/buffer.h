@@ -47,6 +47,14 @@ void buffer_pool_free(struct conn *c);
  * first).  -1 when out of memory.
  */
 int buffer_reserve(struct buffer *b, size_t len);
+/*
+ * The same for @len bytes the kernel has received already, without
+ * waiting: over the budget if need be.  Used while reading a half-closed
+ * stream to its end, when the thread holds the payloads it has read so
+ * far: threads doing so on many connections could otherwise wait for each
+ * other for good.  The memory is bounded by what the kernel holds.
+ */
+int buffer_reserve_received(struct buffer *b, size_t len);
 /* Give @b its pipe for splicing, unless it has one; -1 on failure. */
 int buffer_pipe(struct buffer *b);
 /* Close the pipe of @b (after a failure it may hold stale data). */

@@ -6,6 +6,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <string.h>
+#include <sys/ioctl.h>
 
 #include "buffer.h"
 #include "conn.h"
@@ -100,13 +101,25 @@ uint32_t request_check(const struct request_ctx *ctx, const struct request *r,
 	return 0;
 }
 
+/* Whether @len bytes are in hand already: buffered, or queued in the socket. */
+static bool received(struct conn *c, uint32_t len)
+{
+	size_t have = c->in_len - c->in_pos;
+	int queued;
+
+	return have >= len ||
+	       (ioctl(c->rfd, FIONREAD, &queued) == 0 && queued > 0 && have + (size_t)queued >= len);
+}
 
 /*
  * Read the next request (and a WRITE's payload into @buf), holding @rlock.
  * Returns 0 with @r filled in (r->error set if it must fail), or -1 when no
  * more requests are to be read (the connection's end is set then).
+ * @draining: the client half-closed the connection, so a payload is
+ * either all in the socket already or never comes, and its buffer is taken
+ * without waiting for the memory budget (buffer_reserve_received).
  */
-int read_request(struct conn *c, struct request *r, struct buffer *buf)
+int read_request(struct conn *c, struct request *r, struct buffer *buf, bool draining)
 {
 	struct request_ctx ctx = {
 		.tflags = c->tflags, .size = c->exp->backend->size,
@@ -138,7 +151,11 @@ int read_request(struct conn *c, struct request *r, struct buffer *buf)
 		if (r->length > NBD_MAX_PAYLOAD || r->error) {
 			if (conn_skip(c, r->length) < 0)
 				goto dropped;
-		} else if (buffer_reserve(buf, r->length) < 0) {
+		} else if (draining && !received(c, r->length)) {
+			log_info("%s: the stream ends in a write payload", c->peer);
+			goto dropped;
+		} else if ((draining ? buffer_reserve_received(buf, r->length)
+				     : buffer_reserve(buf, r->length)) < 0) {
 			if (conn_skip(c, r->length) < 0)
 				goto dropped;
 			r->error = NBD_ENOMEM;

@@ -94,7 +94,7 @@ static void read_to_end(struct conn *c)
 			conn_end(c, CONN_DROPPED);
 			break;
 		}
-		if (read_request(c, &p->r, buf) < 0) {
+		if (read_request(c, &p->r, buf, true) < 0) {
 			free(p);
 			break;
 		}
@@ -253,7 +253,7 @@ static void *worker_main(void *arg)
 			conn_end(c, CONN_DROPPED);
 		}
 		if (!buf || __atomic_load_n(&c->quit, __ATOMIC_ACQUIRE) ||
-		    read_request(c, &r, buf) < 0) {
+		    read_request(c, &r, buf, false) < 0) {
 			worker_drop_lead(w);
 			if (buf)
 				buffer_put(c, buf);

@@ -46,8 +46,9 @@ uint32_t request_check(const struct request_ctx *ctx, const struct request *r,
 		       const char **why);
 
 const char *cmd_name(uint16_t type);
-/* request.c: read the next request, with @rlock held (see there). */
-int read_request(struct conn *c, struct request *r, struct buffer *buf);
+/* request.c: read the next request, with @rlock held (see there); @draining
+ * when reading a half-closed stream to its end (read_to_end). */
+int read_request(struct conn *c, struct request *r, struct buffer *buf, bool draining);
 
 /* command.c: carry out @r (or reply with its error) and send the reply. */
 void do_request(struct conn *c, const struct request *r, struct buffer *buf);

@@ -2,7 +2,7 @@
 
 SERVER_CORE_OBJS := $(addprefix $(BUILD)/daemon/server/, \
 	backend.o backend-file.o backend-memory.o backend-raid.o \
-	export.o acl.o conn.o handshake.o transmission.o)
+	export.o acl.o conn.o handshake.o transmission.o buffer.o request.o reply.o command.o)
 SERVER_OBJS := $(SERVER_CORE_OBJS) $(BUILD)/daemon/server/main.o $(BUILD)/daemon/server/clients.o
 
 PROGRAMS += $(BUILD)/enbd-server

@@ -12,7 +12,10 @@
  * through (SO_BINDTODEVICE, which needs CAP_NET_RAW), giving up after
  * @timeout_ms.  Sets TCP_NODELAY and
  * SO_KEEPALIVE.  Returns the fd, or -1 with errno set and a description of
- * what failed in @why.
+ * what failed in @why; ECANCELED (nothing in @why) when @cancel_fd (if not
+ * -1) became readable while the connect was in progress, so a daemon can
+ * watch its signalfd without a thread.  The name lookup is not cancellable:
+ * give a numeric address where that matters.
  *
  * The socket is abortive (SO_LINGER 0) from its creation: however it is
  * closed — by its process, or by the kernel when the process is killed —
@@ -22,7 +25,7 @@
  * deliberately and cleanly turns that off (sock_set_abortive) first.
  */
 int sock_connect(const char *host, const char *port, const char *bind_addr,
-		 int timeout_ms, char *why, size_t why_len);
+		 int timeout_ms, int cancel_fd, char *why, size_t why_len);
 
 /*
  * Listen on ADDR:PORT (ADDR NULL for every address).  An IPv6 socket is

@@ -11,8 +11,8 @@
  *      |                                  v                                  |  shutdown)
  *      +------------ BACKOFF <-------- DEAD <--------------------------------+
  *
- * CONNECT    TCP connect (bounded), TCP_NODELAY, on a short-lived thread so
- *            that SIGTERM stops the daemon at once.  (A TLS state goes
+ * CONNECT    TCP connect (bounded), TCP_NODELAY, non-blocking and polled
+ *            with the signalfd, so that SIGTERM stops the daemon at once.  (A TLS state goes
  *            between CONNECT and NEGOTIATE when TLS is added.)
  * NEGOTIATE  the NBD handshake (handshake.c) within one deadline
  *            (--handshake-timeout), SIGTERM stopping it; check that the
@@ -31,8 +31,7 @@
  *            had claimed.  Before the device was ever served: exit 1.
  * BACKOFF    wait 100 ms, doubling up to 5 s, then CONNECT again.
  *
- * Single-threaded but for the connect; no handler ever blocks on the socket
- * in transmission.
+ * Single-threaded; no handler ever blocks on the socket in transmission.
  */
 #ifndef ENBD_CLIENT_CHANNEL_H
 #define ENBD_CLIENT_CHANNEL_H
@@ -48,7 +47,6 @@
 #define CHAN_SLOTS		64	/* NBD requests in flight per connection */
 #define CHAN_CONNECT_MS		10000
 #define CHAN_HANDSHAKE_MS	10000	/* default of --handshake-timeout */
-#define CHAN_CONNECT_STACK	(256u << 10)	/* the connect thread: name lookup, connect */
 #define CHAN_DRAIN_MS		10000
 #define CHAN_DISC_MS		2000
 #define CHAN_BACKOFF_MIN_MS	100

@@ -575,8 +575,9 @@ static const struct {
  * Writeback to /dev/ndN may wait for this daemon, so it must not wait for
  * that writeback itself: PR_SET_IO_FLUSHER makes its allocations skip I/O
  * reclaim (and the dirty throttling of its own writes), and its memory is
- * locked so that carrying a request never needs a page-in.  MCL_FUTURE
- * also locks the slot buffers xmit.c allocates on first use.
+ * locked so that carrying a request never needs a page-in.  xmit_init
+ * allocated every request buffer before, so MCL_CURRENT faults them in and
+ * the request path never allocates.
  */
 static void reclaim_proof(void)
 {

@@ -43,6 +43,19 @@ int sock_set_timeouts(int fd, int timeout_ms)
 	return setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
 
+int sock_set_liveness(int fd, unsigned int seconds)
+{
+	int user_ms = seconds ? (int)(seconds > 1000000 ? 2000000000u : seconds * 2000) : 0;
+	int idle = seconds ? (int)(seconds > 32767 ? 32767 : seconds) : 7200;
+	int intvl = seconds ? (idle / 2 ? idle / 2 : 1) : 75, cnt = seconds ? 2 : 9;
+
+	if (setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_ms, sizeof(user_ms)) < 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle)) < 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl)) < 0)
+		return -1;
+	return setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+}
+
 int sock_set_abortive(int fd, int on)
 {
 	struct linger lg = { .l_onoff = on, .l_linger = 0 };

@@ -40,6 +40,15 @@ int sock_set_nonblocking(int fd, int on);
 int sock_set_nodelay(int fd);
 /* SO_LINGER 0 (@on) or the default orderly close (!@on). */
 int sock_set_abortive(int fd, int on);
+/*
+ * The kernel's own bound on a dead peer, whatever the process does: with
+ * @seconds > 0, TCP_USER_TIMEOUT 2 x @seconds (unacknowledged data, or
+ * keep-alive probes unanswered, that long: the connection is reset) and
+ * keep-alive probes after @seconds of silence, 2 of them @seconds / 2
+ * apart; with 0, no user timeout and Linux's default keep-alive (7200 s,
+ * 75 s, 9 probes).  SO_KEEPALIVE must be on (sock_connect sets it).
+ */
+int sock_set_liveness(int fd, unsigned int seconds);
 /* Bound blocking reads and writes on @fd to @timeout_ms (0: no bound). */
 int sock_set_timeouts(int fd, int timeout_ms);
 

@@ -2,7 +2,10 @@
 #   make            module + daemons + test programs
 #   make check      the whole test suite (host tests, again under ASan+UBSan,
 #                   then the VM suite)
-#   make demo       boot a VM where /dev/nd0 is served and used
+#   make demo       boot a VM and tell enbd's story (tests/vm/demo.sh)
+#   make demo-quick boot a VM where /dev/nd0 is served and used
+#   make install    daemons, man pages, units, module source for DKMS
+#                   (DESTDIR, PREFIX); make uninstall; make deb (packages)
 #   make SAN=1 ...  userspace built with -fsanitize=address,undefined
 # Each part adds its own rules in a build.mk next to its sources.
 
@@ -54,6 +57,15 @@ check: deps
 demo: deps
 	$(MAKE) all
 	tests/vm/demo
+
+# One channel from nbdkit with ext4 on /dev/nd0: the story in short.
+.PHONY: demo-quick
+demo-quick: deps
+	$(MAKE) all
+	tests/vm/demo quick
+
+# make install / uninstall / deb
+include dist/build.mk
 
 clean:
 	rm -rf build build-san

@@ -36,8 +36,9 @@ enum enbd_cmd_state {
 	ENBD_CMD_FETCHING,	/* on dev->journal; its claimer is copying the
 				 * write payload out; not yet completable */
 	ENBD_CMD_CLAIMED,	/* on dev->journal, carried by cmd->owner */
-	ENBD_CMD_COMPLETING,	/* off every list; its completer copies read
-				 * data in and then ends it */
+	ENBD_CMD_COMPLETING,	/* on dev->journal, no longer in dev->claimed;
+				 * its completer copies read data in and then
+				 * ends it, or puts it back if the copy fails */
 };
 
 struct enbd_channel;
@@ -50,10 +51,13 @@ struct enbd_cmd {
 	u64 seq;			/* journal sequence of the current claim;
 					 * a completion must quote it */
 	struct enbd_channel *owner;	/* claiming channel; NULL when queued */
+	unsigned long queued_at;	/* jiffies it was (re)queued */
 	unsigned long claimed_at;	/* jiffies of the claim, for aging */
-	unsigned int resubmits;		/* times rolled back onto the queue */
+	unsigned int aged_claims;	/* claims that outlived the aging time;
+					 * ENBD_MAX_AGED_CLAIMS of them fail it */
+	bool aged;			/* the current claim is counted there */
 	bool aborted;			/* shut down while FETCHING/COMPLETING:
-					 * the copier must fail it */
+					 * the copier must not put it back */
 };
 
 /*
@@ -66,8 +70,11 @@ struct enbd_channel {
 	unsigned int index;		/* constant: slot number */
 	struct file *file;		/* bound control file, NULL if free */
 	bool ejected;			/* shut down: every call fails */
-	bool stalled;			/* a claim outlived the aging time: no
-					 * more fetches until re-attached */
+	bool stalled;			/* a claim outlived the aging time, or
+					 * it fetched nothing for that long while
+					 * requests waited: no more fetches until
+					 * re-attached */
+	unsigned long stalled_at;	/* jiffies it stalled, while stalled */
 	pid_t pid;			/* tgid of the attaching daemon */
 	pid_t last_pid;			/* tgid of the previous attacher */
 	unsigned int attaches;		/* times the slot was attached */
@@ -110,11 +117,17 @@ struct enbd_device {
 	u32 cfg_flags;			/* ENBD_CFG_* */
 	bool has_token;
 	u64 token;
+	u64 session;			/* SHUTDOWNs so far: a file attached in an
+					 * earlier session may not attach again */
+	bool has_retired_token;
+	u64 retired_token;		/* the last shut-down session's token:
+					 * ATTACH presenting it gets ESHUTDOWN */
 
 	spinlock_t lock;
 	/* under lock */
 	struct list_head queue;		/* ENBD_CMD_QUEUED, oldest first */
-	struct list_head journal;	/* FETCHING/CLAIMED, oldest claim first */
+	struct list_head journal;	/* FETCHING/CLAIMED/COMPLETING, oldest
+					 * claim first */
 	struct enbd_cmd *claimed[ENBD_QUEUE_DEPTH];	/* CLAIMED ones by tag,
 					 * to match a completion in O(1) */
 	u64 next_seq;			/* next journal sequence number */
@@ -124,6 +137,8 @@ struct enbd_device {
 	unsigned int max_outstanding;	/* highest nr_queued + nr_claimed */
 	u64 nr_discarded;		/* late/double completions, all slots */
 	u64 nr_resubmitted;		/* rollbacks, all slots */
+	u64 nr_expired;			/* failed by aging: too many aged claims,
+					 * or held by a wedged channel */
 	u32 aging_ms;			/* 0: enbd_aging seconds */
 	u32 outage_policy;		/* ENBD_OUTAGE_* */
 	u32 outage_ms;			/* grace before failing, with _FAIL */
@@ -138,16 +153,20 @@ struct enbd_device {
 	wait_queue_head_t fetch_wait;	/* channels waiting for a request */
 	struct delayed_work age_work;	/* ages the journal once a second
 					 * while the device is open */
+	struct work_struct scan_work;	/* reads the partition table after
+					 * CONFIGURE: a daemon must serve it */
 };
 
 /* enbd_main.c */
 struct enbd_device *enbd_get_device(unsigned int index);
 void enbd_apply_readahead(struct enbd_device *dev);
+void enbd_announce_disk(struct enbd_device *dev);
+void enbd_invalidate_disk(struct enbd_device *dev);
 
 /* enbd_journal.c: moving requests between queue, journal and completion */
 blk_status_t enbd_queue_request(struct enbd_device *dev, struct request *rq);
-int enbd_fetch(struct enbd_channel *ch, struct file *file,
-	       struct enbd_io *io, bool nonblock);
+int enbd_fetch(struct enbd_channel *ch, struct file *file, struct enbd_io *io,
+	       struct enbd_request __user *ureq, bool nonblock);
 int enbd_complete(struct enbd_channel *ch, struct file *file,
 		  struct enbd_io *io);
 void enbd_release_channel(struct enbd_channel *ch, struct file *file);
@@ -158,6 +177,7 @@ void enbd_note_attach(struct enbd_channel *ch);
 bool enbd_channel_usable(struct enbd_channel *ch, struct file *file);
 
 /* enbd_ctl.c */
+struct enbd_channel *enbd_file_channel(struct file *file);
 int enbd_ctl_init(void);
 void enbd_ctl_exit(void);
 

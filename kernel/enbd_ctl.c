@@ -3,7 +3,7 @@
  * enbd: the control device /dev/enbd-control.
  *
  * Each open file can become one channel of one device (ENBD_IOC_ATTACH);
- * file->private_data then points at the channel slot.  The ABI is described
+ * its struct enbd_ctl_file then points at the channel slot.  The ABI is described
  * in include/uapi/enbd.h.  Every ioctl checks the magic, the capability, the
  * argument's size field and its flags before anything else.
  */
@@ -18,9 +18,30 @@
 #include <linux/module.h>
 #include <linux/poll.h>
 #include <linux/sched.h>
+#include <linux/slab.h>
 #include <linux/uaccess.h>
 
 #include "enbd.h"
+
+/*
+ * One open control file.  @lock serialises ATTACH and DETACH of the file;
+ * everything else reads @ch without it (enbd_file_channel) and checks under
+ * the device's lock that the slot is still bound to this file.
+ */
+struct enbd_ctl_file {
+	struct mutex lock;
+	struct enbd_channel *ch;	/* the bound slot, NULL if none */
+	/* under lock: the device and session this file last attached to */
+	struct enbd_device *joined;
+	u64 session;
+};
+
+struct enbd_channel *enbd_file_channel(struct file *file)
+{
+	struct enbd_ctl_file *cf = file->private_data;
+
+	return READ_ONCE(cf->ch);
+}
 
 /*
  * Copy an ioctl argument in after checking that its leading size field
@@ -71,12 +92,71 @@ static struct enbd_device *enbd_lock_device(u32 index, u64 token)
 	return dev;
 }
 
+/*
+ * A shut-down session stays shut: a daemon still reconnecting to it, on the
+ * control file it used then or presenting the session's token, gets
+ * ESHUTDOWN rather than opening the device again as a new session.
+ */
+static int enbd_may_attach(struct enbd_device *dev, struct enbd_ctl_file *cf, u64 token)
+{
+	lockdep_assert_held(&dev->config_mutex);
+	if (cf->joined == dev && cf->session != dev->session)
+		return -ESHUTDOWN;
+	if (token && dev->has_retired_token &&
+	    !crypto_memneq(&token, &dev->retired_token, sizeof(token)))
+		return -ESHUTDOWN;
+	return enbd_check_token(dev, token);
+}
+
+/*
+ * Bind a free slot (slot @arg->channel with ENBD_ATTACH_SLOT) to @file and
+ * tell the caller its number.  All or nothing: the number is written without
+ * faulting under the lock (the caller faulted its page in), and only once it
+ * is out is the slot taken and counted.  -EAGAIN: the page went meanwhile.
+ */
+static int enbd_bind_slot(struct enbd_device *dev, struct file *file,
+			  const struct enbd_attach *arg, struct enbd_attach __user *uarg,
+			  struct enbd_channel **chp)
+{
+	struct enbd_channel *ch = NULL;
+	unsigned int i;
+	u32 index;
+	int ret = 0;
+
+	lockdep_assert_held(&dev->config_mutex);
+	spin_lock(&dev->lock);
+	for (i = 0; i < ENBD_MAX_CHANNELS && !ch; i++) {
+		if (arg->flags & ENBD_ATTACH_SLOT && i != arg->channel)
+			continue;
+		if (!dev->channels[i].file)
+			ch = &dev->channels[i];
+	}
+	if (!ch) {
+		ret = -EBUSY;
+		goto unlock;
+	}
+	index = ch->index;
+	if (copy_to_user_nofault(&uarg->channel, &index, sizeof(index))) {
+		ret = -EAGAIN;
+		goto unlock;
+	}
+	ch->file = file;
+	ch->ejected = false;
+	ch->stalled = false;
+	enbd_note_attach(ch);
+	*chp = ch;
+unlock:
+	spin_unlock(&dev->lock);
+	return ret;
+}
+
 static long enbd_ioctl_attach(struct file *file, struct enbd_attach __user *uarg)
 {
+	struct enbd_ctl_file *cf = file->private_data;
 	struct enbd_channel *ch = NULL;
 	struct enbd_attach arg;
 	struct enbd_device *dev;
-	unsigned int i;
+	unsigned int tries;
 	int ret;
 
 	ret = enbd_copy_arg(&arg, uarg, sizeof(arg));
@@ -89,53 +169,36 @@ static long enbd_ioctl_attach(struct file *file, struct enbd_attach __user *uarg
 	dev = enbd_get_device(arg.index);
 	if (!dev)
 		return -ENXIO;
-	if (READ_ONCE(file->private_data))
-		return -EISCONN;
 
-	mutex_lock(&dev->config_mutex);
-	ret = enbd_check_token(dev, arg.token);
-	if (ret)
-		goto unlock;
-	spin_lock(&dev->lock);
-	for (i = 0; i < ENBD_MAX_CHANNELS; i++) {
-		if (arg.flags & ENBD_ATTACH_SLOT && i != arg.channel)
-			continue;
-		if (!dev->channels[i].file) {
-			ch = &dev->channels[i];
-			ch->file = file;
-			ch->ejected = false;
-			ch->stalled = false;
-			enbd_note_attach(ch);
+	mutex_lock(&cf->lock);
+	for (tries = 0; tries < 3; tries++) {
+		/* Fault in the page that receives the slot number. */
+		ret = put_user(arg.channel, &uarg->channel);
+		if (ret)
+			break;
+		if (cf->ch) {
+			ret = -EISCONN;
 			break;
 		}
+		mutex_lock(&dev->config_mutex);
+		ret = enbd_may_attach(dev, cf, arg.token);
+		if (!ret)
+			ret = enbd_bind_slot(dev, file, &arg, uarg, &ch);
+		if (!ret) {
+			if (!dev->has_token && arg.token) {
+				dev->has_token = true;
+				dev->token = arg.token;
+			}
+			cf->joined = dev;
+			cf->session = dev->session;
+			WRITE_ONCE(cf->ch, ch);
+		}
+		mutex_unlock(&dev->config_mutex);
+		if (ret != -EAGAIN)
+			break;
 	}
-	spin_unlock(&dev->lock);
-	if (!ch) {
-		ret = -EBUSY;
-		goto unlock;
-	}
-	/* Two threads attaching one file at once: the loser gives up. */
-	if (cmpxchg(&file->private_data, NULL, ch)) {
-		ret = -EISCONN;
-		goto release_slot;
-	}
-	if (put_user(ch->index, &uarg->channel)) {
-		file->private_data = NULL;
-		ret = -EFAULT;
-		goto release_slot;
-	}
-	if (!dev->has_token && arg.token) {
-		dev->has_token = true;
-		dev->token = arg.token;
-	}
-	mutex_unlock(&dev->config_mutex);
-	return 0;
-
-release_slot:
-	enbd_release_channel(ch, file);
-unlock:
-	mutex_unlock(&dev->config_mutex);
-	return ret;
+	mutex_unlock(&cf->lock);
+	return ret == -EAGAIN ? -EFAULT : ret;
 }
 
 static int enbd_validate_config(const struct enbd_config *cfg)
@@ -167,12 +230,12 @@ static void enbd_open_device(struct enbd_device *dev, const struct enbd_config *
 	blk_queue_write_cache(q, flags & ENBD_CFG_FLUSH, flags & ENBD_CFG_FUA);
 	if (flags & ENBD_CFG_TRIM) {
 		q->limits.discard_granularity = cfg->block_size;
-		blk_queue_max_discard_sectors(q, round_down(UINT_MAX, cfg->block_size) >> SECTOR_SHIFT);
+		blk_queue_max_discard_sectors(q, ENBD_MAX_DISCARD_BYTES >> SECTOR_SHIFT);
 	} else {
 		blk_queue_max_discard_sectors(q, 0);
 	}
 	blk_queue_max_write_zeroes_sectors(q, flags & ENBD_CFG_WRITE_ZEROES ?
-			round_down(UINT_MAX, cfg->block_size) >> SECTOR_SHIFT : 0);
+			ENBD_MAX_DISCARD_BYTES >> SECTOR_SHIFT : 0);
 	set_disk_ro(dev->disk, flags & ENBD_CFG_READ_ONLY);
 
 	spin_lock(&dev->lock);
@@ -183,11 +246,12 @@ static void enbd_open_device(struct enbd_device *dev, const struct enbd_config *
 	set_capacity_and_notify(dev->disk, dev->bytes >> SECTOR_SHIFT);
 	enbd_apply_readahead(dev);
 	schedule_delayed_work(&dev->age_work, HZ);
+	enbd_announce_disk(dev);
 }
 
 static long enbd_ioctl_configure(struct file *file, struct enbd_config __user *uarg)
 {
-	struct enbd_channel *ch = READ_ONCE(file->private_data);
+	struct enbd_channel *ch = enbd_file_channel(file);
 	struct enbd_config cfg;
 	struct enbd_device *dev;
 	bool usable;
@@ -220,7 +284,7 @@ static long enbd_ioctl_configure(struct file *file, struct enbd_config __user *u
 
 static long enbd_ioctl_io(struct file *file, struct enbd_io __user *uarg)
 {
-	struct enbd_channel *ch = READ_ONCE(file->private_data);
+	struct enbd_channel *ch = enbd_file_channel(file);
 	struct enbd_io io;
 	int ret;
 
@@ -245,28 +309,24 @@ static long enbd_ioctl_io(struct file *file, struct enbd_io __user *uarg)
 		if (put_user(io.done_result, &uarg->done_result))
 			return -EFAULT;
 	}
-	if (io.flags & ENBD_IO_FETCH) {
-		ret = enbd_fetch(ch, file, &io, io.flags & ENBD_IO_NONBLOCK);
-		if (ret)
-			return ret;
-		/*
-		 * The request is claimed; if the caller cannot learn of it,
-		 * aging or its detach will roll it back.
-		 */
-		if (copy_to_user(&uarg->req, &io.req, sizeof(io.req)))
-			return -EFAULT;
-	}
+	if (io.flags & ENBD_IO_FETCH)
+		return enbd_fetch(ch, file, &io, &uarg->req, io.flags & ENBD_IO_NONBLOCK);
 	return 0;
 }
 
 static long enbd_ioctl_detach(struct file *file)
 {
-	struct enbd_channel *ch = xchg(&file->private_data, NULL);
+	struct enbd_ctl_file *cf = file->private_data;
+	struct enbd_channel *ch;
 
-	if (!ch)
-		return -ENOTCONN;
-	enbd_release_channel(ch, file);
-	return 0;
+	mutex_lock(&cf->lock);
+	ch = cf->ch;
+	if (ch) {
+		WRITE_ONCE(cf->ch, NULL);
+		enbd_release_channel(ch, file);
+	}
+	mutex_unlock(&cf->lock);
+	return ch ? 0 : -ENOTCONN;
 }
 
 static long enbd_ioctl_shutdown(struct enbd_shutdown __user *uarg)
@@ -285,11 +345,18 @@ static long enbd_ioctl_shutdown(struct enbd_shutdown __user *uarg)
 		return PTR_ERR(dev);
 	enbd_abort_all(dev);
 	cancel_delayed_work_sync(&dev->age_work);
+	/* A partition scan still reading ends now that requests fail. */
+	flush_work(&dev->scan_work);
 	dev->open = false;
+	dev->session++;
+	if (dev->has_token) {
+		dev->has_retired_token = true;
+		dev->retired_token = dev->token;
+	}
 	dev->has_token = false;
 	dev->token = 0;
 	dev->bytes = 0;
-	set_capacity_and_notify(dev->disk, 0);
+	enbd_invalidate_disk(dev);
 	mutex_unlock(&dev->config_mutex);
 	pr_info("%s shut down\n", dev->disk->disk_name);
 	return 0;
@@ -325,7 +392,7 @@ static long enbd_ioctl_set_policy(struct enbd_policy __user *uarg)
 
 static long enbd_ioctl_event(struct file *file, struct enbd_event __user *uarg)
 {
-	struct enbd_channel *ch = READ_ONCE(file->private_data);
+	struct enbd_channel *ch = enbd_file_channel(file);
 	struct enbd_event arg;
 	int ret;
 
@@ -376,7 +443,7 @@ static long enbd_ctl_ioctl(struct file *file, unsigned int cmd, unsigned long ar
 
 static __poll_t enbd_ctl_poll(struct file *file, poll_table *wait)
 {
-	struct enbd_channel *ch = READ_ONCE(file->private_data);
+	struct enbd_channel *ch = enbd_file_channel(file);
 	struct enbd_device *dev;
 	__poll_t mask = 0;
 
@@ -397,17 +464,24 @@ static __poll_t enbd_ctl_poll(struct file *file, poll_table *wait)
 
 static int enbd_ctl_open(struct inode *inode, struct file *file)
 {
-	/* misc_open() left the miscdevice here; we keep our channel here. */
-	file->private_data = NULL;
+	struct enbd_ctl_file *cf = kzalloc(sizeof(*cf), GFP_KERNEL);
+
+	if (!cf)
+		return -ENOMEM;
+	mutex_init(&cf->lock);
+	/* misc_open() left the miscdevice here; we keep our own state. */
+	file->private_data = cf;
 	return nonseekable_open(inode, file);
 }
 
 static int enbd_ctl_release(struct inode *inode, struct file *file)
 {
-	struct enbd_channel *ch = file->private_data;
+	struct enbd_ctl_file *cf = file->private_data;
 
-	if (ch)
-		enbd_release_channel(ch, file);
+	if (cf->ch)
+		enbd_release_channel(cf->ch, file);
+	mutex_destroy(&cf->lock);
+	kfree(cf);
 	return 0;
 }
 

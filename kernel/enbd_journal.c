@@ -8,10 +8,19 @@
  * old sequence number is recognised as late and discarded.  A request is
  * ended exactly once: by the completion that takes it off the journal, or by
  * an abort.  Copies between request pages and userspace happen outside
- * dev->lock in the FETCHING and COMPLETING states, which nothing else may end.
+ * dev->lock in the FETCHING and COMPLETING states, which nothing else may end
+ * or move: a shutdown marks such a request aborted and its copier fails it.
+ * A copy that fails (a bad user buffer) puts the request back: a fetch rolls
+ * it back onto the queue; a completion leaves it claimed if its channel can
+ * still send a good one, rolls it back if not, and fails it if aborted.
+ * Whatever puts work on the queue wakes the fetchers.
  *
  * Aging (enbd_age_requests, once a second): a claim older than the aging time
- * marks its channel stalled.  A stalled channel fetches nothing more and is
+ * (ENBD_SLOW_AGING_FACTOR times that for flushes, trims and write-zeroes)
+ * marks its channel stalled; so does fetching nothing for the aging time
+ * while the request at the head of the queue waited that long (a daemon
+ * stopped between requests claims nothing that could age).  A stalled
+ * channel fetches nothing more and is
  * told (POLLPRI) to drop its connection and re-attach.  Its aged READs are
  * rolled back at once - if the old connection answers after all, that answer
  * is a late completion and discarded.  Its aged writes, trims, zeroes and
@@ -21,6 +30,14 @@
  * acknowledged.  Flushes need nothing more: the block layer sends a flush
  * only once the writes it covers have completed, and a write completes only
  * through the one claim that carried it.
+ *
+ * Aging is bounded twice.  A request whose claims outlived the aging time
+ * ENBD_MAX_AGED_CLAIMS times fails instead of going back to the queue: it
+ * would only reset connection after connection.  And with ENBD_OUTAGE_FAIL a
+ * channel that stays stalled for outage_ms (its daemon stopped or stuck, so
+ * it never lets go) loses its claims: its reads are resubmitted, its other
+ * claims fail, so that an md mirror faults this member instead of waiting
+ * for it.  It stays stalled, so a daemon that wakes up reconnects.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -64,9 +81,11 @@ blk_status_t enbd_queue_request(struct enbd_device *dev, struct request *rq)
 		return BLK_STS_IOERR;
 	}
 	cmd->state = ENBD_CMD_QUEUED;
+	cmd->queued_at = jiffies;
 	cmd->owner = NULL;
 	cmd->seq = 0;
-	cmd->resubmits = 0;
+	cmd->aged_claims = 0;
+	cmd->aged = false;
 	cmd->aborted = false;
 	list_add_tail(&cmd->link, &dev->queue);
 	dev->nr_queued++;
@@ -76,47 +95,107 @@ blk_status_t enbd_queue_request(struct enbd_device *dev, struct request *rq)
 	return BLK_STS_OK;
 }
 
-/*
- * Take @cmd off the journal (it is FETCHING or CLAIMED) and put it back at
- * the head of the queue, or, if the device no longer accepts I/O, on @failed
- * for the caller to end after dropping the lock.
- */
-static void enbd_rollback_locked(struct enbd_device *dev, struct enbd_cmd *cmd,
-				 struct list_head *failed)
+/* Take @cmd (FETCHING, CLAIMED or COMPLETING) off the journal: it is IDLE. */
+static void enbd_unclaim_locked(struct enbd_device *dev, struct enbd_cmd *cmd)
 {
 	lockdep_assert_held(&dev->lock);
 	if (cmd->state == ENBD_CMD_CLAIMED)
 		dev->claimed[cmd->rq->tag] = NULL;
+	list_del_init(&cmd->link);
 	cmd->owner->pending--;
 	cmd->owner = NULL;
 	dev->nr_claimed--;
-	if (dev->accepting) {
+	cmd->state = ENBD_CMD_IDLE;
+}
+
+/* Take @cmd off the journal onto @failed, for the caller to end unlocked. */
+static void enbd_fail_locked(struct enbd_device *dev, struct enbd_cmd *cmd,
+			     struct list_head *failed)
+{
+	enbd_unclaim_locked(dev, cmd);
+	list_add_tail(&cmd->link, failed);
+}
+
+/*
+ * Take @cmd off the journal and put it back at the head of the queue; or fail
+ * it (onto @failed) if the device no longer accepts I/O or its claims have
+ * outlived the aging time too often.  Returns true if it was queued: the
+ * caller must then wake a fetcher (enbd_settle).
+ */
+static bool enbd_rollback_locked(struct enbd_device *dev, struct enbd_cmd *cmd,
+				 struct list_head *failed)
+{
+	struct request *rq = cmd->rq;
+
+	enbd_unclaim_locked(dev, cmd);
+	if (dev->accepting && cmd->aged_claims < ENBD_MAX_AGED_CLAIMS) {
 		cmd->state = ENBD_CMD_QUEUED;
-		list_move(&cmd->link, &dev->queue);
+		cmd->queued_at = jiffies;
+		list_add(&cmd->link, &dev->queue);
 		dev->nr_queued++;
-	} else {
-		cmd->state = ENBD_CMD_IDLE;
-		list_move_tail(&cmd->link, failed);
+		return true;
 	}
+	if (dev->accepting) {
+		dev->nr_expired++;
+		pr_warn_ratelimited("%s: %s %llu+%u failed: %u claims outlived the aging time\n",
+				    dev->disk->disk_name, blk_op_str(req_op(rq)),
+				    (u64)blk_rq_pos(rq) << SECTOR_SHIFT, blk_rq_bytes(rq),
+				    cmd->aged_claims);
+	}
+	list_add_tail(&cmd->link, failed);
+	return false;
 }
 
 /* Roll back a claim that reached a channel, to be carried out again. */
-static void enbd_resubmit_locked(struct enbd_device *dev, struct enbd_cmd *cmd,
+static bool enbd_resubmit_locked(struct enbd_device *dev, struct enbd_cmd *cmd,
 				 struct list_head *failed)
 {
-	cmd->owner->resubmitted++;
+	struct enbd_channel *ch = cmd->owner;
+
+	if (!enbd_rollback_locked(dev, cmd, failed))
+		return false;
+	ch->resubmitted++;
 	dev->nr_resubmitted++;
-	cmd->resubmits++;
-	enbd_rollback_locked(dev, cmd, failed);
+	return true;
 }
 
-static void enbd_end_failed(struct list_head *failed)
+/*
+ * After dropping dev->lock: end the requests on @failed with an I/O error,
+ * and wake the fetchers if @wake: work was put on the queue, or a channel
+ * stalled, was ejected or let go.
+ */
+static void enbd_settle(struct enbd_device *dev, struct list_head *failed, bool wake)
 {
 	struct enbd_cmd *cmd, *next;
 
 	list_for_each_entry_safe(cmd, next, failed, link) {
 		list_del_init(&cmd->link);
 		blk_mq_end_request(cmd->rq, BLK_STS_IOERR);
+	}
+	if (wake)
+		wake_up_all(&dev->fetch_wait);
+}
+
+/*
+ * The block layer's status for a daemon's errno.  Only statuses that just
+ * say "this request failed" pass: the others would have the block layer or
+ * dm retry (AGAIN, RESOURCE, DM_REQUEUE) or name causes a network disk does
+ * not have (zones, reservations, protection information).  EPERM and EROFS,
+ * a server refusing a write, have no status of their own: EIO.
+ */
+static blk_status_t enbd_errno_status(int error)
+{
+	switch (error) {
+	case -ENOSPC:
+		return BLK_STS_NOSPC;
+	case -EOPNOTSUPP:
+		return BLK_STS_NOTSUPP;
+	case -ENODATA:
+		return BLK_STS_MEDIUM;
+	case -ETIMEDOUT:
+		return BLK_STS_TIMEOUT;
+	default:
+		return BLK_STS_IOERR;
 	}
 }
 
@@ -187,10 +266,16 @@ static bool enbd_fetch_ready(struct enbd_device *dev, struct enbd_channel *ch,
 	return ready;
 }
 
-int enbd_fetch(struct enbd_channel *ch, struct file *file,
-	       struct enbd_io *io, bool nonblock)
+/*
+ * Claim the oldest queued request for @ch and hand it to its daemon: the
+ * WRITE payload to io->data, the header to @ureq.  Both copies happen while
+ * the request is FETCHING; if either fails it goes back to the queue.
+ */
+int enbd_fetch(struct enbd_channel *ch, struct file *file, struct enbd_io *io,
+	       struct enbd_request __user *ureq, bool nonblock)
 {
 	struct enbd_device *dev = ch->dev;
+	bool requeued = false;
 	LIST_HEAD(failed);
 	struct enbd_cmd *cmd;
 	struct request *rq;
@@ -225,6 +310,7 @@ int enbd_fetch(struct enbd_channel *ch, struct file *file,
 	cmd->owner = ch;
 	cmd->seq = ++dev->next_seq;
 	cmd->claimed_at = jiffies;
+	cmd->aged = false;
 	ch->requested++;
 	ch->pending++;
 	ch->last_active = jiffies;
@@ -246,20 +332,18 @@ int enbd_fetch(struct enbd_channel *ch, struct file *file,
 
 	if (io->req.type == ENBD_CMD_WRITE)
 		ret = enbd_copy_payload(rq, u64_to_user_ptr(io->data), true);
+	if (!ret && copy_to_user(ureq, &io->req, sizeof(io->req)))
+		ret = -EFAULT;
 
 	spin_lock(&dev->lock);
 	if (cmd->aborted) {
 		/* enbd_abort_all() ran while we copied: we end it. */
-		list_del_init(&cmd->link);
-		cmd->state = ENBD_CMD_IDLE;
-		dev->nr_claimed--;
-		ch->pending--;
-		list_add(&cmd->link, &failed);
+		enbd_fail_locked(dev, cmd, &failed);
 		ret = -ESHUTDOWN;
 	} else if (ret || !enbd_channel_usable(ch, file)) {
 		/* Bad buffer, or detached meanwhile: someone else takes it. */
 		ch->requested--;	/* never left the kernel */
-		enbd_rollback_locked(dev, cmd, &failed);
+		requeued = enbd_rollback_locked(dev, cmd, &failed);
 		if (!ret)
 			ret = -ESHUTDOWN;
 	} else {
@@ -267,19 +351,43 @@ int enbd_fetch(struct enbd_channel *ch, struct file *file,
 		dev->claimed[rq->tag] = cmd;
 	}
 	spin_unlock(&dev->lock);
-	enbd_end_failed(&failed);
-	if (ret)
-		wake_up(&dev->fetch_wait);
+	enbd_settle(dev, &failed, requeued);
 	return ret;
+}
+
+/*
+ * The READ data of @cmd's completion could not be copied in: a bad buffer.
+ * A correct completion may follow if its channel can still send one; if not
+ * (detached, ejected or stalled meanwhile) the request goes back to the
+ * queue, and if the device was shut down meanwhile it fails.  Returns true
+ * if it was queued.
+ */
+static bool enbd_completion_failed_locked(struct enbd_channel *ch, struct file *file,
+					  struct enbd_cmd *cmd, struct list_head *failed)
+{
+	struct enbd_device *dev = ch->dev;
+
+	lockdep_assert_held(&dev->lock);
+	if (cmd->aborted) {
+		enbd_fail_locked(dev, cmd, failed);
+		return false;
+	}
+	if (enbd_channel_usable(ch, file) && !ch->stalled) {
+		cmd->state = ENBD_CMD_CLAIMED;
+		dev->claimed[cmd->rq->tag] = cmd;
+		return false;
+	}
+	return enbd_resubmit_locked(dev, cmd, failed);
 }
 
 int enbd_complete(struct enbd_channel *ch, struct file *file, struct enbd_io *io)
 {
 	struct enbd_device *dev = ch->dev;
+	bool copy_in, requeued;
 	blk_status_t status;
+	LIST_HEAD(failed);
 	struct enbd_cmd *cmd;
 	struct request *rq;
-	bool copy_in;
 	int ret;
 
 	if (io->done_tag >= ENBD_QUEUE_DEPTH || io->done_seq == 0 ||
@@ -311,32 +419,26 @@ int enbd_complete(struct enbd_channel *ch, struct file *file, struct enbd_io *io
 		return -EINVAL;
 	}
 	dev->claimed[io->done_tag] = NULL;
-	list_del_init(&cmd->link);
 	cmd->state = ENBD_CMD_COMPLETING;
-	dev->nr_claimed--;
-	ch->pending--;
 	spin_unlock(&dev->lock);
 
 	ret = copy_in ? enbd_copy_payload(rq, u64_to_user_ptr(io->done_data), false) : 0;
 
 	spin_lock(&dev->lock);
 	if (ret) {
-		/* Keep the request outstanding: a correct completion may follow. */
-		cmd->state = ENBD_CMD_CLAIMED;
-		list_add(&cmd->link, &dev->journal);
-		dev->claimed[io->done_tag] = cmd;
-		dev->nr_claimed++;
-		ch->pending++;
+		requeued = enbd_completion_failed_locked(ch, file, cmd, &failed);
 		spin_unlock(&dev->lock);
+		enbd_settle(dev, &failed, requeued);
 		return ret;
 	}
-	cmd->state = ENBD_CMD_IDLE;
+	/* Ended here even if shut down meanwhile: its data is complete. */
+	enbd_unclaim_locked(dev, cmd);
 	ch->last_active = jiffies;
 	dev->last_channel = ch;
 	if (io->done_error) {
 		ch->errored++;
 		dev->last_error = io->done_error;
-		status = errno_to_blk_status(io->done_error);
+		status = enbd_errno_status(io->done_error);
 	} else {
 		ch->despatched++;
 		if (req_op(rq) == REQ_OP_READ || req_op(rq) == REQ_OP_WRITE)
@@ -399,7 +501,7 @@ void enbd_check_outage(struct enbd_device *dev)
 	spin_lock(&dev->lock);
 	enbd_check_outage_locked(dev, &failed);
 	spin_unlock(&dev->lock);
-	enbd_end_failed(&failed);
+	enbd_settle(dev, &failed, false);
 }
 
 /* Book-keeping for a channel that has just been attached to its slot. */
@@ -421,6 +523,104 @@ void enbd_note_attach(struct enbd_channel *ch)
 }
 
 /*
+ * How long a claim of @rq may last.  Flushes (whatever the server has cached),
+ * trims and write-zeroes (up to ENBD_MAX_DISCARD_BYTES) may take long on a
+ * healthy server, and resending them gains nothing: they get
+ * ENBD_SLOW_AGING_FACTOR times the aging time.
+ */
+static unsigned long enbd_claim_aging(struct request *rq, unsigned long aging)
+{
+	switch (req_op(rq)) {
+	case REQ_OP_READ:
+	case REQ_OP_WRITE:
+		return aging;
+	default:
+		return aging * ENBD_SLOW_AGING_FACTOR;
+	}
+}
+
+/*
+ * With ENBD_OUTAGE_FAIL, give up on the claims of each channel stalled for
+ * outage_ms: its daemon neither answers nor lets go (stopped, or stuck in D
+ * state).  Its READs go back to the queue; its other claims fail, since its
+ * connection might still deliver them.  The channel stays stalled, not
+ * ejected: should its daemon wake up, it sees POLLPRI, resets its
+ * connection and attaches again like after any stall.  Returns true if
+ * work was queued.
+ */
+static bool enbd_fail_wedged_locked(struct enbd_device *dev, struct list_head *failed)
+{
+	unsigned long grace = msecs_to_jiffies(dev->outage_ms);
+	struct enbd_cmd *cmd, *next;
+	bool queued = false;
+	unsigned int i, nr_failed;
+
+	lockdep_assert_held(&dev->lock);
+	if (dev->outage_policy != ENBD_OUTAGE_FAIL)
+		return false;
+	for (i = 0; i < ENBD_MAX_CHANNELS; i++) {
+		struct enbd_channel *ch = &dev->channels[i];
+
+		/* A stalled channel fetches nothing: once emptied, it stays so. */
+		if (!ch->file || ch->ejected || !ch->stalled || !ch->pending ||
+		    time_before(jiffies, ch->stalled_at + grace))
+			continue;
+		nr_failed = 0;
+		list_for_each_entry_safe(cmd, next, &dev->journal, link) {
+			if (cmd->owner != ch || cmd->state != ENBD_CMD_CLAIMED)
+				continue;
+			if (req_op(cmd->rq) == REQ_OP_READ) {
+				queued |= enbd_resubmit_locked(dev, cmd, failed);
+				continue;
+			}
+			enbd_fail_locked(dev, cmd, failed);
+			dev->nr_expired++;
+			nr_failed++;
+		}
+		pr_warn("%s: channel %u stalled for %u ms: its claims given up, %u requests failed\n",
+			dev->disk->disk_name, ch->index,
+			jiffies_to_msecs(jiffies - ch->stalled_at), nr_failed);
+	}
+	return queued;
+}
+
+/* Mark @ch stalled: see the comment at the top. */
+static void enbd_stall_locked(struct enbd_channel *ch, const char *why, unsigned long since)
+{
+	lockdep_assert_held(&ch->dev->lock);
+	ch->stalled = true;
+	ch->stalled_at = jiffies;
+	pr_info_ratelimited("%s: channel %u stalled: %s %u ms\n", ch->dev->disk->disk_name,
+			    ch->index, why, jiffies_to_msecs(jiffies - since));
+}
+
+/*
+ * Nobody fetched the request at the head of the queue for @aging: stall the
+ * live channels that fetched and completed nothing meanwhile.  Returns true
+ * if one was stalled.
+ */
+static bool enbd_stall_idle_locked(struct enbd_device *dev, unsigned long aging)
+{
+	struct enbd_cmd *head;
+	bool stalled = false;
+	unsigned int i;
+
+	lockdep_assert_held(&dev->lock);
+	head = list_first_entry_or_null(&dev->queue, struct enbd_cmd, link);
+	if (!aging || !head || time_before(jiffies, head->queued_at + aging))
+		return false;
+	for (i = 0; i < ENBD_MAX_CHANNELS; i++) {
+		struct enbd_channel *ch = &dev->channels[i];
+
+		if (!enbd_channel_live(ch) || time_before(jiffies, ch->last_active + aging))
+			continue;
+		enbd_stall_locked(ch, "fetched nothing while a request waited", head->queued_at);
+		stalled = true;
+	}
+	return stalled;
+}
+
+/*
  * Age the journal: see the comment at the top.  Runs once a second from
  * the device's age_work while the device is open.
  */
@@ -429,7 +629,7 @@ void enbd_age_requests(struct enbd_device *dev)
 	unsigned long aging;
 	struct enbd_cmd *cmd, *next;
 	LIST_HEAD(failed);
-	bool stalled = false;
+	bool wake = false;
 
 	spin_lock(&dev->lock);
 	aging = dev->aging_ms ? msecs_to_jiffies(dev->aging_ms) :
@@ -438,23 +638,24 @@ void enbd_age_requests(struct enbd_device *dev)
 		struct enbd_channel *ch = cmd->owner;
 
 		if (!aging || cmd->state != ENBD_CMD_CLAIMED ||
-		    time_before(jiffies, cmd->claimed_at + aging))
+		    time_before(jiffies, cmd->claimed_at + enbd_claim_aging(cmd->rq, aging)))
 			continue;
+		if (!cmd->aged) {
+			cmd->aged = true;
+			cmd->aged_claims++;
+		}
 		if (!ch->stalled) {
-			ch->stalled = true;
-			stalled = true;
-			pr_info_ratelimited("%s: channel %u stalled: a request waited %u ms\n",
-					    dev->disk->disk_name, ch->index,
-					    jiffies_to_msecs(jiffies - cmd->claimed_at));
+			enbd_stall_locked(ch, "a request waited", cmd->claimed_at);
+			wake = true;	/* its daemon waits for POLLPRI */
 		}
 		if (req_op(cmd->rq) == REQ_OP_READ)
-			enbd_resubmit_locked(dev, cmd, &failed);
+			wake |= enbd_resubmit_locked(dev, cmd, &failed);
 	}
+	wake |= enbd_stall_idle_locked(dev, aging);
+	wake |= enbd_fail_wedged_locked(dev, &failed);
 	enbd_check_outage_locked(dev, &failed);
 	spin_unlock(&dev->lock);
-	enbd_end_failed(&failed);
-	if (stalled)
-		wake_up_all(&dev->fetch_wait);
+	enbd_settle(dev, &failed, wake);
 }
 
 /*
@@ -487,13 +688,13 @@ void enbd_release_channel(struct enbd_channel *ch, struct file *file)
 	enbd_note_outstanding(dev);
 	enbd_check_outage_locked(dev, &failed);
 	spin_unlock(&dev->lock);
-	enbd_end_failed(&failed);
-	wake_up_all(&dev->fetch_wait);
+	/* Also when nothing was queued: a FETCHING copier of ours must see it. */
+	enbd_settle(dev, &failed, true);
 }
 
 /*
  * Stop accepting I/O, fail everything queued or outstanding and eject every
- * channel.  Requests being copied are failed by their copier.
+ * channel.  Requests being copied are ended by their copier.
  */
 void enbd_abort_all(struct enbd_device *dev)
 {
@@ -508,15 +709,15 @@ void enbd_abort_all(struct enbd_device *dev)
 	list_for_each_entry(cmd, &failed, link)
 		cmd->state = ENBD_CMD_IDLE;
 	list_for_each_entry_safe(cmd, next, &dev->journal, link) {
-		if (cmd->state == ENBD_CMD_FETCHING)
-			cmd->aborted = true;
+		if (cmd->state == ENBD_CMD_CLAIMED)
+			enbd_fail_locked(dev, cmd, &failed);
 		else
-			enbd_rollback_locked(dev, cmd, &failed);
+			cmd->aborted = true;
 	}
 	for (i = 0; i < ENBD_MAX_CHANNELS; i++)
 		if (dev->channels[i].file)
 			dev->channels[i].ejected = true;
 	spin_unlock(&dev->lock);
-	enbd_end_failed(&failed);
-	wake_up_all(&dev->fetch_wait);
+	/* Ejected channels' waiters must see it. */
+	enbd_settle(dev, &failed, true);
 }

@@ -83,6 +83,11 @@ module_param_cb(aging, &enbd_aging_ops, &enbd_aging, 0644);
 MODULE_PARM_DESC(aging,
 		 "Seconds a request may stay with one channel before it is resubmitted and the channel told to reconnect (0: never; per device with ENBD_IOC_SET_POLICY; changeable at runtime). Default: 30");
 
+static bool enbd_partscan = true;
+module_param_named(partscan, enbd_partscan, bool, 0644);
+MODULE_PARM_DESC(partscan,
+		 "Read a device's partition table when it is configured (N: only on BLKRRPART, for test programs that serve every request themselves; changeable at runtime). Default: Y");
+
 struct enbd_device *enbd_get_device(unsigned int index)
 {
 	if (index >= enbd_ndevs)
@@ -111,6 +116,13 @@ static blk_status_t enbd_queue_rq(struct blk_mq_hw_ctx *hctx,
 	default:
 		return BLK_STS_NOTSUPP;
 	}
+	/*
+	 * The block layer only warns about a write to a read-only disk
+	 * (bio_check_ro) and lets it through, e.g. from a device mapper
+	 * table or a filesystem mounted before: no daemon may get it.
+	 */
+	if (op_is_write(req_op(bd->rq)) && get_disk_ro(dev->disk))
+		return BLK_STS_IOERR;
 	blk_mq_start_request(bd->rq);
 	return enbd_queue_request(dev, bd->rq);
 }
@@ -155,6 +167,54 @@ static void enbd_age_work(struct work_struct *work)
 	schedule_delayed_work(&dev->age_work, HZ);
 }
 
+/*
+ * Read the partition table as loop does.  Not in CONFIGURE itself: the table
+ * is read through a daemon, maybe the caller.  Without opening the disk, so
+ * that a scan waiting for a daemon does not pin the module: rmmod fails the
+ * wait (enbd_destroy_device).
+ */
+static void enbd_scan_work(struct work_struct *work)
+{
+	struct enbd_device *dev = container_of(work, struct enbd_device, scan_work);
+
+	mutex_lock(&dev->disk->open_mutex);
+	bdev_disk_changed(dev->disk, false);
+	mutex_unlock(&dev->disk->open_mutex);
+}
+
+/* A configured disk, like new media: userspace is told, partitions appear. */
+void enbd_announce_disk(struct enbd_device *dev)
+{
+	lockdep_assert_held(&dev->config_mutex);
+	kobject_uevent(&disk_to_dev(dev->disk)->kobj, KOBJ_CHANGE);
+	if (READ_ONCE(enbd_partscan))
+		queue_work(system_long_wq, &dev->scan_work);
+}
+
+/*
+ * A shut-down disk, like removed media: its partitions go (unless one is
+ * still open) and no page of the old export stays cached, so the next
+ * export shows its own data.  Requests fail by now, so dirty pages are
+ * dropped after one failed write.
+ */
+void enbd_invalidate_disk(struct enbd_device *dev)
+{
+	struct gendisk *disk = dev->disk;
+	struct block_device *part;
+	unsigned long idx;
+
+	lockdep_assert_held(&dev->config_mutex);
+	mutex_lock(&disk->open_mutex);
+	xa_for_each_start(&disk->part_tbl, idx, part, 1)
+		__invalidate_device(part, true);
+	/* Drops the partitions and sends the change uevent; -EBUSY if one is open. */
+	bdev_disk_changed(disk, true);
+	mutex_unlock(&disk->open_mutex);
+	__invalidate_device(disk->part0, true);
+	/* Also forgets the write errors of the old export; capacity 0. */
+	invalidate_disk(disk);
+}
+
 static int enbd_create_device(struct enbd_device *dev, unsigned int index)
 {
 	struct gendisk *disk;
@@ -168,6 +228,7 @@ static int enbd_create_device(struct enbd_device *dev, unsigned int index)
 	INIT_LIST_HEAD(&dev->journal);
 	init_waitqueue_head(&dev->fetch_wait);
 	INIT_DELAYED_WORK(&dev->age_work, enbd_age_work);
+	INIT_WORK(&dev->scan_work, enbd_scan_work);
 	for (i = 0; i < ENBD_MAX_CHANNELS; i++) {
 		dev->channels[i].dev = dev;
 		dev->channels[i].index = i;
@@ -224,6 +285,7 @@ static void enbd_destroy_device(struct enbd_device *dev)
 	mutex_lock(&dev->config_mutex);
 	enbd_abort_all(dev);
 	cancel_delayed_work_sync(&dev->age_work);
+	flush_work(&dev->scan_work);
 	mutex_unlock(&dev->config_mutex);
 	del_gendisk(dev->disk);
 	put_disk(dev->disk);
@@ -254,18 +316,19 @@ static int __init enbd_init(void)
 	enbd_devices = devices;
 	mutex_unlock(&enbd_devices_mutex);
 
-	ret = enbd_ctl_init();
-	if (ret)
-		goto unpublish_devices;
 	ret = enbd_proc_init();
 	if (ret)
-		goto remove_ctl;
+		goto unpublish_devices;
+	/* Last: once it exists, daemons may attach to everything above. */
+	ret = enbd_ctl_init();
+	if (ret)
+		goto remove_proc;
 	pr_info("%u devices, keepalive %us, readahead %uKiB\n",
 		enbd_ndevs, enbd_keepalive, enbd_readahead_kb);
 	return 0;
 
-remove_ctl:
-	enbd_ctl_exit();
+remove_proc:
+	enbd_proc_exit();
 unpublish_devices:
 	mutex_lock(&enbd_devices_mutex);
 	enbd_devices = NULL;
@@ -285,8 +348,8 @@ static void __exit enbd_exit(void)
 	unsigned int i;
 
 	/* No control file is open: each holds a reference on the module. */
-	enbd_proc_exit();
 	enbd_ctl_exit();
+	enbd_proc_exit();
 	mutex_lock(&enbd_devices_mutex);
 	devices = enbd_devices;
 	enbd_devices = NULL;

@@ -22,7 +22,7 @@ struct enbd_snapshot {
 	u32 block_size;
 	u32 cfg_flags;
 	unsigned int nr_queued, nr_claimed, max_outstanding;
-	u64 nr_discarded, nr_bad_token, nr_resubmitted, next_seq;
+	u64 nr_discarded, nr_bad_token, nr_resubmitted, nr_expired, next_seq;
 	u32 aging_ms, outage_policy, outage_ms;
 	unsigned long outage_since;
 	bool failing;
@@ -50,6 +50,7 @@ static void enbd_snapshot(struct enbd_device *dev, struct enbd_snapshot *s)
 	s->nr_discarded = dev->nr_discarded;
 	s->nr_bad_token = dev->nr_bad_token;
 	s->nr_resubmitted = dev->nr_resubmitted;
+	s->nr_expired = dev->nr_expired;
 	s->aging_ms = dev->aging_ms ? dev->aging_ms : READ_ONCE(enbd_aging) * MSEC_PER_SEC;
 	s->outage_policy = dev->outage_policy;
 	s->outage_ms = dev->outage_ms;
@@ -145,8 +146,9 @@ static void enbd_show_device(struct seq_file *m, unsigned int index,
 	for (i = 0; i < s->nr_slots; i++)
 		seq_printf(m, "\t(%d)", s->ch[i].file ? s->ch[i].pid : 0);
 	seq_putc(m, '\n');
-	seq_printf(m, "[%u] Journal:    %llu claims, %llu discarded, %llu resubmitted, %llu bad tokens\n",
-		   index, s->next_seq, s->nr_discarded, s->nr_resubmitted, s->nr_bad_token);
+	seq_printf(m, "[%u] Journal:    %llu claims, %llu discarded, %llu resubmitted, %llu expired, %llu bad tokens\n",
+		   index, s->next_seq, s->nr_discarded, s->nr_resubmitted, s->nr_expired,
+		   s->nr_bad_token);
 }
 
 static void enbd_show_closed(struct seq_file *m, int first, unsigned int last)

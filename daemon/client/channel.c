@@ -8,11 +8,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "channel.h"
+#include "devconfig.h"
 #include "log.h"
 #include "sock.h"
 
@@ -66,45 +69,93 @@ static enum chan_state st_connect(struct channel *c)
 {
 	char why[256];
 
-	if (c->served && stop_requested(c, NULL))
+	if (stop_requested(c, NULL))
 		return CS_EXIT;
 	log_debug("connecting to %s port %s", c->o->host, c->o->port);
-	c->sock = sock_connect(c->o->host, c->o->port, c->o->bind, CHAN_CONNECT_MS,
+	/* The connect watches the signalfd: SIGTERM during it stops the daemon at once. */
+	c->sock = sock_connect(c->o->host, c->o->port, c->o->bind, CHAN_CONNECT_MS, c->o->sigfd,
 			       why, sizeof(why));
+	if (c->sock < 0 && errno == ECANCELED) {
+		bool hup = false;
+
+		if (stop_requested(c, &hup))
+			return CS_EXIT;
+		if (hup)
+			log_info("SIGHUP during the connect: connecting again");
+		return CS_CONNECT;
+	}
 	if (c->sock < 0)
 		return conn_failed(c, why);
 	c->st.connects++;
 	return CS_NEGOTIATE;
 }
 
-/* Is the export we reconnected to still the one the device was set up from? */
-static int export_compatible(struct channel *c, char *why, size_t len)
+/* The ENBD_CFG_* flags of an export. */
+static uint32_t export_cfg_flags(const struct nbd_export *ex)
 {
-	const struct nbd_export *a = &c->first, *b = &c->ex;
-	const uint16_t caps = NBD_FLAG_SEND_FLUSH | NBD_FLAG_SEND_FUA |
-			      NBD_FLAG_SEND_TRIM | NBD_FLAG_SEND_WRITE_ZEROES;
-	char lost[128];
+	static const struct { uint16_t tflag; uint32_t cfg; } map[] = {
+		{ NBD_FLAG_READ_ONLY, ENBD_CFG_READ_ONLY },
+		{ NBD_FLAG_SEND_FLUSH, ENBD_CFG_FLUSH },
+		{ NBD_FLAG_SEND_FUA, ENBD_CFG_FUA },
+		{ NBD_FLAG_SEND_TRIM, ENBD_CFG_TRIM },
+		{ NBD_FLAG_SEND_WRITE_ZEROES, ENBD_CFG_WRITE_ZEROES },
+	};
+	uint32_t flags = 0;
+	size_t i;
 
-	if (a->size != b->size) {
+	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (ex->tflags & map[i].tflag)
+			flags |= map[i].cfg;
+	return flags;
+}
+
+/*
+ * Can the export of this connection serve the device as configured (@dev:
+ * by this channel before a reconnect, or, read back from sysfs, by a
+ * predecessor or another channel)?
+ */
+static int export_compatible(struct channel *c, const struct enbd_config *dev, char *why,
+			     size_t len)
+{
+	const struct nbd_export *b = &c->ex;
+	uint32_t bs = dev->block_size, now = export_cfg_flags(b);
+	uint32_t lost = dev->flags & ~now &
+			(ENBD_CFG_FLUSH | ENBD_CFG_FUA | ENBD_CFG_TRIM | ENBD_CFG_WRITE_ZEROES);
+
+	if (dev->bytes / bs != b->size / bs) {
 		snprintf(why, len, "export size changed from %" PRIu64 " to %" PRIu64 " bytes",
-			 a->size, b->size);
+			 (uint64_t)dev->bytes, b->size);
 		return 0;
 	}
-	if (b->min_block > c->cfg.block_size) {
+	if (b->min_block > bs) {
 		snprintf(why, len, "export minimum block size grew to %u (device uses %u)",
-			 b->min_block, c->cfg.block_size);
+			 b->min_block, bs);
 		return 0;
 	}
-	if ((b->tflags & NBD_FLAG_READ_ONLY) && !(a->tflags & NBD_FLAG_READ_ONLY)) {
+	if ((now & ENBD_CFG_READ_ONLY) && !(dev->flags & ENBD_CFG_READ_ONLY)) {
 		snprintf(why, len, "export became read-only");
 		return 0;
 	}
-	if (a->tflags & caps & ~b->tflags) {
-		nbd_tflags_str(a->tflags & caps & ~b->tflags, lost, sizeof(lost));
-		snprintf(why, len, "export no longer supports: %s", lost);
+	if (lost) {
+		snprintf(why, len, "export no longer supports:%s%s%s%s",
+			 lost & ENBD_CFG_FLUSH ? " flush" : "", lost & ENBD_CFG_FUA ? " fua" : "",
+			 lost & ENBD_CFG_TRIM ? " trim" : "",
+			 lost & ENBD_CFG_WRITE_ZEROES ? " write-zeroes" : "");
 		return 0;
 	}
 	return 1;
+}
+
+/*
+ * The configuration the device already has, when this channel did not set
+ * it: 1 (in @cfg), 0 none (not configured, or a probe), -1 with @why.
+ */
+static int configured_elsewhere(struct channel *c, struct enbd_config *cfg, char *why,
+				size_t len)
+{
+	if (c->served || !c->dev)
+		return 0;
+	return devconfig_read(c->o->devname, cfg, why, len);
 }
 
 static void export_describe(const struct nbd_export *ex, char *buf, size_t len)
@@ -157,10 +208,22 @@ static int multi_conn_allowed(struct channel *c, char *why, size_t len)
 static enum chan_state st_negotiate(struct channel *c)
 {
 	char why[512], desc[512];
+	struct enbd_config devcfg;
 	int rc;
 
-	sock_set_timeouts(c->sock, CHAN_HANDSHAKE_MS);
-	rc = nbd_handshake(c->sock, c->o->export, &c->ex, why, sizeof(why));
+	rc = nbd_handshake(c->sock, c->o->export, &c->ex, c->o->sigfd,
+			   c->o->handshake_ms > 0 ? c->o->handshake_ms : CHAN_HANDSHAKE_MS,
+			   why, sizeof(why));
+	if (rc == HS_STOPPED) {
+		bool hup = false;
+
+		close(c->sock);
+		c->sock = -1;
+		if (stop_requested(c, &hup))
+			return CS_EXIT;
+		log_info("SIGHUP during the handshake: connecting again");
+		return CS_CONNECT;
+	}
 	if (rc != HS_OK) {
 		char line[700];
 
@@ -170,17 +233,24 @@ static enum chan_state st_negotiate(struct channel *c)
 	export_describe(&c->ex, desc, sizeof(desc));
 	log_info("connected to %s port %s, export '%s': %s", c->o->host, c->o->port,
 		 c->o->export, desc);
-	if (!multi_conn_allowed(c, why, sizeof(why)) ||
-	    (c->served && !export_compatible(c, why, sizeof(why)))) {
+	rc = configured_elsewhere(c, &devcfg, why, sizeof(why));
+	if (rc < 0) {
 		close_politely(c);
-		if (!c->served)
+		return give_up(c, "%s", why);
+	}
+	c->dev_block_size = rc ? devcfg.block_size : 0;
+	if (!multi_conn_allowed(c, why, sizeof(why)) ||
+	    ((c->served || rc) && !export_compatible(c, c->served ? &c->cfg : &devcfg, why,
+						      sizeof(why)))) {
+		close_politely(c);
+		if (!c->served && !rc)
 			return give_up(c, "%s", why);
 		log_err("%s: refusing to serve %s from it", why, c->o->devname);
 		c->exit_code = 1;
 		c->fatal = true;
 		return CS_DEAD;
 	}
-	if (sock_set_timeouts(c->sock, 0) < 0 || sock_set_nonblocking(c->sock, 1) < 0) {
+	if (sock_set_nonblocking(c->sock, 1) < 0) {
 		snprintf(why, sizeof(why), "socket setup: %s", strerror(errno));
 		return conn_failed(c, why);
 	}
@@ -194,6 +264,9 @@ static int make_config(struct channel *c, char *why, size_t len)
 	struct enbd_config *cfg = &c->cfg;
 	uint32_t bs = ex->min_block > 512 ? ex->min_block : 512;
 
+	if (c->dev_block_size)
+		bs = c->dev_block_size;	/* configured before: keep it */
+
 	if (bs > 4096) {
 		snprintf(why, len, "server minimum block size %u is larger than 4096, the most enbd supports",
 			 bs);
@@ -206,17 +279,8 @@ static int make_config(struct channel *c, char *why, size_t len)
 	if (ex->size % bs)
 		log_warn("export size %" PRIu64 " is not a multiple of %u: the last %" PRIu64
 			 " bytes are not used", ex->size, bs, ex->size % bs);
-	*cfg = (struct enbd_config){ .size = sizeof(*cfg), .bytes = ex->size, .block_size = bs };
-	if (ex->tflags & NBD_FLAG_READ_ONLY)
-		cfg->flags |= ENBD_CFG_READ_ONLY;
-	if (ex->tflags & NBD_FLAG_SEND_FLUSH)
-		cfg->flags |= ENBD_CFG_FLUSH;
-	if (ex->tflags & NBD_FLAG_SEND_FUA)
-		cfg->flags |= ENBD_CFG_FUA;
-	if (ex->tflags & NBD_FLAG_SEND_TRIM)
-		cfg->flags |= ENBD_CFG_TRIM;
-	if (ex->tflags & NBD_FLAG_SEND_WRITE_ZEROES)
-		cfg->flags |= ENBD_CFG_WRITE_ZEROES;
+	*cfg = (struct enbd_config){ .size = sizeof(*cfg), .bytes = ex->size, .block_size = bs,
+				     .flags = export_cfg_flags(ex) };
 	return 0;
 }
 
@@ -287,8 +351,8 @@ static enum chan_state st_setup(struct channel *c)
 			log_err("cannot attach to %s again: %s", c->o->devname,
 				kdev_attach_error(-rc));
 			close_politely(c);
-			if (rc == -EACCES || rc == -EPERM || rc == -ENOTTY) {
-				c->exit_code = 1;
+			if (rc == -EACCES || rc == -EPERM || rc == -ENOTTY || rc == -ESHUTDOWN) {
+				c->exit_code = rc == -ESHUTDOWN ? CHAN_EXIT_EJECTED : 1;
 				c->fatal = true;
 			}
 			return CS_DEAD;
@@ -426,8 +490,14 @@ static enum chan_state st_disconnect(struct channel *c)
 			log_stats(c);
 		return CS_EXIT;
 	}
+	/*
+	 * A deliberate reconnect (SIGHUP, NBD_ESHUTDOWN) is at once only after
+	 * a connection that stood: a server answering everything with
+	 * NBD_ESHUTDOWN, or SIGHUPs in a row, back off like a broken link.
+	 */
+	if (c->conn_up && chan_ms_since(&c->ready_since) >= CHAN_BACKOFF_MAX_MS)
+		c->backoff_ms = 0;
 	c->conn_up = false;
-	c->backoff_ms = 0;	/* a deliberate reconnect: at once */
 	return CS_BACKOFF;
 }
 
@@ -437,10 +507,7 @@ static enum chan_state st_dead(struct channel *c)
 				      chan_ms_since(&c->ready_since) >= CHAN_BACKOFF_MAX_MS);
 
 	if (c->sock >= 0) {
-		/* Abortive close (RST): the connection is broken or stalled. */
-		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
-
-		setsockopt(c->sock, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		/* Abortive (RST) since sock_connect: the connection is broken or stalled. */
 		close(c->sock);
 		c->sock = -1;
 	}
@@ -504,6 +571,30 @@ static const struct {
 	[CS_EXIT] = { "EXIT", NULL },
 };
 
+/*
+ * Writeback to /dev/ndN may wait for this daemon, so it must not wait for
+ * that writeback itself: PR_SET_IO_FLUSHER makes its allocations skip I/O
+ * reclaim (and the dirty throttling of its own writes), and its memory is
+ * locked so that carrying a request never needs a page-in.  xmit_init
+ * allocated every request buffer before, so MCL_CURRENT faults them in and
+ * the request path never allocates.
+ */
+static void reclaim_proof(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	/* Locking AddressSanitizer's terabytes of shadow would fail or eat the RAM. */
+	log_debug("AddressSanitizer build: memory not locked");
+#else
+	if (prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0) < 0)
+		log_warn("PR_SET_IO_FLUSHER: %s (needs Linux 5.6 and CAP_SYS_RESOURCE): writeback "
+			 "under memory pressure may wait for this daemon's own allocations",
+			 strerror(errno));
+	if (mlockall(MCL_CURRENT | MCL_FUTURE) < 0)
+		log_warn("mlockall: %s: under memory pressure this daemon may be paged out",
+			 strerror(errno));
+#endif
+}
+
 int channel_run(const struct channel_opts *o)
 {
 	struct channel *c;
@@ -522,6 +613,8 @@ int channel_run(const struct channel_opts *o)
 	c->dev = o->dev;
 	c->sock = -1;
 	c->backoff_ms = CHAN_BACKOFF_MIN_MS;
+	if (o->lock_memory)
+		reclaim_proof();
 
 	/* Attach before touching the network: busy, token and module errors come first. */
 	if (c->dev) {
@@ -533,7 +626,7 @@ int channel_run(const struct channel_opts *o)
 			else
 				log_err("cannot attach to %s: %s", o->devname, kdev_attach_error(-rc));
 			s = CS_EXIT;
-			c->exit_code = 1;
+			c->exit_code = rc == -ESHUTDOWN ? CHAN_EXIT_EJECTED : 1;
 		} else {
 			c->attached = true;
 			c->channel = channel;

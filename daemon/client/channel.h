@@ -11,10 +11,12 @@
  *      |                                  v                                  |  shutdown)
  *      +------------ BACKOFF <-------- DEAD <--------------------------------+
  *
- * CONNECT    TCP connect (bounded), TCP_NODELAY.  (A TLS state goes between
- *            CONNECT and NEGOTIATE when TLS is added.)
- * NEGOTIATE  the NBD handshake (handshake.c); on a reconnect, check that the
- *            export is still the one the device was configured from.
+ * CONNECT    TCP connect (bounded), TCP_NODELAY, non-blocking and polled
+ *            with the signalfd, so that SIGTERM stops the daemon at once.  (A TLS state goes
+ *            between CONNECT and NEGOTIATE when TLS is added.)
+ * NEGOTIATE  the NBD handshake (handshake.c) within one deadline
+ *            (--handshake-timeout), SIGTERM stopping it; check that the
+ *            export is the one the device was configured with.
  * SETUP      ENBD_IOC_ATTACH (again, after DEAD) and ENBD_IOC_CONFIGURE;
  *            --probe prints the export here instead.
  * READY      transmission (xmit.c): poll() on the control file, the socket
@@ -42,9 +44,12 @@
 #include "handshake.h"
 #include "nbd-proto.h"
 
-#define CHAN_SLOTS		64	/* NBD requests in flight per connection */
+#define CHAN_SLOTS		64	/* NBD requests in flight per connection, at most */
+/* Default of --buffer-budget: the slot buffers preallocated per channel (32 slots). */
+#define CHAN_BUFFER_BUDGET_MIB	16
+#define CHAN_BUFFER_BUDGET_MAX	(CHAN_SLOTS * (ENBD_MAX_IO_BYTES >> 10) >> 10)
 #define CHAN_CONNECT_MS		10000
-#define CHAN_HANDSHAKE_MS	10000
+#define CHAN_HANDSHAKE_MS	10000	/* default of --handshake-timeout */
 #define CHAN_DRAIN_MS		10000
 #define CHAN_DISC_MS		2000
 #define CHAN_BACKOFF_MIN_MS	100
@@ -53,7 +58,7 @@
 #define CHAN_PROBE		CHAN_SLOTS	/* slot (and cookie) of the keep-alive probe */
 #define CHAN_PROBE_MAX		4096		/* largest block size, so the probe's length */
 #define CHAN_KA_REREAD_MS	1000		/* how often the keepalive option is read */
-/* Latency classes of the adaptive window (xmit.c): READ and WRITE by size. */
+/* Latency classes of the adaptive window (xmit-window.c): READ and WRITE by size. */
 #define CHAN_WIN_SIZES		8		/* 4 KiB, 8 KiB, ... ENBD_MAX_IO_BYTES (512 KiB) */
 #define CHAN_WIN_CLASSES	(2 * CHAN_WIN_SIZES)
 
@@ -67,6 +72,9 @@ struct channel_opts {
 	unsigned int channels;	/* channels of the device this one is part of */
 	bool force_multi_conn;	/* several channels without NBD_FLAG_CAN_MULTI_CONN */
 	bool probe;		/* handshake only, print, disconnect */
+	int handshake_ms;	/* deadline of the whole NBD handshake */
+	bool lock_memory;	/* PR_SET_IO_FLUSHER, mlockall: a daemon of a real device */
+	unsigned int buffer_budget_mib;	/* slot buffers (--buffer-budget); 0: the default */
 	const char *devname;	/* for messages */
 	struct chan_dev *dev;	/* NULL with probe */
 	int sigfd;		/* signalfd: SIGTERM, SIGINT, SIGHUP */
@@ -106,7 +114,7 @@ struct slot {
 	enum slot_state state;
 	uint32_t gen;
 	struct enbd_request req;
-	uint8_t *buf;		/* ENBD_MAX_IO_BYTES, allocated on first use */
+	uint8_t *buf;		/* ENBD_MAX_IO_BYTES, from xmit_init; NULL beyond nslots */
 	uint16_t nparts;
 	uint16_t parts_sent;	/* parts completely written to the socket */
 	uint16_t parts_done;	/* parts answered */
@@ -144,12 +152,14 @@ struct channel {
 	int sock;
 	struct nbd_export ex;
 	struct nbd_export first;	/* what the device was configured from */
+	uint32_t dev_block_size;	/* block size of a device configured before us, or 0 */
 	struct enbd_config cfg;
 	uint32_t part_size;		/* largest payload of one NBD request */
 	uint16_t nbd_flags_ok;		/* command flags the server accepts */
 
-	/* transmission (xmit.c) */
+	/* transmission (xmit*.c) */
 	struct slot slots[CHAN_SLOTS + 1];	/* + the probe, never on the free list */
+	unsigned int nslots;		/* slots in use: what the buffer budget holds */
 	int free_head;
 	unsigned int busy;		/* slots not FREE, the probe not counted */
 	unsigned int held;		/* slots HELD */
@@ -171,7 +181,7 @@ struct channel {
 	struct timespec ka_read;	/* when ka_ms was last read */
 	struct timespec heard;		/* last bytes from the server */
 	struct timespec probe_at;	/* the outstanding probe was queued */
-	/* adaptive in-flight window (xmit.c) */
+	/* adaptive in-flight window (xmit-window.c) */
 	unsigned int window;		/* fetch only while busy is below this */
 	uint32_t base_us[CHAN_WIN_CLASSES][2];	/* least latency: this period, the last */
 	uint64_t base_since_us;		/* this period began */

@@ -2,19 +2,24 @@
 /* Client side of the NBD fixed newstyle handshake; see handshake.h. */
 #include <endian.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 
 #include "handshake.h"
 #include "log.h"
 #include "nbd-proto.h"
-#include "sock.h"
 
 /* State of one handshake: the socket, the export and where to explain. */
 struct hs {
 	int fd;
+	int sigfd;		/* readable: stop (-1: none) */
+	struct timespec deadline;	/* CLOCK_MONOTONIC: the whole handshake */
 	const char *name;
 	struct nbd_export *ex;
 	char *why;
@@ -40,16 +45,79 @@ static int fail(struct hs *h, int status, const char *fmt, ...)
 /* A transport error while doing @what. */
 static int io_fail(struct hs *h, const char *what)
 {
-	if (errno == EAGAIN || errno == EWOULDBLOCK)
-		return fail(h, HS_IO, "timed out %s", what);
+	if (errno == ETIMEDOUT)
+		return fail(h, HS_IO, "handshake deadline passed %s", what);
+	if (errno == ECANCELED)
+		return fail(h, HS_STOPPED, "stopped by a signal %s", what);
 	if (errno == ECONNRESET)
 		return fail(h, HS_IO, "server closed the connection %s", what);
 	return fail(h, HS_IO, "%s %s", strerror(errno), what);
 }
 
+/* Milliseconds left before the deadline, at least 0. */
+static int ms_left(const struct hs *h)
+{
+	struct timespec now;
+	long long ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (h->deadline.tv_sec - now.tv_sec) * 1000LL +
+	     (h->deadline.tv_nsec - now.tv_nsec) / 1000000;
+	return ms < 0 ? 0 : ms > 1000000 ? 1000000 : (int)ms;
+}
+
+/*
+ * Move exactly @len bytes (@out: send, else receive) before the deadline,
+ * watching the signalfd.  0, or -1 with errno: ETIMEDOUT (deadline),
+ * ECANCELED (a signal is pending), ECONNRESET (end of stream), other.
+ */
+static int hs_xfer(struct hs *h, void *buf, size_t len, bool out)
+{
+	struct pollfd pfd[2] = {
+		{ .fd = h->fd, .events = out ? POLLOUT : POLLIN },
+		{ .fd = h->sigfd, .events = POLLIN },
+	};
+	uint8_t *p = buf;
+	ssize_t n;
+	int left;
+
+	while (len) {
+		left = ms_left(h);
+		n = poll(pfd, h->sigfd >= 0 ? 2 : 1, left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (h->sigfd >= 0 && (pfd[1].revents & POLLIN)) {
+			errno = ECANCELED;
+			return -1;
+		}
+		if (n == 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		n = out ? send(h->fd, p, len, MSG_DONTWAIT | MSG_NOSIGNAL) :
+			  recv(h->fd, p, len, MSG_DONTWAIT);
+		if (n == 0 && !out) {
+			errno = ECONNRESET;
+			return -1;
+		}
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+				continue;
+			if (errno == EPIPE)
+				errno = ECONNRESET;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 static int hs_read(struct hs *h, void *buf, size_t len, const char *what)
 {
-	return read_full(h->fd, buf, len) < 0 ? io_fail(h, what) : 0;
+	return hs_xfer(h, buf, len, false) < 0 ? io_fail(h, what) : 0;
 }
 
 /* Send one option with its data in a single write. */
@@ -67,7 +135,7 @@ static int send_option(struct hs *h, uint32_t opt, const void *data, uint32_t le
 	memcpy(buf, &o, sizeof(o));
 	if (len)
 		memcpy(buf + sizeof(o), data, len);
-	if (write_full(h->fd, buf, sizeof(o) + len) < 0)
+	if (hs_xfer(h, buf, sizeof(o) + len, true) < 0)
 		return io_fail(h, "sending an option");
 	log_debug("handshake: sent %s (%u bytes of data)", nbd_option_name(opt), len);
 	return 0;
@@ -77,7 +145,8 @@ static int send_option(struct hs *h, uint32_t opt, const void *data, uint32_t le
 static void send_abort(struct hs *h)
 {
 	char why[64];
-	struct hs tmp = { .fd = h->fd, .why = why, .why_len = sizeof(why) };
+	struct hs tmp = { .fd = h->fd, .sigfd = h->sigfd, .deadline = h->deadline,
+			  .why = why, .why_len = sizeof(why) };
 
 	send_option(&tmp, NBD_OPT_ABORT, NULL, 0);
 }
@@ -262,7 +331,7 @@ static int opt_export_name(struct hs *h)
 	rc = send_option(h, NBD_OPT_EXPORT_NAME, h->name, strlen(h->name));
 	if (rc)
 		return rc;
-	if (read_full(h->fd, &r, sizeof(r)) < 0) {
+	if (hs_xfer(h, &r, sizeof(r), false) < 0) {
 		if (errno == ECONNRESET)
 			return fail(h, HS_REFUSED,
 				    "server closed the connection: no export named '%s' (or access denied)",
@@ -280,7 +349,7 @@ static int opt_export_name(struct hs *h)
 	return 0;
 }
 
-int nbd_handshake(int fd, const char *name, struct nbd_export *ex,
+int nbd_handshake(int fd, const char *name, struct nbd_export *ex, int sigfd, int timeout_ms,
 		  char *why, size_t why_len)
 {
 	struct hs *h;
@@ -298,7 +367,15 @@ int nbd_handshake(int fd, const char *name, struct nbd_export *ex,
 		snprintf(why, why_len, "out of memory");
 		return HS_IO;
 	}
-	*h = (struct hs){ .fd = fd, .name = name, .ex = ex, .why = why, .why_len = why_len };
+	*h = (struct hs){ .fd = fd, .sigfd = sigfd, .name = name, .ex = ex, .why = why,
+			  .why_len = why_len };
+	clock_gettime(CLOCK_MONOTONIC, &h->deadline);
+	h->deadline.tv_sec += timeout_ms / 1000;
+	h->deadline.tv_nsec += (timeout_ms % 1000) * 1000000L;
+	if (h->deadline.tv_nsec >= 1000000000L) {
+		h->deadline.tv_sec++;
+		h->deadline.tv_nsec -= 1000000000L;
+	}
 
 	rc = hs_read(h, &g, 16, "waiting for the server greeting");
 	if (rc)
@@ -329,7 +406,7 @@ int nbd_handshake(int fd, const char *name, struct nbd_export *ex,
 		ex->no_zeroes = 1;
 	}
 	cflags = htobe32(cflags);
-	if (write_full(fd, &cflags, 4) < 0) {
+	if (hs_xfer(h, &cflags, 4, true) < 0) {
 		rc = io_fail(h, "sending the client flags");
 		goto out;
 	}

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The client side of the NBD handshake (fixed newstyle), run on a blocking
- * socket whose reads and writes are bounded by socket timeouts.
+ * The client side of the NBD handshake (fixed newstyle), run on a connected
+ * socket within one deadline for the whole exchange (a server trickling
+ * bytes cannot stretch it), watching the daemon's signalfd.
  *
  * Sequence: greeting -> client flags -> NBD_OPT_GO (name + NBD_INFO_BLOCK_SIZE
  * request) -> NBD_REP_INFO... -> NBD_REP_ACK; if the server answers GO with
@@ -34,15 +35,18 @@ enum hs_status {
 	HS_IO = -1,		/* transport failure or timeout: retry later */
 	HS_PROTO = -2,		/* the server broke the protocol */
 	HS_REFUSED = -3,	/* the server refused (unknown export, policy, TLS) */
+	HS_STOPPED = -4,	/* a signal is waiting on the signalfd (not read) */
 };
 
 /*
- * Run the handshake on connected blocking socket @fd for export @name.
- * On success the connection is in the transmission phase.  On failure
- * returns an hs_status with a one-line explanation in @why; after a refusal
- * a soft disconnect (NBD_OPT_ABORT) has been sent and the caller just closes.
+ * Run the handshake on connected socket @fd for export @name, all of it
+ * within @timeout_ms; a readable @sigfd (-1: none) stops it with
+ * HS_STOPPED.  On success the connection is in the transmission phase.  On
+ * failure returns an hs_status with a one-line explanation in @why; after a
+ * refusal a soft disconnect (NBD_OPT_ABORT) has been sent and the caller
+ * just closes.
  */
-int nbd_handshake(int fd, const char *name, struct nbd_export *ex,
+int nbd_handshake(int fd, const char *name, struct nbd_export *ex, int sigfd, int timeout_ms,
 		  char *why, size_t why_len);
 
 /* Human-readable list of the transmission flags, e.g. "flush fua trim". */

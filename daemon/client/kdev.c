@@ -330,6 +330,8 @@ const char *kdev_attach_error(int err)
 		return "permission denied (must be root)";
 	case EACCES:
 		return "wrong session token (-t)";
+	case ESHUTDOWN:
+		return "its session was shut down (a new one needs a new token)";
 	case EBUSY:
 		return "device busy (no free channel slot, or the one asked for is taken)";
 	case ENODEV:

@@ -26,8 +26,10 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: enbd-client [-e EXPORT] [-p PORT] [-n N] [-b LOCALADDR]... [-t TOKEN] [--slot N]\n"
-		"                   [--channels N] [--force-multi-conn] [-v] [-q] [-f] HOST /dev/ndN\n"
-		"       enbd-client --probe [-e EXPORT] [-p PORT] [-b LOCALADDR] [-n N] [-v] [-q] HOST\n"
+		"                   [--channels N] [--force-multi-conn] [--handshake-timeout SECS]\n"
+		"                   [--buffer-budget MiB] [-v] [-q] [-f] HOST /dev/ndN\n"
+		"       enbd-client --probe [-e EXPORT] [-p PORT] [-b LOCALADDR] [-n N]\n"
+		"                   [--handshake-timeout SECS] [-v] [-q] HOST\n"
 		"       enbd-client -d /dev/ndN [-t TOKEN]\n"
 		"\n"
 		"Serve /dev/ndN from export EXPORT (default: the server's default export) of the\n"
@@ -49,6 +51,10 @@ static void usage(FILE *f)
 		"      --force-multi-conn  more than one channel even though the server does not\n"
 		"                        advertise NBD_FLAG_CAN_MULTI_CONN (a warning: a flush on\n"
 		"                        one connection may not cover writes made through another)\n"
+		"      --handshake-timeout SECS  give up a handshake that has not ended after\n"
+		"                        SECS seconds (default %d), however the server trickles\n"
+		"      --buffer-budget MiB  request buffers preallocated per channel, 512 KiB\n"
+		"                        each (1..%u, default %u): the most requests in flight\n"
 		"  -t, --token TOKEN     the device's session token (decimal or 0x hex); default:\n"
 		"                        $ENBD_TOKEN (which, unlike -t, ps does not show)\n"
 		"      --slot N          take channel slot N of the device (a restarted daemon\n"
@@ -66,7 +72,8 @@ static void usage(FILE *f)
 		"Exit status: 0 stopped by a signal, 1 error, 2 usage, 3 the device was shut\n"
 		"down (enbd-client -d) and the channel ejected.  With -n: 0 every channel was\n"
 		"stopped by a signal, 3 the device was shut down, otherwise 1.\n",
-		ENBD_MAX_CHANNELS);
+		ENBD_MAX_CHANNELS, CHAN_HANDSHAKE_MS / 1000, CHAN_BUFFER_BUDGET_MAX,
+		CHAN_BUFFER_BUDGET_MIB);
 }
 
 /* 1..ENBD_MAX_CHANNELS, or 0. */
@@ -93,7 +100,8 @@ static int parse_token(const char *s, uint64_t *token)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_CHANNELS = 256, OPT_FORCE_MULTI_CONN };
+	enum { OPT_CHANNELS = 256, OPT_FORCE_MULTI_CONN, OPT_HANDSHAKE_TIMEOUT,
+	       OPT_BUFFER_BUDGET };
 	static const struct option longopts[] = {
 		{ "export", required_argument, NULL, 'e' },
 		{ "port", required_argument, NULL, 'p' },
@@ -104,13 +112,16 @@ int main(int argc, char **argv)
 		{ "slot", required_argument, NULL, 'S' },
 		{ "channels", required_argument, NULL, OPT_CHANNELS },
 		{ "force-multi-conn", no_argument, NULL, OPT_FORCE_MULTI_CONN },
+		{ "handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT },
+		{ "buffer-budget", required_argument, NULL, OPT_BUFFER_BUDGET },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct channel_opts o = { .port = DEFAULT_PORT, .export = "", .slot = -1 };
+	struct channel_opts o = { .port = DEFAULT_PORT, .export = "", .slot = -1,
+				  .handshake_ms = CHAN_HANDSHAKE_MS };
 	int opt, verbosity = 0, disconnect = 0, rc;
 	const char *token_arg = NULL;
 	char why[256], *binds[ENBD_MAX_CHANNELS];
@@ -150,6 +161,29 @@ int main(int argc, char **argv)
 		case OPT_FORCE_MULTI_CONN:
 			o.force_multi_conn = true;
 			break;
+		case OPT_HANDSHAKE_TIMEOUT: {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+
+			if (*end || end == optarg || v < 1 || v > 3600) {
+				fprintf(stderr, "enbd-client: --handshake-timeout must be 1..3600 seconds\n");
+				return 2;
+			}
+			o.handshake_ms = (int)v * 1000;
+			break;
+		}
+		case OPT_BUFFER_BUDGET: {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+
+			if (*end || end == optarg || v < 1 || v > CHAN_BUFFER_BUDGET_MAX) {
+				fprintf(stderr, "enbd-client: --buffer-budget must be 1..%u MiB\n",
+					CHAN_BUFFER_BUDGET_MAX);
+				return 2;
+			}
+			o.buffer_budget_mib = (unsigned int)v;
+			break;
+		}
 		case 't':
 			token_arg = optarg;
 			break;
@@ -240,6 +274,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	o.host = argv[optind];
+	o.lock_memory = !o.probe;
+	if (o.probe)
+		o.buffer_budget_mib = 1;	/* carries no request: the least */
 	if (!o.probe) {
 		o.devname = argv[optind + 1];
 		if (kdev_resolve(o.devname, &index, why, sizeof(why)) < 0) {
@@ -261,7 +298,7 @@ int main(int argc, char **argv)
 		/* Opened only to report a missing module or permission once, not per channel. */
 		o.dev->ops->close(o.dev);
 		o.dev = NULL;
-		return supervise_run(&o, index, binds, nbinds);
+		return supervise_run(&o, index, nchannels, binds, nbinds);
 	}
 	o.sigfd = sig_open_fd(SIGTERM, SIGINT, SIGHUP, 0);
 	if (o.sigfd < 0) {

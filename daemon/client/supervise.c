@@ -142,10 +142,10 @@ static int exit_status(const struct supervisor *s)
 	return all_zero ? 0 : 1;
 }
 
-int supervise_run(const struct channel_opts *o, unsigned int index, char *const *binds,
-		  unsigned int nbinds)
+int supervise_run(const struct channel_opts *o, unsigned int index, unsigned int n,
+		  char *const *binds, unsigned int nbinds)
 {
-	struct supervisor s = { .n = o->channels, .devname = o->devname };
+	struct supervisor s = { .n = n, .devname = o->devname };
 	struct pollfd pfd = { .events = POLLIN };
 	pid_t self = getpid(), pid;
 	int sigfd, rc;

@@ -12,13 +12,14 @@
 #include "channel.h"
 
 /*
- * Run @o->channels channels of device @index (the @o->dev of the caller is
- * not used); channel i connects from @binds[i % @nbinds] (@nbinds 0: no
+ * Run @n channels of device @index (-n; @o->channels, the device's total,
+ * may be more: other processes run the rest); the @o->dev of the caller is
+ * not used.  Channel i connects from @binds[i % @nbinds] (@nbinds 0: no
  * bind).  Returns the exit status: 0 every channel was stopped by a signal,
  * CHAN_EXIT_EJECTED the device was shut down (each channel was ejected or
  * stopped after that), otherwise 1.
  */
-int supervise_run(const struct channel_opts *o, unsigned int index, char *const *binds,
-		  unsigned int nbinds);
+int supervise_run(const struct channel_opts *o, unsigned int index, unsigned int n,
+		  char *const *binds, unsigned int nbinds);
 
 #endif

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The device table, from `client` lines in a configuration file and from
- * --client arguments (the same line without the keyword):
+ * --client arguments (the same line without the keyword), and the module's
+ * options from `module` lines (module.c):
  *
  *   client [ID] DEVICE HOST[,HOST...] [PORT] [-n N] [-e EXPORT] [-b ADDR]...
  *          [--aging SECONDS] [--outage wait|fail[:MS]] [--force-multi-conn]
@@ -380,11 +381,14 @@ int config_read_file(struct config *cfg, const char *file)
 			rc = -1;
 		} else if (n == 0) {
 			continue;
-		} else if (strcmp(words[0], "client")) {
-			log_err("%s: unknown keyword '%s' (expected: client)", origin, words[0]);
-			rc = -1;
-		} else {
+		} else if (!strcmp(words[0], "client")) {
 			rc = add_device(cfg, words + 1, n - 1, origin);
+		} else if (!strcmp(words[0], "module")) {
+			rc = module_parse(&cfg->module, words + 1, n - 1, origin);
+		} else {
+			log_err("%s: unknown keyword '%s' (expected: client or module)", origin,
+				words[0]);
+			rc = -1;
 		}
 	}
 	if (rc == 0 && ferror(f)) {

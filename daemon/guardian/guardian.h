@@ -68,10 +68,25 @@ struct device {
 	bool shut;		/* shut down: its children are not restarted */
 };
 
+/* The module's options from `module` lines (module.c). */
+enum module_option { MODULE_KEEPALIVE, MODULE_READAHEAD, MODULE_AGING, MODULE_NDEVS,
+		     MODULE_NR_OPTIONS };
+struct module_config {
+	bool set[MODULE_NR_OPTIONS];
+	unsigned int value[MODULE_NR_OPTIONS];
+	char origin[MODULE_NR_OPTIONS][64];	/* where each was set */
+};
+
 struct config {
 	struct device *devs;
 	unsigned int ndevs;
+	struct module_config module;
 };
+
+/* One `module` line's words (after the keyword).  0, or -1 after logging why. */
+int module_parse(struct module_config *m, char **words, int nwords, const char *origin);
+/* "options enbd NAME=VALUE..." for modprobe.d, or nothing if none was set. */
+void module_print_options(const struct module_config *m);
 
 /* Parse the `client` lines of FILE into @cfg.  0, or -1 after logging why. */
 int config_read_file(struct config *cfg, const char *file);

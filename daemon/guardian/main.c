@@ -45,16 +45,17 @@ struct guardian {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: enbd-guardian [-fnqv] [-c FILE] [-l LOGFILE] [-P PIDFILE] [-x PROGRAM]\n"
+		"usage: enbd-guardian [-fmnqv] [-c FILE] [-l LOGFILE] [-P PIDFILE] [-x PROGRAM]\n"
 		"                     [--client \"[ID] DEVICE HOST[,HOST...] [PORT] [OPTIONS]\"]...\n"
 		"\n"
 		"Start and watch the channel daemons (enbd-client) of enbd devices.\n"
 		"\n"
-		"  -c FILE        read `client' lines from FILE (default " G_DEFAULT_CONFIG
+		"  -c FILE        read `client' and `module' lines from FILE (default " G_DEFAULT_CONFIG
 		" unless --client is given)\n"
 		"      --client L one device, as a `client' line without the keyword\n"
 		"  -f             stay in the foreground, log on stderr\n"
 		"  -n             check the configuration, print the commands that would run, exit\n"
+		"  -m             print the `module' lines as a modprobe.d line (options enbd ...), exit\n"
 		"  -l FILE        log to FILE (default: " G_DEFAULT_LOG " once daemonized)\n"
 		"  -P FILE        write the guardian's pid to FILE\n"
 		"  -x PROGRAM     the enbd-client to run (default: the one next to enbd-guardian,\n"
@@ -343,11 +344,11 @@ int main(int argc, char **argv)
 	};
 	static struct guardian g = { .term_at = -1, .kill_at = -1, .sigfd = -1 };
 	const char *conffile = NULL, *logfile = NULL, *pidfile = NULL, *given_prog = NULL;
-	int opt, verbosity = 0, foreground = 0, configtest = 0, rc = 1;
+	int opt, verbosity = 0, foreground = 0, configtest = 0, modprobe_options = 0, rc = 1;
 	char **clients = NULL, **more, *program = NULL;
 	unsigned int nclients = 0, i;
 
-	while ((opt = getopt_long(argc, argv, "c:fnl:P:x:vqh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:fmnl:P:x:vqh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			conffile = optarg;
@@ -367,6 +368,9 @@ int main(int argc, char **argv)
 			break;
 		case 'n':
 			configtest = 1;
+			break;
+		case 'm':
+			modprobe_options = 1;
 			break;
 		case 'l':
 			logfile = optarg;
@@ -407,12 +411,18 @@ int main(int argc, char **argv)
 	for (i = 0; i < nclients; i++)
 		if (config_add_arg(&g.cfg, clients[i], i + 1) < 0)
 			goto out;
+	if (modprobe_options) {
+		module_print_options(&g.cfg.module);
+		rc = 0;
+		goto out;
+	}
 	if (config_check(&g.cfg) < 0)
 		goto out;
 	program = find_program(given_prog);
 	if (!program || children_init(&g.cs, &g.cfg, program, verbosity) < 0)
 		goto out;
 	if (configtest) {
+		module_print_options(&g.cfg.module);
 		children_print(&g.cs);
 		rc = 0;
 		goto out;

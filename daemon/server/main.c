@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buffer.h"
 #include "clients.h"
 #include "log.h"
 #include "nbd-proto.h"
@@ -63,6 +64,8 @@ static const char usage_text[] =
 "      --description TEXT   describe every export to clients (LIST, INFO)\n"
 "      --export-description NAME=TEXT\n"
 "                           describe export NAME (repeatable)\n"
+"      --memory-budget SIZE request buffers of all connections together\n"
+"                           (default 256M, at least 32M)\n"
 "      --port-file FILE     write the port listened on to FILE\n"
 "      --splice             zero-copy reads from files (less CPU, more blocking)\n"
 "      --tls off|on|require TLS (NBD_OPT_STARTTLS): refused, offered, or required\n"
@@ -148,7 +151,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 {
 	enum { OPT_LINEAR = 256, OPT_STRIPE, OPT_ALLOW, OPT_DENY, OPT_MAXCONN,
 	       OPT_MAXCONN_ADDR, OPT_HANDSHAKE_TIMEOUT, OPT_DESC, OPT_EXPORT_DESC,
-	       OPT_PORTFILE, OPT_SPLICE, OPT_TLS, OPT_TLS_CERTS, OPT_TLS_PSK,
+	       OPT_PORTFILE, OPT_SPLICE, OPT_BUDGET, OPT_TLS, OPT_TLS_CERTS, OPT_TLS_PSK,
 	       OPT_TLS_VERIFY, OPT_TLS_ALLOW };
 	static const struct option longopts[] = {
 		{ "port", required_argument, NULL, 'p' },
@@ -169,6 +172,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{ "export-description", required_argument, NULL, OPT_EXPORT_DESC },
 		{ "port-file", required_argument, NULL, OPT_PORTFILE },
 		{ "splice", no_argument, NULL, OPT_SPLICE },
+		{ "memory-budget", required_argument, NULL, OPT_BUDGET },
 		{ "tls", required_argument, NULL, OPT_TLS },
 		{ "tls-certificates", required_argument, NULL, OPT_TLS_CERTS },
 		{ "tls-psk", required_argument, NULL, OPT_TLS_PSK },
@@ -179,6 +183,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	uint64_t budget;
 	int ch;
 
 	o->port = DEFAULT_PORT;
@@ -227,6 +232,11 @@ static void parse_options(int argc, char **argv, struct options *o)
 			break;
 		case OPT_PORTFILE: o->port_file = optarg; break;
 		case OPT_SPLICE: o->splice = true; break;
+		case OPT_BUDGET:
+			if (parse_size(optarg, &budget) < 0 || budget < BUFFER_BUDGET_MIN)
+				usage_error("bad --memory-budget \"%s\": a size of at least 32M", optarg);
+			buffer_budget_set(budget);
+			break;
 		case OPT_TLS:
 			o->tls_mode = tls_mode_parse(optarg);
 			if (o->tls_mode < 0)

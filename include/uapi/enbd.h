@@ -24,6 +24,8 @@
 #define ENBD_MAX_DEVICES	256
 #define ENBD_MAX_CHANNELS	16	/* channels (daemons) per device */
 #define ENBD_MAX_IO_BYTES	(512u << 10)	/* largest READ/WRITE request */
+#define ENBD_MAX_DISCARD_BYTES	(64u << 20)	/* largest TRIM/WRITE_ZEROES:
+						 * bounded work per request */
 
 /*
  * Request types.  The values are the NBD command numbers (NetworkBlockDevice
@@ -57,6 +59,16 @@ struct enbd_attach {
  * device's token and 0 leaves it without one.  If the device has a token,
  * @token must match it or the attach fails with EACCES (and is counted).
  * The token is forgotten only by ENBD_IOC_SHUTDOWN.
+ *
+ * A shut-down session stays shut: a daemon that was reconnecting to it must
+ * not open the device again as a new session.  So ATTACH fails with
+ * ESHUTDOWN (not counted) when @token is the token of the last session shut
+ * down with one (a new session needs a new token), and on a control file
+ * that was attached to the device before its last SHUTDOWN (a new session
+ * needs a new file).  A daemon without a token that opens a fresh control
+ * file cannot be told from a new session: give sessions a token.
+ * ATTACH is all or nothing: one that fails (EFAULT for @channel included)
+ * leaves no trace on the device - no slot, counter or outage change.
  */
 
 /* ENBD_IOC_CONFIGURE: set geometry and capabilities from the NBD handshake. */
@@ -76,8 +88,14 @@ struct enbd_config {
 	__u32 reserved;		/* must be 0 */
 };
 /*
- * The first channel configures the device.  A later channel must present the
- * same size and block size (EBUSY otherwise); its flags are ignored.
+ * The first channel configures the device: it gets its size, like new media
+ * (a change uevent), and its partition table is read in the background
+ * (through the channels: /dev/ndNpM appear once a channel serves it).  A
+ * later channel must present the same size and block size (EBUSY otherwise);
+ * its flags are ignored.  With ENBD_CFG_READ_ONLY every write, trim and
+ * write-zeroes fails with an I/O error in the module, also one the block
+ * layer lets through (from a device mapper table, a filesystem mounted
+ * before): no daemon ever fetches one.
  */
 
 /* One request handed to a daemon. */
@@ -102,11 +120,30 @@ struct enbd_request {
  * channel is ejected (ESHUTDOWN).  The control file is also pollable:
  * POLLIN while a request waits to be fetched, POLLHUP once ejected, and
  * POLLPRI once the channel is stalled: a request it claimed outlived the
- * aging time, and the daemon should drop its connection (abortively), detach
- * and reconnect.  A stalled channel's aged READs are resubmitted at once;
- * its other aged requests are resubmitted only when it detaches, so a write
- * is never in flight on two connections at once.
+ * aging time, or it fetched and completed nothing for the aging time while
+ * a request waited to be fetched; the daemon should drop its connection
+ * (abortively), detach and reconnect.  A stalled channel's aged READs are
+ * resubmitted at once; its other aged requests are resubmitted only when it
+ * detaches, so a write is never in flight on two connections at once.
+ * FLUSH, TRIM and WRITE_ZEROES age after ENBD_SLOW_AGING_FACTOR times the
+ * aging time.  A request whose claims outlive their aging time
+ * ENBD_MAX_AGED_CLAIMS times fails with an I/O error (counted "expired" in
+ * /proc/nbdinfo).
+ *
+ * If the copy of a fetched request (its header or WRITE payload) to the
+ * caller's buffers fails, the call fails with EFAULT and the request goes
+ * back to the queue.  If the copy of READ data from @done_data fails, the
+ * call fails with EFAULT and the request stays claimed by this channel for
+ * a correct completion - unless the channel was detached, ejected or marked
+ * stalled meanwhile (then it is resubmitted) or the device shut down (then
+ * it fails).
+ *
+ * @done_error: the block layer gets ENOSPC, EOPNOTSUPP, ENODATA (a medium
+ * error) and ETIMEDOUT as they are; every other errno becomes EIO.
  */
+#define ENBD_SLOW_AGING_FACTOR	4	/* aging of FLUSH, TRIM, WRITE_ZEROES */
+#define ENBD_MAX_AGED_CLAIMS	4	/* aged claims that fail a request */
+
 #define ENBD_IO_COMPLETE	(1u << 0)
 #define ENBD_IO_FETCH		(1u << 1)
 #define ENBD_IO_NONBLOCK	(1u << 2)
@@ -138,8 +175,11 @@ struct enbd_io {
 /*
  * ENBD_IOC_SHUTDOWN: error out every queued and in-flight request of device
  * @index, eject its channels (their calls fail with ESHUTDOWN, their files
- * report POLLHUP), forget its token and size.  Needs the device's token if it
- * has one.  Afterwards the module can be removed once the daemons exit.
+ * report POLLHUP), forget its token and size.  Like the removal of a disk:
+ * its partitions go (unless one is still open), no page of the old export
+ * stays in the page cache, a change uevent is sent.  The session stays shut
+ * (see the session token above).  Needs the device's token if it has one.
+ * Afterwards the module can be removed once the daemons exit.
  */
 struct enbd_shutdown {
 	__u32 size;		/* sizeof(struct enbd_shutdown) */
@@ -156,7 +196,11 @@ struct enbd_shutdown {
  * (ENBD_OUTAGE_WAIT, the default: the filesystem never sees an error), or,
  * with ENBD_OUTAGE_FAIL, queued and new requests fail once the outage has
  * lasted @outage_ms (0: at once) - for a member of an md mirror that should
- * fail over - until a channel attaches again.
+ * fail over - until a channel attaches again.  With ENBD_OUTAGE_FAIL a
+ * channel that stays stalled for @outage_ms (its daemon neither answers nor
+ * detaches: stopped, or stuck in D state) also loses its claims: its READs
+ * are resubmitted, its other requests fail (counted "expired").  It stays
+ * stalled (POLLPRI), so a daemon that wakes up reconnects.
  */
 #define ENBD_POLICY_AGING	(1u << 0)	/* set aging_ms */
 #define ENBD_POLICY_OUTAGE	(1u << 1)	/* set outage and outage_ms */

@@ -18,18 +18,32 @@ can finish its work):
   errpayload  an error reply to a READ followed by payload bytes
   shortread   a READ reply cut short, then the connection closed
   eshutdown   NBD_ESHUTDOWN for every request of the connection, then close
+  eshutdown-always  NBD_ESHUTDOWN for every request of every connection
+              (logs "connection N at EPOCH" for each)
+  silent      accept and never send a byte (keeps the connection open)
+  trickle     send the greeting one byte a second, then nothing
+  noaccept    never accept: once the one-place backlog is full, connects hang
   nogo        NBD_OPT_GO answered NBD_REP_ERR_UNSUP (every connection)
   tls         every option answered NBD_REP_ERR_TLS_REQD
   garbage     not an NBD server at all
   resize      the second connection advertises SIZE+ARG bytes
   hang        stop reading and answering, but keep the connection open
               (logs "hanging at EPOCH"); later connections are served
+  stall       advertise a maximum payload of ARG bytes (NBD_INFO_BLOCK_SIZE,
+              minimum 512), then stop reading and answering; once the
+              receive queue stops growing, log "stalled with N bytes
+              queued"; once PORTFILE.go exists, read everything and answer
+              nothing, and log how the client ended the connection:
+              "connection ended by reset" (ECONNRESET) or "by EOF", with
+              " after NBD_CMD_DISC" if one came
 """
+import fcntl
 import os
 import select
 import socket
 import struct
 import sys
+import termios
 import time
 
 NBDMAGIC = 0x4E42444D41474943
@@ -41,6 +55,7 @@ STRUCTURED = 0x668E33EF
 
 OPT_EXPORT_NAME, OPT_ABORT, OPT_GO = 1, 2, 7
 REP_ACK, REP_INFO = 1, 3
+INFO_BLOCK_SIZE = 3
 ERR_UNSUP, ERR_TLS_REQD = 0x80000001, 0x80000005
 CMD_READ, CMD_WRITE, CMD_DISC, CMD_FLUSH, CMD_TRIM, CMD_WZ = 0, 1, 2, 3, 4, 6
 # HAS_FLAGS SEND_FLUSH SEND_FUA SEND_TRIM SEND_WRITE_ZEROES
@@ -66,7 +81,7 @@ def opt_reply(s, opt, rep, data=b""):
     s.sendall(struct.pack(">QIII", REPMAGIC, opt, rep, len(data)) + data)
 
 
-def handshake(s, size, mode):
+def handshake(s, size, mode, max_payload=0):
     """Returns True when transmission starts."""
     s.sendall(struct.pack(">QQH", NBDMAGIC, IHAVEOPT, 0x3))
     cflags = struct.unpack(">I", recvall(s, 4))[0]
@@ -86,13 +101,16 @@ def handshake(s, size, mode):
             return True
         if opt == OPT_GO and mode != "nogo":
             opt_reply(s, opt, REP_INFO, struct.pack(">HQH", 0, size, TFLAGS))
+            if max_payload:
+                opt_reply(s, opt, REP_INFO,
+                          struct.pack(">HIII", INFO_BLOCK_SIZE, 512, 4096, max_payload))
             opt_reply(s, opt, REP_ACK)
             return True
         opt_reply(s, opt, ERR_UNSUP)
 
 
-def serve(s, disk, fault):
-    replies = 0
+def serve(s, disk, fault, portfile=None):
+    replies = FAULT_AFTER if fault == "eshutdown-always" else 0
     while True:
         batch = []
         while True:
@@ -123,7 +141,11 @@ def serve(s, disk, fault):
                     sys.stderr.write("fake server: hanging at %.3f\n" % time.time())
                     sys.stderr.flush()
                     return "hang"
-                if fault == "eshutdown":
+                if fault == "stall":
+                    s.sendall(bytes(out))
+                    stall(s, portfile)
+                    return
+                if fault in ("eshutdown", "eshutdown-always"):
                     # Until the client's NBD_CMD_DISC.
                     out += struct.pack(">IIQ", SIMPLE, 108, cookie)
                     continue
@@ -151,6 +173,34 @@ def serve(s, disk, fault):
         s.sendall(bytes(out))
 
 
+def stall(s, portfile):
+    """Read nothing until PORTFILE.go exists, then everything till the end."""
+    queued, still = -1, 0
+    while still < 15:
+        time.sleep(0.02)
+        n = struct.unpack("i", fcntl.ioctl(s, termios.FIONREAD, b"\0" * 4))[0]
+        still = still + 1 if n == queued else 0
+        queued = n
+    sys.stderr.write("fake server: stalled with %d bytes queued\n" % queued)
+    sys.stderr.flush()
+    while not os.path.exists(portfile + ".go"):
+        time.sleep(0.02)
+    disc = ""
+    try:
+        while True:  # requests, from a boundary: serve() read whole ones
+            magic, flags, typ, cookie, off, length = struct.unpack(">IHHQQI", recvall(s, 28))
+            if typ == CMD_WRITE:
+                recvall(s, length)
+            elif typ == CMD_DISC:
+                disc = " after NBD_CMD_DISC"
+    except Closed:
+        how = "EOF"
+    except ConnectionResetError:
+        how = "reset"
+    sys.stderr.write("fake server: connection ended by %s%s\n" % (how, disc))
+    sys.stderr.flush()
+
+
 def drain(s):
     s.settimeout(10)
     try:
@@ -166,26 +216,47 @@ def main():
     disk = bytearray(size)
     ls = socket.socket()
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if mode == "stall":
+        # Small segments and buffers: the client's socket fills within a
+        # request or two, not after megabytes (loopback's MSS is 64 KiB).
+        ls.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 536)
+        ls.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
     ls.bind(("127.0.0.1", 0))
-    ls.listen(4)
+    ls.listen(0 if mode == "noaccept" else 4)
     with open(portfile + ".tmp", "w") as f:
         f.write("%d\n" % ls.getsockname()[1])
     os.rename(portfile + ".tmp", portfile)
     conn = 0
     hung = []
+    while mode == "noaccept":
+        time.sleep(60)
     while True:
         s, _ = ls.accept()
         conn += 1
         try:
             s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if mode == "eshutdown-always":
+                sys.stderr.write("fake server: connection %d at %.3f\n" % (conn, time.time()))
+                sys.stderr.flush()
+            if mode == "silent":
+                hung.append(s)
+                continue
+            if mode == "trickle":
+                for b in struct.pack(">QQH", NBDMAGIC, IHAVEOPT, 0x3):
+                    s.sendall(bytes([b]))
+                    time.sleep(1)
+                hung.append(s)
+                continue
             if mode == "garbage":
                 s.sendall(b"HTTP/1.0 400 Bad Request\r\n\r\n" + bytes(64))
                 continue
             exp_size = size + arg if (mode == "resize" and conn >= 2) else size
-            if not handshake(s, exp_size, mode):
+            if not handshake(s, exp_size, mode, arg if mode == "stall" else 0):
                 continue
             fault = mode if conn == 1 and mode not in ("good", "nogo", "resize") else None
-            if serve(s, disk, fault) == "hang":
+            if mode == "eshutdown-always":
+                fault = mode
+            if serve(s, disk, fault, portfile) == "hang":
                 hung.append(s)
         except (Closed, ConnectionError, AssertionError) as e:
             sys.stderr.write("fake server: connection %d: %r\n" % (conn, e))

@@ -19,6 +19,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "testlib.h"
@@ -224,6 +225,143 @@ static void request_checks(void)
 	free(data);
 }
 
+/* The text after "[N] NAME:" in /proc/nbdinfo, or "" if there is none. */
+static const char *proc_line(const char *name)
+{
+	static char line[512];
+	char prefix[48];
+	FILE *f = fopen("/proc/nbdinfo", "r");
+	const char *found = "";
+
+	snprintf(prefix, sizeof(prefix), "[%u] %s:", dev_index, name);
+	while (f && fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, prefix, strlen(prefix))) {
+			found = line + strlen(prefix);
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/* Milliseconds of the outage /proc/nbdinfo reports, -1 if none. */
+static long outage_ms(void)
+{
+	const char *p = strstr(proc_line("Policy"), "no channel for ");
+
+	return p ? strtol(p + strlen("no channel for "), NULL, 10) : -1;
+}
+
+static int set_outage_fail(int fd, uint64_t token)
+{
+	struct enbd_policy pol = {
+		.size = sizeof(pol), .flags = ENBD_POLICY_OUTAGE, .index = dev_index,
+		.outage = ENBD_OUTAGE_FAIL, .outage_ms = 0, .token = token,
+	};
+
+	return ioctl(fd, ENBD_IOC_SET_POLICY, &pol);
+}
+
+static int shutdown_dev(int fd, uint64_t token)
+{
+	struct enbd_shutdown sd = { .size = sizeof(sd), .index = dev_index, .token = token };
+
+	return ioctl(fd, ENBD_IOC_SHUTDOWN, &sd);
+}
+
+/*
+ * An ATTACH that fails after it found a slot - here because the slot number
+ * cannot be written back - leaves nothing behind: no counter, no slot, no
+ * change to the outage.
+ */
+static void attach_unwind_checks(void)
+{
+	const uint64_t token = TOKEN + 1;
+	struct enbd_config cfg = { .size = sizeof(cfg), .bytes = 1 << 20, .block_size = 512 };
+	int fd = open_control(), other = open_control();
+	struct enbd_attach *ro;
+	long long reconnects, restarts;
+	struct timespec pause = { 0, 300 * 1000 * 1000 };
+	long before;
+
+	expect_ok(attach(fd, dev_index, token), "attach to a new session");
+	expect_ok(ioctl(fd, ENBD_IOC_CONFIGURE, &cfg), "configure it");
+	expect_ok(set_outage_fail(fd, token), "outage policy: fail at once");
+	expect_ok(ioctl(fd, ENBD_IOC_DETACH), "detach: the outage starts");
+	check(strstr(proc_line("State"), "failing") != NULL, "the device fails I/O (%s)",
+	      proc_line("State"));
+	nanosleep(&pause, NULL);
+	reconnects = proc_total("Reconnects");
+	restarts = proc_total("Restarts");
+	before = outage_ms();
+
+	/* Readable, so the arguments get in; read-only, so the answer cannot get out. */
+	ro = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	*ro = (struct enbd_attach){ .size = sizeof(*ro), .index = dev_index, .token = token };
+	mprotect(ro, 4096, PROT_READ);
+	expect_errno(ioctl(fd, ENBD_IOC_ATTACH, ro), EFAULT, "attach whose slot number cannot be written back");
+	expect_errno(ioctl(other, ENBD_IOC_ATTACH, ro), EFAULT, "the same from another file");
+	munmap(ro, 4096);
+	check(proc_total("Reconnects") == reconnects && proc_total("Restarts") == restarts,
+	      "no reconnect or restart counted (%lld, %lld)", proc_total("Reconnects"),
+	      proc_total("Restarts"));
+	check(strstr(proc_line("State"), "failing") != NULL, "the device still fails I/O");
+	check(outage_ms() >= before && before >= 300,
+	      "the outage goes on: %ld ms, was %ld ms", outage_ms(), before);
+	expect_ok(attach(other, dev_index, token), "a good attach after them");
+	expect_ok(shutdown_dev(other, token), "shut the session down");
+	close(fd);
+	close(other);
+}
+
+/*
+ * A daemon reconnecting when its session was shut down gets ESHUTDOWN - on
+ * the file it used, or presenting the session's token - and does not open the
+ * device again.  A new session needs a new token (or, without one, a new file).
+ */
+static void shutdown_stays_shut_checks(void)
+{
+	const uint64_t old = TOKEN + 2, fresh = TOKEN + 3;
+	struct enbd_config cfg = { .size = sizeof(cfg), .bytes = 1 << 20, .block_size = 512 };
+	int serving = open_control(), reconnecting = open_control(), restarted = open_control();
+	int newcomer = open_control(), tokenless = open_control(), stale = open_control();
+
+	expect_ok(attach(serving, dev_index, old), "session 1: a channel attaches");
+	expect_ok(ioctl(serving, ENBD_IOC_CONFIGURE, &cfg), "session 1: configured");
+	expect_ok(attach(reconnecting, dev_index, old), "session 1: a second channel");
+	expect_ok(ioctl(reconnecting, ENBD_IOC_DETACH), "which detaches to reconnect");
+	expect_ok(shutdown_dev(serving, old), "session 1 shut down");
+	expect_errno(attach(reconnecting, dev_index, old), ESHUTDOWN,
+		     "the reconnecting channel comes back with the token");
+	expect_errno(attach(reconnecting, dev_index, 0), ESHUTDOWN, "or without it");
+	expect_errno(attach(restarted, dev_index, old), ESHUTDOWN,
+		     "a restarted daemon (new file) presenting the old token");
+	check(proc_journal("bad") == -1, "the device is not open again (not in /proc/nbdinfo)");
+	expect_ok(attach(newcomer, dev_index, fresh), "session 2 with a new token");
+	expect_errno(attach(restarted, dev_index, old), ESHUTDOWN, "the old token, with session 2 open");
+	expect_ok(ioctl(newcomer, ENBD_IOC_CONFIGURE, &cfg), "session 2 configured");
+	expect_ok(shutdown_dev(newcomer, fresh), "session 2 shut down");
+
+	/* Without tokens the file tells the sessions apart. */
+	expect_ok(attach(tokenless, dev_index, 0), "session 3 without a token");
+	expect_ok(ioctl(tokenless, ENBD_IOC_CONFIGURE, &cfg), "session 3 configured");
+	expect_ok(attach(stale, dev_index, 0), "session 3: a second channel");
+	expect_ok(ioctl(stale, ENBD_IOC_DETACH), "which detaches to reconnect");
+	expect_ok(shutdown_dev(tokenless, 0), "session 3 shut down");
+	expect_errno(attach(stale, dev_index, 0), ESHUTDOWN, "its channel reconnecting without a token");
+	close(stale);
+	stale = open_control();
+	expect_ok(attach(stale, dev_index, 0), "a new file without a token: a new session");
+	expect_ok(shutdown_dev(stale, 0), "shut down again");
+	close(serving);
+	close(reconnecting);
+	close(restarted);
+	close(newcomer);
+	close(tokenless);
+	close(stale);
+}
+
 /* Random arguments to every command number: the kernel must survive. */
 static void random_calls(void)
 {
@@ -270,6 +408,8 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	argument_checks();
 	request_checks();
+	attach_unwind_checks();
+	shutdown_stays_shut_checks();
 	random_calls();
 	printf("1..%u\n", test_number);
 	return failures ? 1 : 0;

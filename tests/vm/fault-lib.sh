@@ -118,7 +118,8 @@ fault_setup() {
 	local dev k
 	# shellcheck disable=SC2086 # FAULT_OPTS is a list of words
 	[ $# -gt 0 ] || set -- $FAULT_OPTS
-	load_enbd
+	# The demo loads the module its own way (modprobe).
+	grep -q '^enbd ' /proc/modules || load_enbd
 	netns_two_links "$FAULT_NS"
 	fault_server A
 	fault_server B

@@ -6,7 +6,8 @@
 #   . "$ENBD_ROOT/tests/vm/lib.sh"
 #
 # and then uses die/log/skip, wait_for, on_exit, load_enbd, start_nbdkit,
-# start_enbd_server, start_enbd_client, wait_for_disk, kill_and_wait, nap,
+# install_enbd_module, start_enbd_server, start_enbd_client, wait_for_disk,
+# kill_and_wait, nap,
 # ext4_round_trip, and for fault tests netns_two_links, link_down/link_up,
 # md_mirror_create/md_check_clean/md_stop, fio_verify_start/stop/wait,
 # kmsg_mark/kernel_log_since_mark.  Do not `trap ... EXIT`
@@ -209,6 +210,28 @@ load_enbd() {
 	insmod "$ENBD_MODULE" "$@" || die "insmod enbd.ko $* failed"
 	on_exit unload_enbd
 	wait_for -t 10 test -c /dev/enbd-control || die "no /dev/enbd-control after insmod"
+}
+
+# install_enbd_module: install enbd.ko as a packaged module would be, in
+# /lib/modules/KVER/extra of the guest (its overlay: nothing reaches the
+# host), with depmod's index of that tree, so that `modprobe enbd` finds it.
+# The index comes from tests/vm/run (build/vm/depmod-KVER), which computes it
+# for a test with a "# modprobe: enbd" line: depmod -a here would take
+# minutes.  Both are undone on exit.
+install_enbd_module() {
+	local mods=/lib/modules/$ENBD_KVER index=$ENBD_ROOT/build/vm/depmod-$ENBD_KVER
+	[ -f "$index/modules.dep.bin" ] || die "no $index: the test needs a '# modprobe: enbd' line"
+	mkdir -p "$ENBD_TEST_TMP/depmod-saved"
+	cp "$mods"/modules.* "$ENBD_TEST_TMP/depmod-saved/"
+	on_exit _enbd_uninstall_module
+	install -D -m 0644 "$ENBD_MODULE" "$mods/extra/enbd.ko" || die "install enbd.ko"
+	cp "$index"/modules.* "$mods/" || die "install depmod's index"
+}
+
+_enbd_uninstall_module() {
+	local mods=/lib/modules/$ENBD_KVER
+	rm -f "$mods/extra/enbd.ko"
+	cp "$ENBD_TEST_TMP/depmod-saved"/modules.* "$mods/"
 }
 
 _enbd_try_rmmod() {

@@ -58,7 +58,9 @@ wait_for_disk /dev/nd0
 expect_error 'wrong session token' -t 999 -p "$port64" 127.0.0.1 /dev/nd0
 expect_error 'wrong session token' -p "$port64" 127.0.0.1 /dev/nd0
 start_nbdkit memory 32M >/dev/null
-expect_error 'device busy: already configured with a different size' -t 1234 -p "$NBDKIT_PORT" 127.0.0.1 /dev/nd0
+# The daemon compares the export with the configured device (sysfs) before
+# the kernel would refuse its CONFIGURE with EBUSY.
+expect_error 'export size changed from 67108864 to 33554432 bytes: refusing to serve /dev/nd0' -t 1234 -p "$NBDKIT_PORT" 127.0.0.1 /dev/nd0
 expect_error 'shutdown refused: wrong session token' -d /dev/nd0 -t 5
 # The first client took slot 0: a second one may take slot 5, not slot 0.
 grep -q 'attached to /dev/nd0 as channel 0' "$log_file" || true

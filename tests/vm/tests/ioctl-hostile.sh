@@ -4,6 +4,6 @@
 # timeout: 120
 . "$ENBD_ROOT/tests/vm/lib.sh"
 
-load_enbd
+load_enbd partscan=0
 "$ENBD_ROOT/$ENBD_BUILD/ioctl-hostile" 1 || die "ioctl-hostile reported failures"
 unload_enbd

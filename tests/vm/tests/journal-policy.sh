@@ -5,7 +5,7 @@
 . "$ENBD_ROOT/tests/vm/lib.sh"
 
 prog=$ENBD_ROOT/$ENBD_BUILD/journal-policy
-load_enbd
+load_enbd partscan=0
 # If a step fails, I/O may be left waiting for a channel: fail it so the
 # module can be unloaded.
 on_exit "$prog" --shutdown 2

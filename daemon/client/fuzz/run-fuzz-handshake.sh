@@ -1,0 +1,37 @@
+#!/bin/sh
+# Build the enbd-client handshake libFuzzer target and run it for a bounded
+# time, or a number of runs.
+#   daemon/client/fuzz/run-fuzz-handshake.sh [SECONDS] [--keep] [-runs=N]
+# SECONDS defaults to 60.  The seed corpus (fuzz/corpus-handshake) is only
+# read; new inputs go to a scratch directory, kept with --keep (its path is
+# printed) so interesting ones can be added with libFuzzer's -merge=1.
+# Crashes are written to build/fuzz/artifacts/.  Exit status: 0 when nothing
+# was found, 77 when clang/libFuzzer are missing, 1 otherwise.
+set -eu
+TOP=$(cd "$(dirname "$0")/../../.." && pwd)
+SECONDS_TO_RUN=${1:-60}
+KEEP=${2:-}
+EXTRA=${3:-}
+BUILD=${ENBD_FUZZ_BUILD:-build/fuzz}
+FUZZER=$TOP/$BUILD/enbd-client-fuzz-handshake
+
+command -v clang >/dev/null 2>&1 || { echo "run-fuzz-handshake: clang is not installed" >&2; exit 77; }
+echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; (void)n; return 0; }' |
+	clang -fsanitize=fuzzer -x c -o /dev/null - 2>/dev/null ||
+	{ echo "run-fuzz-handshake: clang has no libFuzzer (libclang-rt-*-dev)" >&2; exit 77; }
+make -s -C "$TOP" BUILD="$BUILD" client-fuzz-handshake >&2
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/enbd-fuzz-handshake.XXXXXX")
+[ -n "$KEEP" ] || trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/corpus" "$TOP/$BUILD/artifacts"
+"$FUZZER" -max_total_time="$SECONDS_TO_RUN" -timeout=10 -rss_limit_mb=1024 \
+	-max_len=8192 -print_final_stats=1 $EXTRA \
+	-artifact_prefix="$TOP/$BUILD/artifacts/handshake-" \
+	"$work/corpus" "$TOP/daemon/client/fuzz/corpus-handshake" 2>"$work/log" || {
+	tail -n 60 "$work/log" >&2
+	echo "run-fuzz-handshake: the fuzzer found a problem; see $TOP/$BUILD/artifacts/" >&2
+	exit 1
+}
+grep -E "^stat::number_of_executed_units|^stat::average_exec_per_sec|^stat::new_units_added|cov:" \
+	"$work/log" | tail -n 4 >&2
+[ "$KEEP" != --keep ] || echo "run-fuzz-handshake: new inputs kept in $work/corpus" >&2

@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Keep-alive of a channel in transmission (xmit.c).
+ *
+ * A hung server (stopped, wedged, or cut off without a reset)
+ * leaves the socket open and silent.  After `keepalive` seconds without a
+ * byte from the server the channel sends one probe; if still nothing at all
+ * has arrived `keepalive` seconds after the probe was queued, the connection
+ * is dead.  Any bytes count as life, a large reply still arriving too.  The
+ * probe's clock starts when it is queued, so it also runs out while the
+ * probe waits behind a request the server is not reading.
+ *
+ * NBD has no no-op, so the probe is a READ of one block (the device's block
+ * size) at offset 0: every server must serve READ, it changes nothing, and
+ * the export is never smaller than one block (SETUP checked).  FLUSH would
+ * make the server write back its cache and need not be advertised;
+ * CACHE and BLOCK_STATUS are optional extensions.  The probe has its own
+ * slot outside the free list: it shares the send queue and the cookie
+ * matching with requests, but it is none of the kernel's, its answer
+ * completes nothing (it is reported with ENBD_EVENT_KEEPALIVE) and DRAIN
+ * does not wait for it.
+ */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "nbd-proto.h"
+#include "sock.h"
+#include "xmit.h"
+
+struct slot *probe_slot(struct channel *c)
+{
+	return &c->slots[CHAN_PROBE];
+}
+
+static bool probe_outstanding(struct channel *c)
+{
+	return probe_slot(c)->state == SLOT_BUSY;
+}
+
+static void probe_send(struct channel *c)
+{
+	struct enbd_request req = { .type = ENBD_CMD_READ, .length = c->cfg.block_size };
+
+	log_debug("nothing from the server for %u s: keep-alive probe", c->ka_ms / 1000);
+	slot_start(probe_slot(c), &req);
+	clock_gettime(CLOCK_MONOTONIC, &c->probe_at);
+	sendq_push(c, probe_slot(c));
+	xmit_tx(c);
+}
+
+/* The probe is answered or abandoned; a late answer is an unknown cookie. */
+void probe_end(struct channel *c)
+{
+	probe_slot(c)->state = SLOT_FREE;
+	probe_slot(c)->gen++;
+}
+
+int probe_answered(struct channel *c, uint32_t nbd_err)
+{
+	int rc;
+
+	probe_end(c);
+	c->conn_replies++;
+	if (nbd_err == NBD_ESHUTDOWN) {
+		log_info("server is shutting down (NBD_ESHUTDOWN); reconnecting");
+		want(c, XMIT_RECONNECT);
+		return 0;
+	}
+	/* Even an error proves the server alive. */
+	c->st.keepalives++;
+	rc = c->dev->ops->event(c->dev, ENBD_EVENT_KEEPALIVE);
+	log_debug("keep-alive answered (NBD error %u); ENBD_IOC_EVENT: %s", nbd_err,
+		  rc ? strerror(-rc) : "counted");
+	return 0;
+}
+
+/*
+ * The socket's own bound follows the option (sock_set_liveness): 2 x
+ * keepalive, the daemon's, so TCP never gives up on a server the daemon
+ * would still wait for, and a link cut under unacknowledged writes is reset
+ * by the kernel within that bound even if the daemon is not running.
+ */
+static void keepalive_apply(struct channel *c)
+{
+	if (sock_set_liveness(c->sock, c->ka_ms / 1000) < 0)
+		log_warn("TCP_USER_TIMEOUT, TCP keep-alive options: %s", strerror(errno));
+	else
+		log_debug("socket: TCP_USER_TIMEOUT %u ms, keep-alive after %u s",
+			  c->ka_ms * 2, c->ka_ms / 1000);
+}
+
+/* @fresh: a new socket, whether or not the option changed. */
+static void keepalive_read(struct channel *c, bool fresh)
+{
+	unsigned int was = c->ka_ms;
+
+	c->ka_ms = c->dev->ops->keepalive(c->dev) * 1000;
+	clock_gettime(CLOCK_MONOTONIC, &c->ka_read);
+	if (fresh || c->ka_ms != was)
+		keepalive_apply(c);
+}
+
+/* Transmission starts: the handshake was the last we heard from the server. */
+void keepalive_start(struct channel *c)
+{
+	keepalive_read(c, true);
+	c->heard = c->ka_read;
+}
+
+/*
+ * Probe a quiet server, or give up on one that did not answer a probe.
+ * Returns how long poll() may sleep (ms) before the next check, or -1 with
+ * c->want set.
+ */
+int keepalive_tick(struct channel *c)
+{
+	long since_read = chan_ms_since(&c->ka_read), quiet, idle, next;
+
+	if (since_read >= CHAN_KA_REREAD_MS) {
+		keepalive_read(c, false);
+		since_read = 0;
+	}
+	next = CHAN_KA_REREAD_MS - since_read;
+	if (!c->ka_ms)
+		return (int)next;
+	quiet = chan_ms_since(&c->heard);
+	idle = quiet;
+	if (probe_outstanding(c) && chan_ms_since(&c->probe_at) < idle)
+		idle = chan_ms_since(&c->probe_at);
+	if (idle >= c->ka_ms) {
+		if (probe_outstanding(c)) {
+			log_warn("no answer from the server for %ld.%ld s (keep-alive): dropping the connection",
+				 quiet / 1000, quiet / 100 % 10);
+			return want(c, XMIT_BROKEN);
+		}
+		probe_send(c);
+		idle = 0;
+	}
+	return (int)(c->ka_ms - idle < next ? c->ka_ms - idle : next);
+}

@@ -2,6 +2,9 @@
 #   make            module + daemons + test programs
 #   make check      the whole test suite (host tests, then the VM suite)
 #   make demo       boot a VM where /dev/nd0 is served and used
+#   make check-debug [TESTS="a b"]  the VM suite (or those tests) on a debug
+#                   kernel (lockdep, KASAN, kmemleak; tools/build-debug-kernel,
+#                   cached in /var/cache/enbd); hours under TCG, so not in check
 #   make SAN=1 ...  userspace built with -fsanitize=address,undefined
 # Each part adds its own rules in a build.mk next to its sources.
 
@@ -24,7 +27,7 @@ LDFLAGS += $(SANFLAGS)
 LIB_OBJS := $(BUILD)/lib/nbd-proto.o $(BUILD)/lib/log.o $(BUILD)/lib/sock.o $(BUILD)/lib/sig.o
 PROGRAMS :=
 
-.PHONY: all module userspace check check-host check-vm demo clean deps
+.PHONY: all module userspace check check-host check-vm check-debug demo clean deps
 all: module userspace
 
 $(BUILD)/%.o: %.c
@@ -45,6 +48,10 @@ module:
 check: deps
 	$(MAKE) all
 	tests/run-suite
+
+check-debug: deps
+	$(MAKE) all
+	tests/vm/run-debug $(TESTS)
 
 demo: deps
 	$(MAKE) all

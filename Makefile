@@ -4,7 +4,7 @@
 #   make demo       boot a VM where /dev/nd0 is served and used
 #   make check-debug [TESTS="a b"]  the VM suite (or those tests) on a debug
 #                   kernel (lockdep, KASAN, kmemleak; tools/build-debug-kernel,
-#                   cached in /var/cache/enbd); hours under TCG, so not in check
+#                   cached in /var/cache/enbd); too slow for check and CI
 #   make SAN=1 ...  userspace built with -fsanitize=address,undefined
 # Each part adds its own rules in a build.mk next to its sources.
 

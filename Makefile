@@ -6,6 +6,9 @@
 #   make demo-quick boot a VM where /dev/nd0 is served and used
 #   make install    daemons, man pages, units, module source for DKMS
 #                   (DESTDIR, PREFIX); make uninstall; make deb (packages)
+#   make check-debug [TESTS="a b"]  the VM suite (or those tests) on a debug
+#                   kernel (lockdep, KASAN, kmemleak; tools/build-debug-kernel,
+#                   cached in /var/cache/enbd); too slow for check and CI
 #   make SAN=1 ...  userspace built with -fsanitize=address,undefined
 # Each part adds its own rules in a build.mk next to its sources.
 
@@ -31,7 +34,7 @@ TLS_OBJS := $(BUILD)/lib/tls.o
 TLS_LIBS := -lssl -lcrypto
 PROGRAMS :=
 
-.PHONY: all module userspace check check-host check-vm demo clean deps
+.PHONY: all module userspace check check-host check-vm check-debug demo clean deps
 all: module userspace
 
 $(BUILD)/%.o: %.c
@@ -53,6 +56,10 @@ check: deps
 	$(MAKE) all
 	$(MAKE) SAN=1 userspace
 	tests/run-suite
+
+check-debug: deps
+	$(MAKE) all
+	tests/vm/run-debug $(TESTS)
 
 demo: deps
 	$(MAKE) all

@@ -19,8 +19,7 @@ $(BUILD)/enbd-client-selftest: $(BUILD)/daemon/client/selftest.o $(CLIENT_OBJS) 
 PROGRAMS += $(BUILD)/enbd-client-selftest
 
 # libFuzzer target for the reply parsing (a hostile server): needs clang, so
-# it is not part of 'all'.  daemon/client/fuzz/fuzz-reply.sh builds and runs
-# it.  (FUZZ_CC and FUZZ_FLAGS: daemon/server/build.mk.)
+# it is not part of 'all'.  tools/run-fuzz client-reply builds and runs it.  (FUZZ_CC and FUZZ_FLAGS: daemon/server/build.mk.)
 CLIENT_FUZZ_REPLY_SRCS := daemon/client/xmit.c daemon/client/xmit-kernel.c \
 	daemon/client/xmit-tx.c daemon/client/xmit-rx.c daemon/client/xmit-keepalive.c \
 	daemon/client/xmit-window.c lib/nbd-proto.c lib/log.c lib/sock.c \
@@ -34,8 +33,8 @@ $(BUILD)/enbd-client-fuzz-reply: $(CLIENT_FUZZ_REPLY_SRCS) $(wildcard daemon/cli
 		-Idaemon/client -o $@ $(CLIENT_FUZZ_REPLY_SRCS)
 
 # libFuzzer target for the handshake parsing (a hostile server): needs clang,
-# so it is not part of 'all'; daemon/client/fuzz/run-fuzz-handshake.sh builds
-# and runs it.  FUZZ_CC and FUZZ_FLAGS come from daemon/server/build.mk.
+# so it is not part of 'all'; tools/run-fuzz client-handshake builds and
+# runs it.  FUZZ_CC and FUZZ_FLAGS come from daemon/server/build.mk.
 CLIENT_FUZZ_HANDSHAKE_SRCS := daemon/client/fuzz/fuzz-handshake.c daemon/client/handshake.c \
 	lib/nbd-proto.c lib/log.c
 

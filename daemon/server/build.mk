@@ -11,7 +11,7 @@ $(BUILD)/enbd-server: $(SERVER_OBJS) $(LIB_OBJS) $(TLS_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ -lpthread $(TLS_LIBS)
 
 # libFuzzer target for the handshake and request parsing: needs clang, so it
-# is not part of 'all'.  daemon/server/fuzz/run-fuzz.sh builds and runs it.
+# is not part of 'all'.  tools/run-fuzz server builds and runs it.
 FUZZ_CC ?= clang
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	-fno-omit-frame-pointer

@@ -8,7 +8,7 @@
  * whose other end holds the input; what the client sends is left unread.
  * The first input byte picks the export name (default, short, longest).
  * Run it with tests/host/client-fuzz-handshake-brief.sh or
- * daemon/client/fuzz/run-fuzz-handshake.sh.
+ * tools/run-fuzz client-handshake.
  */
 #include <stdint.h>
 #include <stdlib.h>

@@ -15,7 +15,7 @@
  * the kernel: a completion of a request not outstanding or completed twice,
  * a malformed completion, a success before every part was answered, a
  * READ's data outside its buffer.  Run it with
- * tests/host/client-fuzz-reply-brief.sh or daemon/client/fuzz/fuzz-reply.sh.
+ * tests/host/client-fuzz-reply-brief.sh or tools/run-fuzz client-reply.
  */
 #include <errno.h>
 #include <stdint.h>

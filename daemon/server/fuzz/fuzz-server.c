@@ -17,7 +17,7 @@
  * read-only one, a file and a stripe over a file and memory (the files are
  * memfds, so nothing reaches a disk).  With more than one thread the order
  * in which requests complete varies from run to run.  Run it with
- * tests/host/server-fuzz-brief.sh or daemon/server/fuzz/run-fuzz.sh.
+ * tests/host/server-fuzz-brief.sh or tools/run-fuzz server.
  */
 #include <arpa/inet.h>
 #include <fcntl.h>

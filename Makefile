@@ -3,6 +3,7 @@
 #   make check      the whole test suite (host tests, again under ASan+UBSan,
 #                   then the VM suite)
 #   make demo       boot a VM where /dev/nd0 is served and used
+#   make bench      /dev/nd0 against the kernel's nbd in a VM (build/bench/)
 #   make SAN=1 ...  userspace built with -fsanitize=address,undefined
 # Each part adds its own rules in a build.mk next to its sources.
 
@@ -51,6 +52,13 @@ check: deps
 demo: deps
 	$(MAKE) all
 	tests/vm/demo
+
+# A benchmark, not a test (README.md, Performance): make bench [QUICK=1] [ROUNDS=N]
+.PHONY: bench
+bench: deps
+	$(MAKE) all
+	tools/bench-vm $(if $(filter 1,$(QUICK)),--quick) $(if $(ROUNDS),--rounds $(ROUNDS)) \
+		$(if $(RUNTIME),--runtime $(RUNTIME)) $(if $(filter 1,$(PROFILE)),--profile)
 
 clean:
 	rm -rf build build-san

@@ -15,7 +15,7 @@
 . "$ENBD_ROOT/tests/vm/guardian-lib.sh"
 require_cmd fio jq nbd-client nbdkit tc
 
-ROUNDS=3 RUNTIME=5 QUICK=0 LINK_RATE=200mbit SIZE_MB=256 PROFILE=0
+ROUNDS=3 RUNTIME=5 QUICK=0 LINK_RATE=100mbit SIZE_MB=256 PROFILE=0
 PLAN=$ENBD_ROOT/build/bench/plan
 # shellcheck disable=SC1090 # written by tools/bench-vm
 [ -f "$PLAN" ] && . "$PLAN"
@@ -107,7 +107,7 @@ one_config() {
 }
 
 # --- set-up ----------------------------------------------------------------------
-load_enbd
+load_enbd keepalive=10
 modprobe nbd nbds_max=1 || die "no nbd module"
 on_exit modprobe -r nbd
 on_exit nbd-client -d /dev/nbd0
@@ -115,16 +115,16 @@ wait_for -t 10 test -b /dev/nbd0 || die "no /dev/nbd0"
 modprobe brd rd_nr=1 rd_size=$((SIZE_MB * 1024)) || die "no brd module"
 on_exit modprobe -r brd
 
+declare -A PORT
 start_enbd_server 0 -a 127.0.0.1 --name disk --memory "${SIZE_MB}M"
-PORT_enbd=$SERVER_PORT
-PORT_nbdkit=$(start_nbdkit memory "${SIZE_MB}M")
-say "plan: $ROUNDS rounds, $RUNTIME s per job, quick=$QUICK, workloads: $(echo $WORKLOADS)"
+PORT[enbd]=$SERVER_PORT
+PORT[nbdkit]=$(start_nbdkit memory "${SIZE_MB}M")
+say "plan: $ROUNDS rounds, $RUNTIME s per job, quick=$QUICK, workloads: ${WORKLOADS//$'\n'/ }"
 say "kernel $(uname -r), $(nproc) CPUs, fio $(fio --version), nbdkit $(nbdkit --version | cut -d' ' -f2)"
 
 fill /dev/ram0
 for server in enbd nbdkit; do
-	port_var=PORT_$server
-	nbd0_start "${!port_var}" 1
+	nbd0_start "${PORT[$server]}" 1
 	fill /dev/nbd0
 	nbd0_stop
 done
@@ -136,10 +136,9 @@ CONFIGS=("nd0 1" "nbd0 1" "nd0 4" "nbd0 4")
 for ((round = 1; round <= ROUNDS; round++)); do
 	measure "$round" brd ram0 1
 	for server in enbd nbdkit; do
-		port_var=PORT_$server
 		for ((i = 0; i < ${#CONFIGS[@]}; i++)); do
 			# shellcheck disable=SC2086 # "DEVICE N"
-			one_config "$round" "$server-server" "${!port_var}" \
+			one_config "$round" "$server-server" "${PORT[$server]}" \
 				${CONFIGS[(i + round - 1) % ${#CONFIGS[@]}]}
 		done
 	done
@@ -147,8 +146,8 @@ done
 
 # --- profile (PROFILE=1) -------------------------------------------------------------
 if [ "$PROFILE" = 1 ] && command -v perf >/dev/null; then
-	nd0_start "$PORT_enbd" 1
-	perf record -a -g -o "$ENBD_TEST_TMP/perf.data" -- \
+	nd0_start "${PORT[enbd]}" 1
+	perf record -a -g -F 999 -o "$ENBD_TEST_TMP/perf.data" -- \
 		fio --name=profile --filename=/dev/nd0 --rw=randread --bs=4k --iodepth=32 \
 		--direct=1 --ioengine=libaio --size="${SIZE_MB}M" --time_based \
 		--runtime="$RUNTIME" --output="$ENBD_TEST_OUT/perf-fio.txt" >/dev/null 2>&1 ||
@@ -181,7 +180,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
 		fig=$(fio_job /dev/nd0 seqread:read:1M:16)
 		echo "$round,enbd-server-tbf-$LINK_RATE,nd0-$name,2,seqread,$fig" >>"$CSV"
 		say "round $round two channels over $name ($LINK_RATE each): $fig"
-		stop_guardian || die "enbd-guardian exited $? on SIGTERM"
+		stop_guardian TERM || die "enbd-guardian exited $? on SIGTERM"
 	done
 done
 say "done"

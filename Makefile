@@ -9,6 +9,7 @@
 #   make check-debug [TESTS="a b"]  the VM suite (or those tests) on a debug
 #                   kernel (lockdep, KASAN, kmemleak; tools/build-debug-kernel,
 #                   cached in /var/cache/enbd); too slow for check and CI
+#   make bench      /dev/nd0 against the kernel's nbd in a VM (build/bench/)
 #   make SAN=1 ...  userspace built with -fsanitize=address,undefined
 # Each part adds its own rules in a build.mk next to its sources.
 
@@ -73,6 +74,13 @@ demo-quick: deps
 
 # make install / uninstall / deb
 include dist/build.mk
+
+# A benchmark, not a test (README.md, Performance): make bench [QUICK=1] [ROUNDS=N]
+.PHONY: bench
+bench: deps
+	$(MAKE) all
+	tools/bench-vm $(if $(filter 1,$(QUICK)),--quick) $(if $(ROUNDS),--rounds $(ROUNDS)) \
+		$(if $(RUNTIME),--runtime $(RUNTIME)) $(if $(filter 1,$(PROFILE)),--profile)
 
 clean:
 	rm -rf build build-san

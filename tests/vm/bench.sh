@@ -1,0 +1,186 @@
+#!/bin/bash
+# make bench, the guest's part (tools/bench-vm boots the VM and runs this; not a test).
+# Against the same two server processes (enbd-server --memory and nbdkit memory, both
+# on 127.0.0.1) and the same fio jobs, it measures /dev/nd0 (enbd-client -n 1 and -n 4)
+# and /dev/nbd0 (the kernel's nbd, nbd-client -b 4096 -C 1 and -C 4) in alternating
+# rounds, brd as the ceiling, and /dev/nd0's two channels over one link and over two
+# links shaped to the same rate (tc tbf).  Raw figures go to $ENBD_TEST_OUT/rounds.csv;
+# tools/bench-report turns them into the table and the chart.
+#
+# Plan (written by tools/bench-vm into build/bench/plan, shell assignments):
+# ROUNDS, RUNTIME (s per fio job, after a 1 s ramp), QUICK (1: fewer workloads),
+# LINK_RATE (tbf rate of each link), SIZE_MB (export size), PROFILE (1: perf
+# record -a -g during randread 4 KiB QD32 on nd0, report in perf.txt).
+# timeout: 5400
+. "$ENBD_ROOT/tests/vm/guardian-lib.sh"
+require_cmd fio jq nbd-client nbdkit tc
+
+ROUNDS=3 RUNTIME=5 QUICK=0 LINK_RATE=100mbit SIZE_MB=256 PROFILE=0
+PLAN=$ENBD_ROOT/build/bench/plan
+# shellcheck disable=SC1090 # written by tools/bench-vm
+[ -f "$PLAN" ] && . "$PLAN"
+
+# name:fio-rw:block-size:queue-depth
+WORKLOADS="seqread:read:1M:16 seqwrite:write:1M:16 randread32:randread:4k:32
+randwrite32:randwrite:4k:32 randread1:randread:4k:1 randwrite1:randwrite:4k:1"
+[ "$QUICK" = 1 ] && WORKLOADS="seqread:read:1M:16 randread32:randread:4k:32 randread1:randread:4k:1"
+
+mkdir -p "$ENBD_TEST_OUT"
+CSV=$ENBD_TEST_OUT/rounds.csv
+echo "round,server,device,connections,workload,mib_s,iops,clat_mean_us,clat_p99_us" >"$CSV"
+NBDINFO=$ENBD_TEST_OUT/nbdinfo.txt
+: >"$NBDINFO"
+
+say() { log "bench: $*"; }
+
+# fio_job DEV WORKLOAD: one fio job; prints "mib_s,iops,clat_mean_us,clat_p99_us"
+fio_job() {
+	local dev=$1 name rw bs depth json=$ENBD_TEST_TMP/fio.json
+	IFS=: read -r name rw bs depth <<<"$2"
+	fio --name="$name" --filename="$dev" --rw="$rw" --bs="$bs" --iodepth="$depth" \
+		--direct=1 --ioengine=libaio --size="${SIZE_MB}M" --time_based \
+		--runtime="$RUNTIME" --ramp_time=1 --randrepeat=0 --norandommap \
+		--output-format=json --output="$json" >/dev/null 2>&1 ||
+		die "fio $name on $dev failed: $(cat "$json")"
+	jq -r '.jobs[0] | (if .read.io_bytes > 0 then .read else .write end) |
+		[(.bw / 1024 * 10 | round / 10), (.iops | round), (.clat_ns.mean / 100 | round / 10),
+		 (.clat_ns.percentile["99.000000"] / 100 | round / 10)] | map(tostring) | join(",")' "$json"
+}
+
+# measure ROUND SERVER DEVICE CONNECTIONS: every workload on DEVICE, into the CSV
+measure() {
+	local w fig
+	for w in $WORKLOADS; do
+		fig=$(fio_job "/dev/$3" "$w")
+		echo "$1,$2,$3,$4,${w%%:*},$fig" >>"$CSV"
+		say "round $1 $2 $3 x$4 ${w%%:*}: $fig (MiB/s,IOPS,clat mean us,p99 us)"
+	done
+}
+
+# fill DEV: write the whole export once, so that no read hits a hole a
+# sparse server answers without touching memory
+fill() {
+	fio --name=fill --filename="$1" --rw=write --bs=1M --iodepth=16 --direct=1 \
+		--ioengine=libaio --size="${SIZE_MB}M" >/dev/null 2>&1 || die "filling $1 failed"
+}
+
+# --- /dev/nd0 through enbd-client, /dev/nbd0 through nbd-client ------------
+CLIENT_PID=""
+nd0_stop() {
+	[ -n "$CLIENT_PID" ] || return 0
+	kill_and_wait "$CLIENT_PID" || die "enbd-client exited $? on SIGTERM"
+	CLIENT_PID=""
+}
+on_exit nd0_stop
+
+nd0_start() { # PORT N
+	"$ENBD_CLIENT" -q -e disk -p "$1" -n "$2" 127.0.0.1 /dev/nd0 </dev/null >&2 &
+	CLIENT_PID=$!
+	wait_for -t 60 slots_attached 0 "$2" || die "enbd-client -n $2: channels did not attach"
+	wait_for_disk /dev/nd0
+}
+
+nbd0_up() { [ "$(cat /sys/block/nbd0/size)" -gt 0 ]; }
+nbd0_gone() { [ "$(cat /sys/block/nbd0/size)" -eq 0 ]; }
+
+nbd0_start() { # PORT N
+	nbd-client 127.0.0.1 "$1" /dev/nbd0 -N disk -b 4096 -C "$2" >/dev/null 2>&1 ||
+		die "nbd-client -C $2 failed"
+	wait_for -t 30 nbd0_up || die "/dev/nbd0 did not come up"
+}
+
+nbd0_stop() {
+	nbd-client -d /dev/nbd0 >/dev/null 2>&1 || die "nbd-client -d failed"
+	wait_for -t 30 nbd0_gone || die "/dev/nbd0 kept its size after nbd-client -d"
+}
+
+# one_config ROUND SERVER PORT DEVICE N
+one_config() {
+	local round=$1 server=$2 port=$3 dev=$4 n=$5
+	"${dev}_start" "$port" "$n"
+	measure "$round" "$server" "$dev" "$n"
+	if [ "$dev" = nd0 ]; then
+		printf '=== round %s %s nd0 x%s\n' "$round" "$server" "$n" >>"$NBDINFO"
+		cat /proc/nbdinfo >>"$NBDINFO"
+	fi
+	"${dev}_stop"
+}
+
+# --- set-up ----------------------------------------------------------------------
+load_enbd keepalive=10
+modprobe nbd nbds_max=1 || die "no nbd module"
+on_exit modprobe -r nbd
+on_exit nbd-client -d /dev/nbd0
+wait_for -t 10 test -b /dev/nbd0 || die "no /dev/nbd0"
+modprobe brd rd_nr=1 rd_size=$((SIZE_MB * 1024)) || die "no brd module"
+on_exit modprobe -r brd
+
+declare -A PORT
+start_enbd_server 0 -a 127.0.0.1 --name disk --memory "${SIZE_MB}M"
+PORT[enbd]=$SERVER_PORT
+PORT[nbdkit]=$(start_nbdkit memory "${SIZE_MB}M")
+say "plan: $ROUNDS rounds, $RUNTIME s per job, quick=$QUICK, workloads: ${WORKLOADS//$'\n'/ }"
+say "kernel $(uname -r), $(nproc) CPUs, fio $(fio --version), nbdkit $(nbdkit --version | cut -d' ' -f2)"
+
+fill /dev/ram0
+for server in enbd nbdkit; do
+	nbd0_start "${PORT[$server]}" 1
+	fill /dev/nbd0
+	nbd0_stop
+done
+say "exports filled; schedulers: nd0 $(cat /sys/block/nd0/queue/scheduler), nbd0 $(cat /sys/block/nbd0/queue/scheduler)"
+
+# Within a round each server sees the four configurations in an order that
+# turns by one every round, so that none always runs first or last.
+CONFIGS=("nd0 1" "nbd0 1" "nd0 4" "nbd0 4")
+for ((round = 1; round <= ROUNDS; round++)); do
+	measure "$round" brd ram0 1
+	for server in enbd nbdkit; do
+		for ((i = 0; i < ${#CONFIGS[@]}; i++)); do
+			# shellcheck disable=SC2086 # "DEVICE N"
+			one_config "$round" "$server-server" "${PORT[$server]}" \
+				${CONFIGS[(i + round - 1) % ${#CONFIGS[@]}]}
+		done
+	done
+done
+
+# --- profile (PROFILE=1) -------------------------------------------------------------
+if [ "$PROFILE" = 1 ] && command -v perf >/dev/null; then
+	nd0_start "${PORT[enbd]}" 1
+	perf record -a -g -F 999 -o "$ENBD_TEST_TMP/perf.data" -- \
+		fio --name=profile --filename=/dev/nd0 --rw=randread --bs=4k --iodepth=32 \
+		--direct=1 --ioengine=libaio --size="${SIZE_MB}M" --time_based \
+		--runtime="$RUNTIME" --output="$ENBD_TEST_OUT/perf-fio.txt" >/dev/null 2>&1 ||
+		die "perf record failed"
+	perf report -i "$ENBD_TEST_TMP/perf.data" --stdio --no-children --sort comm,dso,sym \
+		--percent-limit 0.5 -g none >"$ENBD_TEST_OUT/perf.txt" 2>/dev/null
+	perf report -i "$ENBD_TEST_TMP/perf.data" --stdio --no-children --sort comm,dso \
+		-g none >"$ENBD_TEST_OUT/perf-by-dso.txt" 2>/dev/null
+	nd0_stop
+	say "profile of randread 4 KiB QD32 on nd0 (enbd-server, 1 channel) in perf.txt"
+fi
+
+# --- two links ÷ one link ---------------------------------------------------------------
+# Two channels of /dev/nd0 to enbd-server in netns srv, both over link 1 or one
+# over each link; each link shaped to LINK_RATE at both ends.
+netns_two_links srv
+for i in 1 2; do
+	tc qdisc add dev "nic$i" root tbf rate "$LINK_RATE" burst 256kb latency 100ms || die "tc tbf"
+	tc -n srv qdisc add dev "nic$i" root tbf rate "$LINK_RATE" burst 256kb latency 100ms || die "tc tbf"
+done
+start_enbd_server --netns srv 0 --name disk --memory "${SIZE_MB}M"
+LINKS=("1link 10.1.0.2 -b 10.1.0.1" "2links 10.1.0.2,10.2.0.2 -b 10.1.0.1 -b 10.2.0.1")
+for ((round = 1; round <= ROUNDS; round++)); do
+	for ((i = 0; i < 2; i++)); do
+		read -r name hosts binds <<<"${LINKS[(i + round - 1) % 2]}"
+		start_guardian --client "/dev/nd0 $hosts $SERVER_PORT -n 2 -e disk $binds"
+		wait_for -t 60 slots_attached 0 2 || die "the two channels did not attach ($name)"
+		wait_for_disk /dev/nd0
+		[ "$round" = 1 ] && [ "$i" = 0 ] && fill /dev/nd0
+		fig=$(fio_job /dev/nd0 seqread:read:1M:16)
+		echo "$round,enbd-server-tbf-$LINK_RATE,nd0-$name,2,seqread,$fig" >>"$CSV"
+		say "round $round two channels over $name ($LINK_RATE each): $fig"
+		stop_guardian TERM || die "enbd-guardian exited $? on SIGTERM"
+	done
+done
+say "done"

@@ -10,7 +10,8 @@
 . "$(dirname "$0")/server-lib.sh"
 # Freed buffers must not linger in ASan's quarantine and count as resident.
 export ASAN_OPTIONS="$ASAN_OPTIONS:quarantine_size_mb=4"
-start_server --memory 2G
+# Two dozen connections from one address: more than the default per-address cap.
+start_server --memory 2G --max-connections-per-address 64
 py "$PORT" "$SERVER_PID" <<'PY' || fail "hostile clients"
 import socket, struct, sys, threading, time
 from server_raw import *

@@ -43,6 +43,19 @@ int sock_set_timeouts(int fd, int timeout_ms)
 	return setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
 
+int sock_set_liveness(int fd, unsigned int seconds)
+{
+	int user_ms = seconds ? (int)(seconds > 1000000 ? 2000000000u : seconds * 2000) : 0;
+	int idle = seconds ? (int)(seconds > 32767 ? 32767 : seconds) : 7200;
+	int intvl = seconds ? (idle / 2 ? idle / 2 : 1) : 75, cnt = seconds ? 2 : 9;
+
+	if (setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_ms, sizeof(user_ms)) < 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle)) < 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl)) < 0)
+		return -1;
+	return setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+}
+
 int sock_set_abortive(int fd, int on)
 {
 	struct linger lg = { .l_onoff = on, .l_linger = 0 };
@@ -50,18 +63,27 @@ int sock_set_abortive(int fd, int on)
 	return setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 }
 
-/* Finish a non-blocking connect within @timeout_ms. */
-static int connect_wait(int fd, int timeout_ms)
+/*
+ * Finish a non-blocking connect within @timeout_ms, unless @cancel_fd
+ * becomes readable first (ECANCELED).
+ */
+static int connect_wait(int fd, int timeout_ms, int cancel_fd)
 {
-	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+	struct pollfd pfd[2] = {
+		{ .fd = fd, .events = POLLOUT }, { .fd = cancel_fd, .events = POLLIN },
+	};
 	socklen_t len = sizeof(int);
 	int err = 0, n;
 
 	do
-		n = poll(&pfd, 1, timeout_ms);
+		n = poll(pfd, cancel_fd >= 0 ? 2 : 1, timeout_ms);
 	while (n < 0 && errno == EINTR);
 	if (n == 0) {
 		errno = ETIMEDOUT;
+		return -1;
+	}
+	if (n > 0 && (pfd[1].revents & POLLIN)) {
+		errno = ECANCELED;
 		return -1;
 	}
 	if (n < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
@@ -97,7 +119,7 @@ static int bind_local(int fd, int family, const char *bind_addr)
 }
 
 int sock_connect(const char *host, const char *port, const char *bind_addr,
-		 int timeout_ms, char *why, size_t why_len)
+		 int timeout_ms, int cancel_fd, char *why, size_t why_len)
 {
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
 	struct addrinfo *res, *ai;
@@ -126,10 +148,15 @@ int sock_connect(const char *host, const char *port, const char *bind_addr,
 		}
 		if (sock_set_nonblocking(fd, 1) == 0 &&
 		    (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 ||
-		     (errno == EINPROGRESS && connect_wait(fd, timeout_ms) == 0)) &&
+		     (errno == EINPROGRESS && connect_wait(fd, timeout_ms, cancel_fd) == 0)) &&
 		    sock_set_nonblocking(fd, 0) == 0)
 			break;
 		saved = errno;
+		if (saved == ECANCELED) {
+			close(fd);
+			fd = -1;
+			break;
+		}
 		snprintf(why, why_len, "cannot connect to %s port %s: %s", host, port,
 			 strerror(saved));
 		close(fd);

@@ -1,11 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /* The channel's state table; see channel.h for the picture. */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <malloc.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -68,79 +65,6 @@ static bool stop_requested(struct channel *c, bool *hup)
 	return c->stop;
 }
 
-/*
- * sock_connect() blocks (name lookup, then up to CHAN_CONNECT_MS), so it
- * runs on a thread of its own while the channel keeps reading its signalfd:
- * SIGTERM during a connect stops the daemon at once.  Static: a connect
- * abandoned that way may finish after the channel is gone, just before the
- * process exits; there is never more than one.
- */
-static struct connect_job {
-	const struct channel_opts *o;
-	int done[2];		/* pipe: the thread writes one byte when it is done */
-	int sock;
-	char why[256];
-} job;
-
-static void *connect_thread(void *arg)
-{
-	struct connect_job *j = arg;
-	char done = 1;
-
-	j->sock = sock_connect(j->o->host, j->o->port, j->o->bind, CHAN_CONNECT_MS, j->why,
-			       sizeof(j->why));
-	if (write(j->done[1], &done, 1) < 0)
-		abort();	/* a pipe with room for one byte: cannot happen */
-	return NULL;
-}
-
-/* Connect, or return -1 with @why; -2 when SIGTERM/SIGINT came first. */
-static int connect_watching_signals(struct channel *c, char *why, size_t len)
-{
-	struct pollfd pfd[2] = { { .events = POLLIN }, { .fd = c->o->sigfd, .events = POLLIN } };
-	pthread_attr_t attr;
-	pthread_t thread;
-	char done;
-	int rc;
-
-	job = (struct connect_job){ .o = c->o, .sock = -1 };
-	if (pipe2(job.done, O_CLOEXEC) < 0) {
-		snprintf(why, len, "pipe: %s", strerror(errno));
-		return -1;
-	}
-	/* Not the default 8 MiB: with mlockall(MCL_FUTURE) a stack is locked whole. */
-	rc = pthread_attr_init(&attr);
-	if (!rc)
-		rc = pthread_attr_setstacksize(&attr, CHAN_CONNECT_STACK);
-	if (!rc) {
-		rc = pthread_create(&thread, &attr, connect_thread, &job);
-		pthread_attr_destroy(&attr);
-	}
-	if (rc) {
-		snprintf(why, len, "cannot start a thread: %s", strerror(rc));
-		close(job.done[0]);
-		close(job.done[1]);
-		return -1;
-	}
-	pfd[0].fd = job.done[0];
-	while (!(pfd[0].revents & POLLIN)) {
-		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
-			pfd[1].revents = 0;
-		if ((pfd[1].revents & POLLIN) && stop_requested(c, NULL)) {
-			pthread_detach(thread);
-			return -2;	/* the process exits: the thread goes with it */
-		}
-	}
-	pthread_join(thread, NULL);
-	if (read(job.done[0], &done, 1) < 0)
-		log_debug("connect thread: %s", strerror(errno));
-	close(job.done[0]);
-	close(job.done[1]);
-	if (job.sock < 0)
-		snprintf(why, len, "%s", job.why);
-	return job.sock;
-}
-
 static enum chan_state st_connect(struct channel *c)
 {
 	char why[256];
@@ -148,10 +72,17 @@ static enum chan_state st_connect(struct channel *c)
 	if (stop_requested(c, NULL))
 		return CS_EXIT;
 	log_debug("connecting to %s port %s", c->o->host, c->o->port);
-	c->sock = connect_watching_signals(c, why, sizeof(why));
-	if (c->sock == -2) {
-		c->sock = -1;
-		return CS_EXIT;
+	/* The connect watches the signalfd: SIGTERM during it stops the daemon at once. */
+	c->sock = sock_connect(c->o->host, c->o->port, c->o->bind, CHAN_CONNECT_MS, c->o->sigfd,
+			       why, sizeof(why));
+	if (c->sock < 0 && errno == ECANCELED) {
+		bool hup = false;
+
+		if (stop_requested(c, &hup))
+			return CS_EXIT;
+		if (hup)
+			log_info("SIGHUP during the connect: connecting again");
+		return CS_CONNECT;
 	}
 	if (c->sock < 0)
 		return conn_failed(c, why);
@@ -576,10 +507,7 @@ static enum chan_state st_dead(struct channel *c)
 				      chan_ms_since(&c->ready_since) >= CHAN_BACKOFF_MAX_MS);
 
 	if (c->sock >= 0) {
-		/* Abortive close (RST): the connection is broken or stalled. */
-		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
-
-		setsockopt(c->sock, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		/* Abortive (RST) since sock_connect: the connection is broken or stalled. */
 		close(c->sock);
 		c->sock = -1;
 	}
@@ -647,8 +575,9 @@ static const struct {
  * Writeback to /dev/ndN may wait for this daemon, so it must not wait for
  * that writeback itself: PR_SET_IO_FLUSHER makes its allocations skip I/O
  * reclaim (and the dirty throttling of its own writes), and its memory is
- * locked so that carrying a request never needs a page-in.  MCL_FUTURE
- * also locks the slot buffers xmit.c allocates on first use.
+ * locked so that carrying a request never needs a page-in.  xmit_init
+ * allocated every request buffer before, so MCL_CURRENT faults them in and
+ * the request path never allocates.
  */
 static void reclaim_proof(void)
 {
@@ -656,9 +585,6 @@ static void reclaim_proof(void)
 	/* Locking AddressSanitizer's terabytes of shadow would fail or eat the RAM. */
 	log_debug("AddressSanitizer build: memory not locked");
 #else
-	/* One malloc arena: the one glibc gives a new thread (the connect's)
-	 * reserves 64 MiB, which MCL_FUTURE would count as locked. */
-	mallopt(M_ARENA_MAX, 1);
 	if (prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0) < 0)
 		log_warn("PR_SET_IO_FLUSHER: %s (needs Linux 5.6 and CAP_SYS_RESOURCE): writeback "
 			 "under memory pressure may wait for this daemon's own allocations",

@@ -11,8 +11,8 @@
  *      |                                  v                                  |  shutdown)
  *      +------------ BACKOFF <-------- DEAD <--------------------------------+
  *
- * CONNECT    TCP connect (bounded), TCP_NODELAY, on a short-lived thread so
- *            that SIGTERM stops the daemon at once.  (A TLS state goes
+ * CONNECT    TCP connect (bounded), TCP_NODELAY, non-blocking and polled
+ *            with the signalfd, so that SIGTERM stops the daemon at once.  (A TLS state goes
  *            between CONNECT and NEGOTIATE when TLS is added.)
  * NEGOTIATE  the NBD handshake (handshake.c) within one deadline
  *            (--handshake-timeout), SIGTERM stopping it; check that the
@@ -31,8 +31,7 @@
  *            had claimed.  Before the device was ever served: exit 1.
  * BACKOFF    wait 100 ms, doubling up to 5 s, then CONNECT again.
  *
- * Single-threaded but for the connect; no handler ever blocks on the socket
- * in transmission.
+ * Single-threaded; no handler ever blocks on the socket in transmission.
  */
 #ifndef ENBD_CLIENT_CHANNEL_H
 #define ENBD_CLIENT_CHANNEL_H
@@ -45,10 +44,12 @@
 #include "handshake.h"
 #include "nbd-proto.h"
 
-#define CHAN_SLOTS		64	/* NBD requests in flight per connection */
+#define CHAN_SLOTS		64	/* NBD requests in flight per connection, at most */
+/* Default of --buffer-budget: the slot buffers preallocated per channel (32 slots). */
+#define CHAN_BUFFER_BUDGET_MIB	16
+#define CHAN_BUFFER_BUDGET_MAX	(CHAN_SLOTS * (ENBD_MAX_IO_BYTES >> 10) >> 10)
 #define CHAN_CONNECT_MS		10000
 #define CHAN_HANDSHAKE_MS	10000	/* default of --handshake-timeout */
-#define CHAN_CONNECT_STACK	(256u << 10)	/* the connect thread: name lookup, connect */
 #define CHAN_DRAIN_MS		10000
 #define CHAN_DISC_MS		2000
 #define CHAN_BACKOFF_MIN_MS	100
@@ -73,6 +74,7 @@ struct channel_opts {
 	bool probe;		/* handshake only, print, disconnect */
 	int handshake_ms;	/* deadline of the whole NBD handshake */
 	bool lock_memory;	/* PR_SET_IO_FLUSHER, mlockall: a daemon of a real device */
+	unsigned int buffer_budget_mib;	/* slot buffers (--buffer-budget); 0: the default */
 	const char *devname;	/* for messages */
 	struct chan_dev *dev;	/* NULL with probe */
 	int sigfd;		/* signalfd: SIGTERM, SIGINT, SIGHUP */
@@ -112,7 +114,7 @@ struct slot {
 	enum slot_state state;
 	uint32_t gen;
 	struct enbd_request req;
-	uint8_t *buf;		/* ENBD_MAX_IO_BYTES, allocated on first use */
+	uint8_t *buf;		/* ENBD_MAX_IO_BYTES, from xmit_init; NULL beyond nslots */
 	uint16_t nparts;
 	uint16_t parts_sent;	/* parts completely written to the socket */
 	uint16_t parts_done;	/* parts answered */
@@ -157,6 +159,7 @@ struct channel {
 
 	/* transmission (xmit*.c) */
 	struct slot slots[CHAN_SLOTS + 1];	/* + the probe, never on the free list */
+	unsigned int nslots;		/* slots in use: what the buffer budget holds */
 	int free_head;
 	unsigned int busy;		/* slots not FREE, the probe not counted */
 	unsigned int held;		/* slots HELD */

@@ -27,7 +27,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: enbd-client [-e EXPORT] [-p PORT] [-n N] [-b LOCALADDR]... [-t TOKEN] [--slot N]\n"
 		"                   [--channels N] [--force-multi-conn] [--handshake-timeout SECS]\n"
-		"                   [-v] [-q] [-f] HOST /dev/ndN\n"
+		"                   [--buffer-budget MiB] [-v] [-q] [-f] HOST /dev/ndN\n"
 		"       enbd-client --probe [-e EXPORT] [-p PORT] [-b LOCALADDR] [-n N]\n"
 		"                   [--handshake-timeout SECS] [-v] [-q] HOST\n"
 		"       enbd-client -d /dev/ndN [-t TOKEN]\n"
@@ -53,6 +53,8 @@ static void usage(FILE *f)
 		"                        one connection may not cover writes made through another)\n"
 		"      --handshake-timeout SECS  give up a handshake that has not ended after\n"
 		"                        SECS seconds (default %d), however the server trickles\n"
+		"      --buffer-budget MiB  request buffers preallocated per channel, 512 KiB\n"
+		"                        each (1..%u, default %u): the most requests in flight\n"
 		"  -t, --token TOKEN     the device's session token (decimal or 0x hex); default:\n"
 		"                        $ENBD_TOKEN (which, unlike -t, ps does not show)\n"
 		"      --slot N          take channel slot N of the device (a restarted daemon\n"
@@ -70,7 +72,8 @@ static void usage(FILE *f)
 		"Exit status: 0 stopped by a signal, 1 error, 2 usage, 3 the device was shut\n"
 		"down (enbd-client -d) and the channel ejected.  With -n: 0 every channel was\n"
 		"stopped by a signal, 3 the device was shut down, otherwise 1.\n",
-		ENBD_MAX_CHANNELS, CHAN_HANDSHAKE_MS / 1000);
+		ENBD_MAX_CHANNELS, CHAN_HANDSHAKE_MS / 1000, CHAN_BUFFER_BUDGET_MAX,
+		CHAN_BUFFER_BUDGET_MIB);
 }
 
 /* 1..ENBD_MAX_CHANNELS, or 0. */
@@ -97,7 +100,8 @@ static int parse_token(const char *s, uint64_t *token)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_CHANNELS = 256, OPT_FORCE_MULTI_CONN, OPT_HANDSHAKE_TIMEOUT };
+	enum { OPT_CHANNELS = 256, OPT_FORCE_MULTI_CONN, OPT_HANDSHAKE_TIMEOUT,
+	       OPT_BUFFER_BUDGET };
 	static const struct option longopts[] = {
 		{ "export", required_argument, NULL, 'e' },
 		{ "port", required_argument, NULL, 'p' },
@@ -109,6 +113,7 @@ int main(int argc, char **argv)
 		{ "channels", required_argument, NULL, OPT_CHANNELS },
 		{ "force-multi-conn", no_argument, NULL, OPT_FORCE_MULTI_CONN },
 		{ "handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT },
+		{ "buffer-budget", required_argument, NULL, OPT_BUFFER_BUDGET },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -165,6 +170,18 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			o.handshake_ms = (int)v * 1000;
+			break;
+		}
+		case OPT_BUFFER_BUDGET: {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+
+			if (*end || end == optarg || v < 1 || v > CHAN_BUFFER_BUDGET_MAX) {
+				fprintf(stderr, "enbd-client: --buffer-budget must be 1..%u MiB\n",
+					CHAN_BUFFER_BUDGET_MAX);
+				return 2;
+			}
+			o.buffer_budget_mib = (unsigned int)v;
 			break;
 		}
 		case 't':
@@ -258,6 +275,8 @@ int main(int argc, char **argv)
 	}
 	o.host = argv[optind];
 	o.lock_memory = !o.probe;
+	if (o.probe)
+		o.buffer_budget_mib = 1;	/* carries no request: the least */
 	if (!o.probe) {
 		o.devname = argv[optind + 1];
 		if (kdev_resolve(o.devname, &index, why, sizeof(why)) < 0) {

@@ -481,6 +481,7 @@ static void usage(FILE *fp)
 	fprintf(fp,
 		"usage: enbd-client-selftest [-e EXPORT] [-p PORT] [-b ADDR] [-n REQUESTS] [-D DEPTH]\n"
 		"                            [-s SEED] [-z] [-w] [-E] [-X ERRNO] [-o DUMP] [-I] [-K SECS]\n"
+		"                            [-B MiB]\n"
 		"                            [-v] [-q] HOST\n"
 		"  -n  requests to complete (default 10000; 0: until SIGTERM)\n"
 		"  -D  requests queued or outstanding at once (default 128, max %d)\n"
@@ -490,7 +491,8 @@ static void usage(FILE *fp)
 		"  -X  like -E, and every error must be errno number ERRNO\n"
 		"  -o  write the shadow copy of the disk to DUMP at the end\n"
 		"  -I  once the requests have completed, stay idle until SIGTERM (no ejection)\n"
-		"  -K  the keepalive option: seconds of quiet before a probe (default 0: none)\n",
+		"  -K  the keepalive option: seconds of quiet before a probe (default 0: none)\n"
+		"  -B  enbd-client's --buffer-budget (MiB of request buffers)\n",
 		MAX_DEPTH);
 }
 
@@ -510,7 +512,7 @@ int main(int argc, char **argv)
 	f->depth = 128;
 	f->total = 10000;
 	f->rng = 1;
-	while ((opt = getopt(argc, argv, "e:p:b:n:D:s:zwEX:o:IK:vqh")) != -1) {
+	while ((opt = getopt(argc, argv, "e:p:b:n:D:s:zwEX:o:IK:B:vqh")) != -1) {
 		switch (opt) {
 		case 'e': o.export = optarg; break;
 		case 'p': o.port = optarg; break;
@@ -525,6 +527,7 @@ int main(int argc, char **argv)
 		case 'o': dump = optarg; break;
 		case 'I': f->idle = true; break;
 		case 'K': f->keepalive = strtoul(optarg, NULL, 0); break;
+		case 'B': o.buffer_budget_mib = strtoul(optarg, NULL, 0); break;
 		case 'v': verbosity++; break;
 		case 'q': verbosity--; break;
 		case 'h': usage(stdout); return 0;

@@ -20,11 +20,13 @@
  * completes nothing (it is reported with ENBD_EVENT_KEEPALIVE) and DRAIN
  * does not wait for it.
  */
+#include <errno.h>
 #include <string.h>
 #include <time.h>
 
 #include "log.h"
 #include "nbd-proto.h"
+#include "sock.h"
 #include "xmit.h"
 
 struct slot *probe_slot(struct channel *c)
@@ -74,16 +76,36 @@ int probe_answered(struct channel *c, uint32_t nbd_err)
 	return 0;
 }
 
-static void keepalive_read(struct channel *c)
+/*
+ * The socket's own bound follows the option (sock_set_liveness): 2 x
+ * keepalive, the daemon's, so TCP never gives up on a server the daemon
+ * would still wait for, and a link cut under unacknowledged writes is reset
+ * by the kernel within that bound even if the daemon is not running.
+ */
+static void keepalive_apply(struct channel *c)
 {
+	if (sock_set_liveness(c->sock, c->ka_ms / 1000) < 0)
+		log_warn("TCP_USER_TIMEOUT, TCP keep-alive options: %s", strerror(errno));
+	else
+		log_debug("socket: TCP_USER_TIMEOUT %u ms, keep-alive after %u s",
+			  c->ka_ms * 2, c->ka_ms / 1000);
+}
+
+/* @fresh: a new socket, whether or not the option changed. */
+static void keepalive_read(struct channel *c, bool fresh)
+{
+	unsigned int was = c->ka_ms;
+
 	c->ka_ms = c->dev->ops->keepalive(c->dev) * 1000;
 	clock_gettime(CLOCK_MONOTONIC, &c->ka_read);
+	if (fresh || c->ka_ms != was)
+		keepalive_apply(c);
 }
 
 /* Transmission starts: the handshake was the last we heard from the server. */
 void keepalive_start(struct channel *c)
 {
-	keepalive_read(c);
+	keepalive_read(c, true);
 	c->heard = c->ka_read;
 }
 
@@ -97,7 +119,7 @@ int keepalive_tick(struct channel *c)
 	long since_read = chan_ms_since(&c->ka_read), quiet, idle, next;
 
 	if (since_read >= CHAN_KA_REREAD_MS) {
-		keepalive_read(c);
+		keepalive_read(c, false);
 		since_read = 0;
 	}
 	next = CHAN_KA_REREAD_MS - since_read;

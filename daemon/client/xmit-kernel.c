@@ -5,7 +5,6 @@
  * request and fetches the next in one ENBD_IOC_IO.
  */
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
@@ -17,22 +16,10 @@ unsigned int xmit_in_flight(const struct channel *c)
 	return c->busy - c->held;
 }
 
-/* The slot the next fetch will use, with its buffer ready; NULL if none. */
+/* The slot the next fetch will use (its buffer is xmit_init's); NULL if none. */
 static struct slot *slot_peek(struct channel *c)
 {
-	struct slot *s;
-
-	if (c->free_head < 0)
-		return NULL;
-	s = &c->slots[c->free_head];
-	if (!s->buf) {
-		s->buf = malloc(ENBD_MAX_IO_BYTES);
-		if (!s->buf) {
-			log_warn("out of memory for a request buffer");
-			return NULL;
-		}
-	}
-	return s;
+	return c->free_head < 0 ? NULL : &c->slots[c->free_head];
 }
 
 void slot_start(struct slot *s, const struct enbd_request *req)

@@ -31,8 +31,9 @@
  *
  * On a saturated link the window thus shrinks to a few requests however
  * its latency is made up; a server that is slow for its own reasons but
- * serves requests in parallel keeps its latency and grows to CHAN_SLOTS;
- * and a channel that gains from every step grows to CHAN_SLOTS too, each
+ * serves requests in parallel keeps its latency and grows to all its slots
+ * (nslots: what its buffer budget holds);
+ * and a channel that gains from every step grows to all of them too, each
  * step down there being undone by the throughput it costs.  A round in
  * which the window was never filled says nothing about it: it changes
  * nothing, and the next round is compared with none.  An idle spell is no
@@ -50,9 +51,9 @@
  * (FLUSH, TRIM, ...) take as long as the server's work on them, unrelated
  * to the link or their length, and are not timed.
  *
- * A lone channel (the device has one) keeps all CHAN_SLOTS: it has no one
+ * A lone channel (the device has one) keeps all its slots: it has no one
  * to leave requests to, and where throughput grows slower than the window
- * the climb settles below CHAN_SLOTS and gives some of it up (in a trial in
+ * the climb settles below them and gives some of it up (in a trial in
  * the test VM, 4 KiB random reads settled at a window of 4 to 8 with 15 %
  * fewer IOPS than at 64).
  *
@@ -72,7 +73,7 @@
 
 #define WIN_MIN		2	/* never fewer: one request's reply overlaps the next request */
 #define WIN_INIT	8	/* new connection: low enough that a slow link hoards little
-				 * before it has learnt, and a few rounds from CHAN_SLOTS */
+				 * before it has learnt, and a few rounds from all slots */
 #define WIN_ROUND_MIN	8	/* completions per round at least: one or two are noise */
 #define WIN_ROUND_MS	200	/* and time: shorter, scheduling noise dominates (TCG VM) */
 #define WIN_GAIN	0.15	/* throughput change that counts for a step of 2x: a slow
@@ -109,7 +110,7 @@ static bool win_adaptive(const struct channel *c)
 /* A new connection may take another path or server: learn it afresh. */
 void win_reset(struct channel *c)
 {
-	c->window = win_adaptive(c) ? WIN_INIT : CHAN_SLOTS;
+	c->window = win_adaptive(c) && WIN_INIT < c->nslots ? WIN_INIT : c->nslots;
 	memset(c->base_us, 0xff, sizeof(c->base_us));
 	c->base_since_us = now_us();
 	win_restart(c);
@@ -171,8 +172,8 @@ static void win_adapt(struct channel *c, uint64_t now)
 		w *= 2;
 	else if (queued > WIN_BETA)
 		w -= w / 2;
-	if (w > CHAN_SLOTS)
-		w = CHAN_SLOTS;
+	if (w > c->nslots)
+		w = c->nslots;
 	if (w < WIN_MIN)
 		w = WIN_MIN;
 	win_set(c, w, tput, queued);

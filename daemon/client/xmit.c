@@ -76,8 +76,8 @@ void xmit_reset(struct channel *c)
 			s->gen++;
 		s->state = SLOT_FREE;
 		s->queued = false;
-		if (i == CHAN_PROBE)
-			continue;
+		if (i >= (int)c->nslots)
+			continue;	/* the probe, or no buffer */
 		s->next_free = c->free_head;
 		c->free_head = i;
 	}
@@ -93,18 +93,33 @@ void xmit_reset(struct channel *c)
 	win_reset(c);
 }
 
+/*
+ * Every buffer transmission uses is allocated here, before the channel
+ * locks its memory: nothing on the request path allocates, so carrying
+ * writeback never waits for reclaim.  The slots are what the budget holds.
+ */
 int xmit_init(struct channel *c)
 {
-	int i;
+	unsigned int mib = c->o->buffer_budget_mib ? c->o->buffer_budget_mib :
+			   CHAN_BUFFER_BUDGET_MIB;
+	unsigned int i;
 
+	c->nslots = (unsigned int)(((uint64_t)mib << 20) / ENBD_MAX_IO_BYTES);
+	if (c->nslots > CHAN_SLOTS)
+		c->nslots = CHAN_SLOTS;
+	if (c->nslots < 2)
+		c->nslots = 2;
 	for (i = 0; i <= CHAN_PROBE; i++)
 		c->slots[i] = (struct slot){ .state = SLOT_FREE, .gen = 1 };
 	c->rxbuf = malloc(CHAN_RXBUF);
 	c->slots[CHAN_PROBE].buf = malloc(CHAN_PROBE_MAX);
-	if (!c->rxbuf || !c->slots[CHAN_PROBE].buf) {
-		xmit_free(c);
-		return -1;
-	}
+	for (i = 0; i < c->nslots; i++)
+		c->slots[i].buf = malloc(ENBD_MAX_IO_BYTES);
+	for (i = 0; i <= CHAN_PROBE; i++)
+		if (!c->rxbuf || (!c->slots[i].buf && (i < c->nslots || i == CHAN_PROBE))) {
+			xmit_free(c);
+			return -1;
+		}
 	xmit_reset(c);
 	return 0;
 }

@@ -2,9 +2,11 @@
 /*
  * File or block device backend.  One descriptor shared by all connections
  * (positioned I/O only), so the page cache is shared and fdatasync() covers
- * every connection's writes.  Trim punches holes; write-zeroes punches
- * holes or uses FALLOC_FL_ZERO_RANGE as the client allows, and falls back
- * to writing zeroes; block status uses SEEK_DATA / SEEK_HOLE.
+ * every connection's writes.  Trim punches holes in files and discards
+ * (BLKDISCARD) on block devices; write-zeroes punches holes or uses
+ * FALLOC_FL_ZERO_RANGE as the client allows, and falls back to writing
+ * zeroes unless the client asked for a fast zero; block status uses
+ * SEEK_DATA / SEEK_HOLE.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,12 +22,23 @@
 
 #include "backend.h"
 
+/*
+ * fallocate() on a block device: zero without unmapping and without the
+ * kernel's fallback of writing zeroes (Linux 6.17; older kernels refuse it).
+ */
+#ifndef FALLOC_FL_WRITE_ZEROES
+#define FALLOC_FL_WRITE_ZEROES	0x80
+#endif
+
 struct file_backend {
 	struct backend b;
 	int fd;
 	bool is_blockdev;
+	unsigned int sector_size;	/* block devices: logical block size */
 	bool no_punch;		/* fallocate(PUNCH_HOLE) unsupported */
 	bool no_zero_range;	/* fallocate(ZERO_RANGE) unsupported */
+	bool no_write_zeroes;	/* fallocate(WRITE_ZEROES) unsupported */
+	bool no_discard;	/* BLKDISCARD unsupported */
 	bool no_seek_data;	/* SEEK_DATA unsupported */
 	bool no_nowait;		/* preadv2(RWF_NOWAIT) unsupported */
 };
@@ -142,14 +155,16 @@ static int file_flush(struct backend *b)
 /* fallocate with @mode, remembering which modes the file system lacks. */
 static int file_fallocate(struct file_backend *f, int mode, uint64_t len, uint64_t off)
 {
-	bool *unsupported = mode & FALLOC_FL_PUNCH_HOLE ? &f->no_punch : &f->no_zero_range;
-
+	bool *unsupported = mode & FALLOC_FL_PUNCH_HOLE ? &f->no_punch :
+			    mode & FALLOC_FL_WRITE_ZEROES ? &f->no_write_zeroes : &f->no_zero_range;
 	int rc = 0;
 
 	if (__atomic_load_n(unsupported, __ATOMIC_RELAXED))
 		return -EOPNOTSUPP;
 	backend_wait_begin();
-	while (fallocate(f->fd, mode | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) < 0) {
+	if (!(mode & FALLOC_FL_WRITE_ZEROES))	/* which refuses KEEP_SIZE */
+		mode |= FALLOC_FL_KEEP_SIZE;
+	while (fallocate(f->fd, mode, (off_t)off, (off_t)len) < 0) {
 		if (errno == EINTR)
 			continue;
 		if (errno == EOPNOTSUPP || errno == ENOSYS) {
@@ -166,13 +181,38 @@ static int file_fallocate(struct file_backend *f, int mode, uint64_t len, uint64
 	return rc;
 }
 
+/* Discard the whole logical blocks of [off, off + len) on a block device. */
+static int file_discard(struct file_backend *f, uint64_t len, uint64_t off)
+{
+	uint64_t mask = f->sector_size - 1;
+	uint64_t start = (off + mask) & ~mask, end = (off + len) & ~mask;
+	uint64_t range[2] = { start, end - start };
+	int rc;
+
+	if (end <= start || __atomic_load_n(&f->no_discard, __ATOMIC_RELAXED))
+		return 0;
+	backend_wait_begin();
+	rc = ioctl(f->fd, BLKDISCARD, range) < 0 ? -errno : 0;
+	backend_wait_end();
+	if (rc == -EOPNOTSUPP || rc == -ENOTTY) {
+		__atomic_store_n(&f->no_discard, true, __ATOMIC_RELAXED);
+		rc = 0;
+	}
+	return rc;
+}
+
 static int file_trim(struct backend *b, uint64_t len, uint64_t off, bool fua)
 {
 	struct file_backend *f = to_file(b);
-	int rc = file_fallocate(f, FALLOC_FL_PUNCH_HOLE, len, off);
+	int rc;
 
-	if (rc == -EOPNOTSUPP)
-		return 0;		/* trim is advisory */
+	if (f->is_blockdev) {
+		rc = file_discard(f, len, off);
+	} else {
+		rc = file_fallocate(f, FALLOC_FL_PUNCH_HOLE, len, off);
+		if (rc == -EOPNOTSUPP)
+			rc = 0;		/* trim is advisory */
+	}
 	if (rc == 0 && fua)
 		rc = file_sync(f);
 	return rc;
@@ -194,16 +234,27 @@ static int file_write_zero_buffer(struct file_backend *f, uint64_t len, uint64_t
 	return 0;
 }
 
+/*
+ * Zero [off, off + len) the quickest way the client allows.  With ZERO_FAST
+ * only what cannot end in writing zeroes is tried: on a file, punching a
+ * hole or FALLOC_FL_ZERO_RANGE; on a block device, fallocate(PUNCH_HOLE),
+ * which the kernel does without its fallback of writing zeroes, or
+ * FALLOC_FL_WRITE_ZEROES, while ZERO_RANGE and BLKZEROOUT there write
+ * zeroes when the device cannot zero by itself.
+ */
 static int file_zero(struct backend *b, uint64_t len, uint64_t off, unsigned int flags, bool fua)
 {
 	struct file_backend *f = to_file(b);
+	bool fast = flags & ZERO_FAST;
 	int rc = -EOPNOTSUPP;
 
 	if (flags & ZERO_MAY_TRIM)
 		rc = file_fallocate(f, FALLOC_FL_PUNCH_HOLE, len, off);
-	if (rc == -EOPNOTSUPP)
+	if (rc == -EOPNOTSUPP && f->is_blockdev && fast)
+		rc = file_fallocate(f, FALLOC_FL_WRITE_ZEROES, len, off);
+	if (rc == -EOPNOTSUPP && !(f->is_blockdev && fast))
 		rc = file_fallocate(f, FALLOC_FL_ZERO_RANGE, len, off);
-	if (rc == -EOPNOTSUPP && f->is_blockdev) {
+	if (rc == -EOPNOTSUPP && f->is_blockdev && !fast) {
 		uint64_t range[2] = { off, len };
 
 		backend_wait_begin();
@@ -213,7 +264,7 @@ static int file_zero(struct backend *b, uint64_t len, uint64_t off, unsigned int
 			rc = -EOPNOTSUPP;
 	}
 	if (rc == -EOPNOTSUPP) {
-		if (flags & ZERO_FAST)
+		if (fast)
 			return -ENOTSUP;
 		rc = file_write_zero_buffer(f, len, off);
 	}
@@ -297,7 +348,7 @@ struct backend *file_backend_open(const char *path, bool readonly, char *why, si
 	struct file_backend *f;
 	struct stat st;
 	uint64_t size;
-	int fd;
+	int fd, ssz;
 
 	fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 	if (fd < 0) {
@@ -332,6 +383,9 @@ struct backend *file_backend_open(const char *path, bool readonly, char *why, si
 	f->b.can_trim = true;
 	f->fd = fd;
 	f->is_blockdev = S_ISBLK(st.st_mode);
+	f->sector_size = 512;
+	if (f->is_blockdev && ioctl(fd, BLKSSZGET, &ssz) == 0 && ssz > 0 && !(ssz & (ssz - 1)))
+		f->sector_size = (unsigned int)ssz;
 	return &f->b;
 fail:
 	close(fd);

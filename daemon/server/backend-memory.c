@@ -3,7 +3,8 @@
  * Sparse in-RAM backend.  Data lives in 4 KiB pages hung off a radix tree
  * (512-way nodes), so an export may be as large as 2^63-1 bytes while
  * only the pages written to take memory.  Pages never written, trimmed or
- * zeroed (without NO_HOLE) are holes and read as zeroes.
+ * zeroed (without NO_HOLE) are holes and read as zeroes; no request but a
+ * WRITE allocates.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -154,44 +155,39 @@ static int memory_pwrite(struct backend *b, const void *buf, uint32_t len, uint6
 	return rc;
 }
 
+/*
+ * Zero [off, off + len): only pages already allocated are touched, so a
+ * request costs no memory however large its range (a hole reads as
+ * zeroes already).  Without NO_HOLE whole pages are freed; with it they
+ * stay allocated and are cleared, and holes stay holes: RAM cannot be
+ * reserved without using it, so "allocated" here means "written since it
+ * was last trimmed", and a later write may still fail with ENOSPC when
+ * the host runs out of memory, as any write to a memory disk may.
+ */
 static int memory_zero(struct backend *b, uint64_t len, uint64_t off, unsigned int flags,
 		       bool fua)
 {
 	struct memory_backend *m = to_mem(b);
-	uint64_t end = off + len, idx, poff, plen;
-	int rc = 0;
+	uint64_t end = off + len, idx;
+	uint64_t first = off >> PAGE_SHIFT, last = (end - 1) >> PAGE_SHIFT;
 
 	(void)fua;
 	pthread_rwlock_wrlock(&m->lock);
-	if (flags & ZERO_MAY_TRIM) {
-		/* Visit only allocated pages: the range may span terabytes. */
-		uint64_t first = off >> PAGE_SHIFT, last = (end - 1) >> PAGE_SHIFT;
+	/* Visit only allocated pages: the range may span terabytes. */
+	while (first <= last && next_page(m->root, m->levels - 1, 0, first, &idx) &&
+	       idx <= last) {
+		uint64_t ps = idx << PAGE_SHIFT;
+		uint64_t from = ps > off ? ps : off;
+		uint64_t to = ps + PAGE_SIZE < end ? ps + PAGE_SIZE : end;
 
-		while (first <= last && next_page(m->root, m->levels - 1, 0, first, &idx) &&
-		       idx <= last) {
-			uint64_t ps = idx << PAGE_SHIFT;
-			uint64_t from = ps > off ? ps : off;
-			uint64_t to = ps + PAGE_SIZE < end ? ps + PAGE_SIZE : end;
-
-			if (from == ps && to == ps + PAGE_SIZE)
-				page_free(m, idx);
-			else
-				memset(page_get(m, idx, false) + (from - ps), 0, to - from);
-			first = idx + 1;
-		}
-	} else {
-		for_each_piece(off, len, idx, poff, plen) {
-			char *page = page_get(m, idx, true);
-
-			if (!page) {
-				rc = -ENOSPC;
-				break;
-			}
-			memset(page + poff, 0, plen);
-		}
+		if ((flags & ZERO_MAY_TRIM) && from == ps && to == ps + PAGE_SIZE)
+			page_free(m, idx);
+		else
+			memset(page_get(m, idx, false) + (from - ps), 0, to - from);
+		first = idx + 1;
 	}
 	pthread_rwlock_unlock(&m->lock);
-	return rc;
+	return 0;
 }
 
 static int memory_trim(struct backend *b, uint64_t len, uint64_t off, bool fua)

@@ -2,7 +2,7 @@
 
 SERVER_CORE_OBJS := $(addprefix $(BUILD)/daemon/server/, \
 	backend.o backend-file.o backend-memory.o backend-raid.o \
-	export.o acl.o conn.o handshake.o transmission.o)
+	export.o acl.o conn.o handshake.o transmission.o buffer.o request.o reply.o command.o)
 SERVER_OBJS := $(SERVER_CORE_OBJS) $(BUILD)/daemon/server/main.o $(BUILD)/daemon/server/clients.o
 
 PROGRAMS += $(BUILD)/enbd-server
@@ -13,7 +13,8 @@ $(BUILD)/enbd-server: $(SERVER_OBJS) $(LIB_OBJS)
 # libFuzzer target for the handshake and request parsing: needs clang, so it
 # is not part of 'all'.  daemon/server/fuzz/run-fuzz.sh builds and runs it.
 FUZZ_CC ?= clang
-FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	-fno-omit-frame-pointer
 SERVER_FUZZ_SRCS := $(patsubst $(BUILD)/%.o,%.c,$(SERVER_CORE_OBJS)) \
 	lib/nbd-proto.c lib/log.c lib/sock.c daemon/server/fuzz/fuzz-server.c
 

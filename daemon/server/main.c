@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buffer.h"
 #include "clients.h"
 #include "log.h"
 #include "nbd-proto.h"
@@ -62,6 +63,8 @@ static const char usage_text[] =
 "      --description TEXT   describe every export to clients (LIST, INFO)\n"
 "      --export-description NAME=TEXT\n"
 "                           describe export NAME (repeatable)\n"
+"      --memory-budget SIZE request buffers of all connections together\n"
+"                           (default 256M, at least 32M)\n"
 "      --port-file FILE     write the port listened on to FILE\n"
 "      --splice             zero-copy reads from files (less CPU, more blocking)\n"
 "  -v, --verbose            more log lines (repeat for more)\n"
@@ -119,7 +122,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 {
 	enum { OPT_LINEAR = 256, OPT_STRIPE, OPT_ALLOW, OPT_DENY, OPT_MAXCONN,
 	       OPT_MAXCONN_ADDR, OPT_HANDSHAKE_TIMEOUT, OPT_DESC, OPT_EXPORT_DESC,
-	       OPT_PORTFILE, OPT_SPLICE };
+	       OPT_PORTFILE, OPT_SPLICE, OPT_BUDGET };
 	static const struct option longopts[] = {
 		{ "port", required_argument, NULL, 'p' },
 		{ "address", required_argument, NULL, 'a' },
@@ -139,11 +142,13 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{ "export-description", required_argument, NULL, OPT_EXPORT_DESC },
 		{ "port-file", required_argument, NULL, OPT_PORTFILE },
 		{ "splice", no_argument, NULL, OPT_SPLICE },
+		{ "memory-budget", required_argument, NULL, OPT_BUDGET },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	uint64_t budget;
 	int ch;
 
 	o->port = DEFAULT_PORT;
@@ -190,6 +195,11 @@ static void parse_options(int argc, char **argv, struct options *o)
 			break;
 		case OPT_PORTFILE: o->port_file = optarg; break;
 		case OPT_SPLICE: o->splice = true; break;
+		case OPT_BUDGET:
+			if (parse_size(optarg, &budget) < 0 || budget < BUFFER_BUDGET_MIN)
+				usage_error("bad --memory-budget \"%s\": a size of at least 32M", optarg);
+			buffer_budget_set(budget);
+			break;
 		case 'v': o->verbosity++; break;
 		case 'q': o->verbosity--; break;
 		case 'h': fputs(usage_text, stdout); exit(0);

@@ -4,6 +4,8 @@
 #                          SERVER_PID, SERVER_LOG (several may run at once)
 #   stop_server [PID]      SIGTERM, wait, fail on a bad exit or sanitizer report
 #   py ARGS / nbdsh_run    Python (server_raw.py, libnbd) and nbdsh scripts
+#   server_hwm_kib [PID]   the server's peak resident memory (VmHWM), KiB
+#   loop_attach FILE       a loop device over FILE (LOOP, LOOP_NAME), detached on exit
 # and from lib.sh: fail, skip, need, wait_until, $T (scratch directory),
 # ENBD_BUILD (build, or build-san for the ASan/UBSan binaries).
 
@@ -84,4 +86,35 @@ nbdsh_run() {
 	need nbdsh
 	script=$(cat)
 	nbdsh --base-allocation -u "$1" -c "$script"
+}
+
+# server_hwm_kib [PID]: the server's peak resident memory (VmHWM), in KiB.
+server_hwm_kib() {
+	awk '/^VmHWM:/ { print $2 }' "/proc/${1:-$SERVER_PID}/status"
+}
+
+# loop_attach FILE: attach FILE to a free loop device, set LOOP (and
+# LOOP_NAME, e.g. loop3); skips the test where loop devices cannot be
+# used.  Every device attached is detached on exit.
+LOOPS=""
+loop_attach() {
+	command -v losetup >/dev/null 2>&1 || skip "losetup is not installed"
+	LOOP=$(losetup -f --show "$1" 2>/dev/null) || skip "cannot attach a loop device here"
+	LOOP_NAME=$(basename "$LOOP")
+	LOOPS="$LOOPS $LOOP"
+	trap _loop_cleanup EXIT
+}
+_loop_cleanup() {
+	rc=$?
+	set +e
+	for l in $LOOPS; do
+		losetup -d "$l" 2>/dev/null
+	done
+	(exit $rc)
+	_lib_cleanup
+}
+
+# loop_discards: discard requests the device $LOOP_NAME completed.
+loop_discards() {
+	awk '{ print $12 }' "/sys/block/$LOOP_NAME/stat"
 }

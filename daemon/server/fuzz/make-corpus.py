@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 """Write the seed corpus for fuzz-server.c into corpus/ (next to this file):
-whole client sessions, well-formed and not.  Re-run after protocol changes."""
+whole client sessions, well-formed and not, each after the header that
+picks threads, peer address and access list (see fuzz-server.c).  Re-run
+after protocol changes."""
 import os
 import struct
 
@@ -26,6 +28,12 @@ def req(cmd, off=0, length=0, flags=0, cookie=1, payload=b""):
     return struct.pack(">IHHQQI", REQ, flags, cmd, cookie, off, length) + payload
 
 
+def header(threads=0, peer=b"\x7f\0\0\1", ipv6=False, acl=b"", deny=False):
+    """threads: 0-3 for 1, 2, 4, 16; acl: the input's --allow specs, else the fixed list."""
+    cfg = threads | (4 if acl else 0) | (8 if deny else 0)
+    return bytes([cfg, 1 if ipv6 else 0]) + peer.ljust(16, b"\0") + bytes([len(acl)]) + acl
+
+
 FLAGS = struct.pack(">I", 3)
 ALL_CMDS = (req(1, 100, 16, payload=b"0123456789abcdef") + req(0, 96, 32) +
             req(1, 4096, 8, flags=1, payload=b"fuafuafu") + req(3) + req(4, 0, 8192) +
@@ -33,7 +41,7 @@ ALL_CMDS = (req(1, 100, 16, payload=b"0123456789abcdef") + req(0, 96, 32) +
             req(7, 0, 1 << 20) + req(7, 0, 1 << 20, flags=8) + req(0, 0, 512, flags=4) +
             req(2))
 
-seeds = {
+sessions = {
     "structured-all": FLAGS + opt(8) + meta(10) + go(infos=(0, 1, 2, 3)) + ALL_CMDS,
     "simple-all": FLAGS + go() + ALL_CMDS,
     "export-name": struct.pack(">I", 1) + opt(1) + req(1, 0, 4, payload=b"abcd") + req(0, 0, 4),
@@ -50,6 +58,24 @@ seeds = {
     "big-write": FLAGS + go() + req(1, 0, 4096, payload=bytes(range(256)) * 16) +
     req(0, 0, 4096),
 }
+seeds = {name: header() + data for name, data in sessions.items()}
+FILE_SESSION = FLAGS + opt(8) + meta(10, b"file") + go(b"file") + ALL_CMDS
+STRIPE_SESSION = (FLAGS + opt(8) + meta(10, b"stripe") + go(b"stripe") +
+                  req(1, 4000, 200, payload=bytes(range(200))) + req(0, 3990, 300) +
+                  req(6, 8000, 9000, flags=2) + req(4, 0, 20000) + req(7, 0, 1 << 19) +
+                  req(6, 0, 4096, flags=18) + req(3) + req(2))
+seeds.update({
+    "file-all": header() + FILE_SESSION,
+    "file-threads": header(threads=3) + FILE_SESSION,
+    "stripe-threads": header(threads=2) + STRIPE_SESSION,
+    "memory-threads": header(threads=1) + sessions["structured-all"],
+    "acl-refused-v6": header(ipv6=True, peer=bytes(15) + b"\2") + FLAGS + opt(3) + go(),
+    "acl-input-allows": header(ipv6=True, peer=b"\x20\x01\x0d\xb8" + bytes(12),
+                               acl=b"10.0.0.0/8,2001:db8::/32,::ffff:1.2.3.4/128,bad/99") +
+    FLAGS + go() + req(0, 0, 512),
+    "acl-mapped-v4-deny": header(ipv6=True, peer=bytes(10) + b"\xff\xff\x0a\0\0\1",
+                                 acl=b"10.1.0.0/16", deny=True) + FLAGS + go() + req(2),
+})
 
 d = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
 os.makedirs(d, exist_ok=True)

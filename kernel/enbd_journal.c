@@ -103,24 +103,27 @@ static void enbd_decay_latency_locked(struct enbd_device *dev)
 /*
  * How long (ms) a channel may stay silent while it holds claims and a
  * sibling completes: ENBD_SUSPECT_FACTOR times the recent 99th percentile
- * completion latency (the upper bound of its histogram bucket, or 0 when
+ * completion latency (interpolated within its histogram bucket; 0 when
  * nothing completed lately: *@p99_ms), at least ENBD_SUSPECT_FLOOR_MS.
  */
 u32 enbd_suspect_threshold_ms(struct enbd_device *dev, u32 *p99_ms)
 {
-	u64 total = 0, seen = 0;
+	u64 total = 0, seen = 0, rank;
 	unsigned int b;
-	u32 p99 = 0;
+	u32 p99 = 0, low;
 
 	lockdep_assert_held(&dev->lock);
 	for (b = 0; b < ENBD_LAT_BUCKETS; b++)
 		total += dev->lat_hist[b];
+	rank = DIV_ROUND_UP_ULL(total * 99, 100);
 	for (b = 0; total && b < ENBD_LAT_BUCKETS; b++) {
-		seen += dev->lat_hist[b];
-		if (seen * 100 >= total * 99) {
-			p99 = 1u << b;
+		if (seen + dev->lat_hist[b] >= rank) {
+			/* Bucket b holds [low, 2 * low) ms; bucket 0 just 0 ms. */
+			low = b ? 1u << (b - 1) : 0;
+			p99 = low + div64_u64((u64)low * (rank - seen), dev->lat_hist[b]);
 			break;
 		}
+		seen += dev->lat_hist[b];
 	}
 	if (p99_ms)
 		*p99_ms = p99;

@@ -171,18 +171,19 @@ struct enbd_device {
 	int last_error;			/* last error completed, as -errno */
 	u32 lat_hist[ENBD_LAT_BUCKETS];	/* recent completion latencies
 					 * (claim to completion), halved
-					 * once a second */
-	unsigned long lat_decayed_at;	/* jiffies of the last halving */
+					 * by each aging pass */
+	unsigned long aged_at;		/* jiffies of the last aging pass */
 	u64 nr_suspects_dropped;	/* suspicions ended by the channel
 					 * letting go or stalling */
 	struct enbd_channel channels[ENBD_MAX_CHANNELS];
 	struct enbd_channel *last_channel;	/* most recently active */
 
 	wait_queue_head_t fetch_wait;	/* channels waiting for a request */
-	struct delayed_work age_work;	/* ages the journal while the device
-					 * is open: every ENBD_CHECK_FAST_MS
-					 * while requests are claimed, else
-					 * once a second */
+	struct delayed_work age_work;	/* ages the journal once a second
+					 * while the device is open, and looks
+					 * for suspects every
+					 * ENBD_CHECK_FAST_MS while requests
+					 * are claimed */
 	struct work_struct scan_work;	/* reads the partition table after
 					 * CONFIGURE: a daemon must serve it */
 };

@@ -15,8 +15,7 @@
  * still send a good one, rolls it back if not, and fails it if aborted.
  * Whatever puts work on the queue wakes the fetchers.
  *
- * Aging (enbd_age_requests, every ENBD_CHECK_FAST_MS while requests are
- * claimed, else once a second): a claim older than the aging time
+ * Aging (enbd_age_requests, once a second): a claim older than the aging time
  * (ENBD_SLOW_AGING_FACTOR times that for flushes, trims and write-zeroes)
  * marks its channel stalled; so does fetching nothing for the aging time
  * while the request at the head of the queue waited that long (a daemon
@@ -87,17 +86,14 @@ static void enbd_note_latency_locked(struct enbd_device *dev, unsigned long clai
 	dev->lat_hist[min_t(unsigned int, fls(ms), ENBD_LAT_BUCKETS - 1)]++;
 }
 
-/* Halve the latency histogram once a second, so that it shows recent ones. */
+/* Halve the latency histogram (once a second), so that it shows recent ones. */
 static void enbd_decay_latency_locked(struct enbd_device *dev)
 {
 	unsigned int b;
 
 	lockdep_assert_held(&dev->lock);
-	if (time_before(jiffies, dev->lat_decayed_at + HZ))
-		return;
 	for (b = 0; b < ENBD_LAT_BUCKETS; b++)
 		dev->lat_hist[b] /= 2;
-	dev->lat_decayed_at = jiffies;
 }
 
 /*
@@ -779,21 +775,16 @@ static bool enbd_suspect_locked(struct enbd_device *dev)
 }
 
 /*
- * Age the journal and look for suspects: see the comment at the top.  Runs
- * from the device's age_work while the device is open; returns the delay
- * (jiffies) until the next run.
+ * Age the claims: see the comment at the top.  Returns true if a channel
+ * stalled or a request was requeued.
  */
-unsigned long enbd_age_requests(struct enbd_device *dev)
+static bool enbd_age_claims_locked(struct enbd_device *dev, unsigned long aging,
+				   struct list_head *failed)
 {
-	unsigned long delay;
-	unsigned long aging;
 	struct enbd_cmd *cmd, *next;
-	LIST_HEAD(failed);
 	bool wake = false;
 
-	spin_lock(&dev->lock);
-	aging = dev->aging_ms ? msecs_to_jiffies(dev->aging_ms) :
-		READ_ONCE(enbd_aging) * HZ;
+	lockdep_assert_held(&dev->lock);
 	list_for_each_entry_safe(cmd, next, &dev->journal, link) {
 		struct enbd_channel *ch = cmd->owner;
 
@@ -809,13 +800,36 @@ unsigned long enbd_age_requests(struct enbd_device *dev)
 			wake = true;	/* its daemon waits for POLLPRI */
 		}
 		if (req_op(cmd->rq) == REQ_OP_READ)
-			wake |= enbd_resubmit_locked(dev, cmd, &failed);
+			wake |= enbd_resubmit_locked(dev, cmd, failed);
 	}
-	wake |= enbd_stall_idle_locked(dev, aging);
-	wake |= enbd_fail_wedged_locked(dev, &failed);
+	return wake;
+}
+
+/*
+ * Age the journal and look for suspects: see the comment at the top.  Runs
+ * from the device's age_work while the device is open; returns the delay
+ * (jiffies) until the next run.  Aging, the outage policy and the latency
+ * histogram keep to once a second; only suspicion is checked faster.
+ */
+unsigned long enbd_age_requests(struct enbd_device *dev)
+{
+	unsigned long aging, delay;
+	LIST_HEAD(failed);
+	bool wake = false;
+
+	spin_lock(&dev->lock);
+	/* Also when aged_at was never set: it need not lie behind. */
+	if (!time_in_range(jiffies, dev->aged_at, dev->aged_at + HZ - 1)) {
+		dev->aged_at = jiffies;
+		aging = dev->aging_ms ? msecs_to_jiffies(dev->aging_ms) :
+			READ_ONCE(enbd_aging) * HZ;
+		wake |= enbd_age_claims_locked(dev, aging, &failed);
+		wake |= enbd_stall_idle_locked(dev, aging);
+		wake |= enbd_fail_wedged_locked(dev, &failed);
+		enbd_decay_latency_locked(dev);
+		enbd_check_outage_locked(dev, &failed);
+	}
 	wake |= enbd_suspect_locked(dev);
-	enbd_decay_latency_locked(dev);
-	enbd_check_outage_locked(dev, &failed);
 	delay = dev->nr_claimed ? msecs_to_jiffies(ENBD_CHECK_FAST_MS) : HZ;
 	spin_unlock(&dev->lock);
 	enbd_settle(dev, &failed, wake);

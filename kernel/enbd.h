@@ -24,6 +24,19 @@
 
 #define ENBD_QUEUE_DEPTH	128	/* requests per device in the kernel */
 
+/*
+ * Suspicion from siblings (enbd_journal.c): a channel silent for
+ * ENBD_SUSPECT_FACTOR times the device's recent 99th percentile completion
+ * latency, never less than ENBD_SUSPECT_FLOOR_MS, while a sibling completes
+ * requests, is asked to probe its server.  Checked every
+ * ENBD_CHECK_FAST_MS while requests are claimed, else once a second.
+ */
+#define ENBD_SUSPECT_FACTOR	4
+#define ENBD_SUSPECT_FLOOR_MS	500
+#define ENBD_CHECK_FAST_MS	250
+#define ENBD_LAT_BUCKETS	16	/* bucket b: latencies below 2^b ms;
+					 * the last one takes everything longer */
+
 extern unsigned int enbd_ndevs;
 extern unsigned int enbd_keepalive;
 extern unsigned int enbd_readahead_kb;
@@ -79,6 +92,13 @@ struct enbd_channel {
 	pid_t last_pid;			/* tgid of the previous attacher */
 	unsigned int attaches;		/* times the slot was attached */
 	unsigned long last_active;	/* jiffies of the last fetch/complete */
+	unsigned long last_completed;	/* jiffies of its last completion */
+	unsigned long last_heard;	/* jiffies of its last completion or
+					 * answered keep-alive: sign of life */
+	bool suspect;			/* silent while a sibling completes:
+					 * asked to probe its server */
+	bool probe_asked;		/* suspect, and its daemon has not yet
+					 * said it probes (POLLRDBAND) */
 	u64 requested;			/* requests claimed */
 	u64 despatched;			/* requests completed successfully */
 	u64 errored;			/* requests completed with an error */
@@ -87,6 +107,8 @@ struct enbd_channel {
 	u64 discarded;			/* late or doubled completions */
 	u64 resubmitted;		/* claims rolled back for another try */
 	u64 keepalives;			/* keep-alives answered (daemon says) */
+	u64 suspected;			/* times it became suspect */
+	u64 cleared;			/* suspicions ended by a sign of life */
 	u64 reconnects;			/* re-attached by the same daemon */
 	u64 restarts;			/* re-attached by a new daemon */
 };
@@ -147,12 +169,21 @@ struct enbd_device {
 	bool failing;			/* outage policy says fail I/O */
 	u64 nr_bad_token;		/* attaches refused for a wrong token */
 	int last_error;			/* last error completed, as -errno */
+	u32 lat_hist[ENBD_LAT_BUCKETS];	/* recent completion latencies
+					 * (claim to completion), halved
+					 * by each aging pass */
+	unsigned long aged_at;		/* jiffies of the last aging pass */
+	u64 nr_suspects_dropped;	/* suspicions ended by the channel
+					 * letting go or stalling */
 	struct enbd_channel channels[ENBD_MAX_CHANNELS];
 	struct enbd_channel *last_channel;	/* most recently active */
 
 	wait_queue_head_t fetch_wait;	/* channels waiting for a request */
 	struct delayed_work age_work;	/* ages the journal once a second
-					 * while the device is open */
+					 * while the device is open, and looks
+					 * for suspects every
+					 * ENBD_CHECK_FAST_MS while requests
+					 * are claimed */
 	struct work_struct scan_work;	/* reads the partition table after
 					 * CONFIGURE: a daemon must serve it */
 };
@@ -171,7 +202,9 @@ int enbd_complete(struct enbd_channel *ch, struct file *file,
 		  struct enbd_io *io);
 void enbd_release_channel(struct enbd_channel *ch, struct file *file);
 void enbd_abort_all(struct enbd_device *dev);
-void enbd_age_requests(struct enbd_device *dev);
+unsigned long enbd_age_requests(struct enbd_device *dev);
+u32 enbd_suspect_threshold_ms(struct enbd_device *dev, u32 *p99_ms);
+int enbd_channel_event(struct enbd_channel *ch, struct file *file, u32 event);
 void enbd_check_outage(struct enbd_device *dev);
 void enbd_note_attach(struct enbd_channel *ch);
 bool enbd_channel_usable(struct enbd_channel *ch, struct file *file);

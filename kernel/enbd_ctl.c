@@ -399,17 +399,11 @@ static long enbd_ioctl_event(struct file *file, struct enbd_event __user *uarg)
 	ret = enbd_copy_arg(&arg, uarg, sizeof(arg));
 	if (ret)
 		return ret;
-	if (arg.flags || arg.reserved || arg.event != ENBD_EVENT_KEEPALIVE)
+	if (arg.flags || arg.reserved || !arg.event || arg.event > ENBD_EVENT_MAX)
 		return -EINVAL;
 	if (!ch)
 		return -ENOTCONN;
-	spin_lock(&ch->dev->lock);
-	if (enbd_channel_usable(ch, file))
-		ch->keepalives++;
-	else
-		ret = -ESHUTDOWN;
-	spin_unlock(&ch->dev->lock);
-	return ret;
+	return enbd_channel_event(ch, file, arg.event);
 }
 
 static long enbd_ctl_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
@@ -458,6 +452,8 @@ static __poll_t enbd_ctl_poll(struct file *file, poll_table *wait)
 		mask = EPOLLPRI;
 	else if (!list_empty(&dev->queue))
 		mask = EPOLLIN | EPOLLRDNORM;
+	if (ch->probe_asked)		/* suspect: probe the server */
+		mask |= EPOLLRDBAND;
 	spin_unlock(&dev->lock);
 	return mask;
 }

@@ -31,6 +31,21 @@
  * only once the writes it covers have completed, and a write completes only
  * through the one claim that carried it.
  *
+ * Suspicion from siblings (enbd_suspect_locked, every ENBD_CHECK_FAST_MS
+ * while requests are claimed): a dead link among live ones would otherwise
+ * hold its requests for the aging time or two keep-alive intervals.  The
+ * device keeps a histogram of recent completion latencies (claim to
+ * completion, halved once a second).  A live channel that holds a READ or
+ * WRITE claim and showed no life (no completion, no answered keep-alive)
+ * for ENBD_SUSPECT_FACTOR times their 99th percentile, never less than
+ * ENBD_SUSPECT_FLOOR_MS, while another live channel completed a request
+ * meanwhile, becomes suspect: its daemon is asked (POLLRDBAND) to probe the
+ * server with a short deadline and to drop the connection if unanswered.
+ * The kernel moves nothing on a suspicion: a merely slow channel answers
+ * and is left alone; a dead one detaches, which hands its claims back as
+ * any detach does.  Flushes, trims and write-zeroes may rightly take long
+ * and do not count.  Any sign of life ends a suspicion.
+ *
  * Aging is bounded twice.  A request whose claims outlived the aging time
  * ENBD_MAX_AGED_CLAIMS times fails instead of going back to the queue: it
  * would only reset connection after connection.  And with ENBD_OUTAGE_FAIL a
@@ -60,6 +75,78 @@ static bool enbd_channel_live(struct enbd_channel *ch)
 {
 	lockdep_assert_held(&ch->dev->lock);
 	return ch->file && !ch->ejected && !ch->stalled;
+}
+
+/* Count a completion of a request claimed at @claimed_at in dev->lat_hist. */
+static void enbd_note_latency_locked(struct enbd_device *dev, unsigned long claimed_at)
+{
+	unsigned int ms = jiffies_to_msecs(jiffies - claimed_at);
+
+	lockdep_assert_held(&dev->lock);
+	dev->lat_hist[min_t(unsigned int, fls(ms), ENBD_LAT_BUCKETS - 1)]++;
+}
+
+/* Halve the latency histogram (once a second), so that it shows recent ones. */
+static void enbd_decay_latency_locked(struct enbd_device *dev)
+{
+	unsigned int b;
+
+	lockdep_assert_held(&dev->lock);
+	for (b = 0; b < ENBD_LAT_BUCKETS; b++)
+		dev->lat_hist[b] /= 2;
+}
+
+/*
+ * How long (ms) a channel may stay silent while it holds claims and a
+ * sibling completes: ENBD_SUSPECT_FACTOR times the recent 99th percentile
+ * completion latency (interpolated within its histogram bucket; 0 when
+ * nothing completed lately: *@p99_ms), at least ENBD_SUSPECT_FLOOR_MS.
+ */
+u32 enbd_suspect_threshold_ms(struct enbd_device *dev, u32 *p99_ms)
+{
+	u64 total = 0, seen = 0, rank;
+	unsigned int b;
+	u32 p99 = 0, low;
+
+	lockdep_assert_held(&dev->lock);
+	for (b = 0; b < ENBD_LAT_BUCKETS; b++)
+		total += dev->lat_hist[b];
+	rank = DIV_ROUND_UP_ULL(total * 99, 100);
+	for (b = 0; total && b < ENBD_LAT_BUCKETS; b++) {
+		if (seen + dev->lat_hist[b] >= rank) {
+			/* Bucket b holds [low, 2 * low) ms; bucket 0 just 0 ms. */
+			low = b ? 1u << (b - 1) : 0;
+			p99 = low + div64_u64((u64)low * (rank - seen), dev->lat_hist[b]);
+			break;
+		}
+		seen += dev->lat_hist[b];
+	}
+	if (p99_ms)
+		*p99_ms = p99;
+	return max_t(u32, ENBD_SUSPECT_FACTOR * p99, ENBD_SUSPECT_FLOOR_MS);
+}
+
+/* @ch showed life (a completion, an answered keep-alive): no longer suspect. */
+static void enbd_heard_locked(struct enbd_channel *ch)
+{
+	lockdep_assert_held(&ch->dev->lock);
+	ch->last_heard = jiffies;
+	if (!ch->suspect)
+		return;
+	ch->suspect = false;
+	ch->probe_asked = false;
+	ch->cleared++;
+}
+
+/* @ch lets go or stalls: its suspicion, if any, ends without an answer. */
+static void enbd_drop_suspicion_locked(struct enbd_channel *ch)
+{
+	lockdep_assert_held(&ch->dev->lock);
+	if (!ch->suspect)
+		return;
+	ch->suspect = false;
+	ch->probe_asked = false;
+	ch->dev->nr_suspects_dropped++;
 }
 
 static void enbd_note_outstanding(struct enbd_device *dev)
@@ -433,7 +520,10 @@ int enbd_complete(struct enbd_channel *ch, struct file *file, struct enbd_io *io
 	}
 	/* Ended here even if shut down meanwhile: its data is complete. */
 	enbd_unclaim_locked(dev, cmd);
+	enbd_note_latency_locked(dev, cmd->claimed_at);
 	ch->last_active = jiffies;
+	ch->last_completed = jiffies;
+	enbd_heard_locked(ch);
 	dev->last_channel = ch;
 	if (io->done_error) {
 		ch->errored++;
@@ -518,6 +608,8 @@ void enbd_note_attach(struct enbd_channel *ch)
 	ch->pid = pid;
 	ch->last_pid = pid;
 	ch->last_active = jiffies;
+	ch->last_heard = jiffies;
+	ch->last_completed = jiffies - MAX_JIFFY_OFFSET;	/* nothing yet */
 	ch->dev->outage_since = 0;
 	ch->dev->failing = false;
 }
@@ -588,6 +680,7 @@ static bool enbd_fail_wedged_locked(struct enbd_device *dev, struct list_head *f
 static void enbd_stall_locked(struct enbd_channel *ch, const char *why, unsigned long since)
 {
 	lockdep_assert_held(&ch->dev->lock);
+	enbd_drop_suspicion_locked(ch);
 	ch->stalled = true;
 	ch->stalled_at = jiffies;
 	pr_info_ratelimited("%s: channel %u stalled: %s %u ms\n", ch->dev->disk->disk_name,
@@ -620,20 +713,78 @@ static bool enbd_stall_idle_locked(struct enbd_device *dev, unsigned long aging)
 	return stalled;
 }
 
-/*
- * Age the journal: see the comment at the top.  Runs once a second from
- * the device's age_work while the device is open.
- */
-void enbd_age_requests(struct enbd_device *dev)
+/* A live channel other than @ch that completed a request after @since. */
+static struct enbd_channel *enbd_live_sibling(struct enbd_channel *ch, unsigned long since)
 {
-	unsigned long aging;
+	struct enbd_device *dev = ch->dev;
+	unsigned int i;
+
+	lockdep_assert_held(&dev->lock);
+	for (i = 0; i < ENBD_MAX_CHANNELS; i++) {
+		struct enbd_channel *sib = &dev->channels[i];
+
+		if (sib != ch && enbd_channel_live(sib) && time_after(sib->last_completed, since))
+			return sib;
+	}
+	return NULL;
+}
+
+/*
+ * Suspicion from siblings: see the comment at the top.  Returns true if a
+ * channel became suspect: its daemon waits for POLLRDBAND.
+ */
+static bool enbd_suspect_locked(struct enbd_device *dev)
+{
+	unsigned long oldest[ENBD_MAX_CHANNELS], threshold, quiet_since;
+	struct enbd_channel *ch, *sib;
+	struct enbd_cmd *cmd;
+	bool raised = false;
+	u32 holds = 0;
+	unsigned int i;
+
+	lockdep_assert_held(&dev->lock);
+	threshold = msecs_to_jiffies(enbd_suspect_threshold_ms(dev, NULL));
+	/* The journal is in claim order: the first claim seen is the oldest. */
+	list_for_each_entry(cmd, &dev->journal, link) {
+		i = cmd->owner->index;
+		if (cmd->state != ENBD_CMD_CLAIMED || holds & BIT(i) ||
+		    (req_op(cmd->rq) != REQ_OP_READ && req_op(cmd->rq) != REQ_OP_WRITE))
+			continue;
+		holds |= BIT(i);
+		oldest[i] = cmd->claimed_at;
+	}
+	for (i = 0; i < ENBD_MAX_CHANNELS; i++) {
+		ch = &dev->channels[i];
+		if (!(holds & BIT(i)) || ch->suspect || !enbd_channel_live(ch))
+			continue;
+		quiet_since = time_after(ch->last_heard, oldest[i]) ? ch->last_heard : oldest[i];
+		if (time_before(jiffies, quiet_since + threshold))
+			continue;
+		sib = enbd_live_sibling(ch, quiet_since);
+		if (!sib)
+			continue;
+		ch->suspect = true;
+		ch->probe_asked = true;
+		ch->suspected++;
+		raised = true;
+		pr_info_ratelimited("%s: channel %u suspect: silent for %u ms while channel %u completes: asked to probe\n",
+				    dev->disk->disk_name, ch->index,
+				    jiffies_to_msecs(jiffies - quiet_since), sib->index);
+	}
+	return raised;
+}
+
+/*
+ * Age the claims: see the comment at the top.  Returns true if a channel
+ * stalled or a request was requeued.
+ */
+static bool enbd_age_claims_locked(struct enbd_device *dev, unsigned long aging,
+				   struct list_head *failed)
+{
 	struct enbd_cmd *cmd, *next;
-	LIST_HEAD(failed);
 	bool wake = false;
 
-	spin_lock(&dev->lock);
-	aging = dev->aging_ms ? msecs_to_jiffies(dev->aging_ms) :
-		READ_ONCE(enbd_aging) * HZ;
+	lockdep_assert_held(&dev->lock);
 	list_for_each_entry_safe(cmd, next, &dev->journal, link) {
 		struct enbd_channel *ch = cmd->owner;
 
@@ -649,13 +800,58 @@ void enbd_age_requests(struct enbd_device *dev)
 			wake = true;	/* its daemon waits for POLLPRI */
 		}
 		if (req_op(cmd->rq) == REQ_OP_READ)
-			wake |= enbd_resubmit_locked(dev, cmd, &failed);
+			wake |= enbd_resubmit_locked(dev, cmd, failed);
 	}
-	wake |= enbd_stall_idle_locked(dev, aging);
-	wake |= enbd_fail_wedged_locked(dev, &failed);
-	enbd_check_outage_locked(dev, &failed);
+	return wake;
+}
+
+/*
+ * Age the journal and look for suspects: see the comment at the top.  Runs
+ * from the device's age_work while the device is open; returns the delay
+ * (jiffies) until the next run.  Aging, the outage policy and the latency
+ * histogram keep to once a second; only suspicion is checked faster.
+ */
+unsigned long enbd_age_requests(struct enbd_device *dev)
+{
+	unsigned long aging, delay;
+	LIST_HEAD(failed);
+	bool wake = false;
+
+	spin_lock(&dev->lock);
+	/* Also when aged_at was never set: it need not lie behind. */
+	if (!time_in_range(jiffies, dev->aged_at, dev->aged_at + HZ - 1)) {
+		dev->aged_at = jiffies;
+		aging = dev->aging_ms ? msecs_to_jiffies(dev->aging_ms) :
+			READ_ONCE(enbd_aging) * HZ;
+		wake |= enbd_age_claims_locked(dev, aging, &failed);
+		wake |= enbd_stall_idle_locked(dev, aging);
+		wake |= enbd_fail_wedged_locked(dev, &failed);
+		enbd_decay_latency_locked(dev);
+		enbd_check_outage_locked(dev, &failed);
+	}
+	wake |= enbd_suspect_locked(dev);
+	delay = dev->nr_claimed ? msecs_to_jiffies(ENBD_CHECK_FAST_MS) : HZ;
 	spin_unlock(&dev->lock);
 	enbd_settle(dev, &failed, wake);
+	return delay;
+}
+
+/* What a channel daemon reports with ENBD_IOC_EVENT (checked by the caller). */
+int enbd_channel_event(struct enbd_channel *ch, struct file *file, u32 event)
+{
+	int ret = 0;
+
+	spin_lock(&ch->dev->lock);
+	if (!enbd_channel_usable(ch, file)) {
+		ret = -ESHUTDOWN;
+	} else if (event == ENBD_EVENT_KEEPALIVE) {
+		ch->keepalives++;
+		enbd_heard_locked(ch);
+	} else {
+		ch->probe_asked = false;	/* ENBD_EVENT_PROBING */
+	}
+	spin_unlock(&ch->dev->lock);
+	return ret;
 }
 
 /*
@@ -679,6 +875,7 @@ void enbd_release_channel(struct enbd_channel *ch, struct file *file)
 			enbd_resubmit_locked(dev, cmd, &failed);
 	}
 	/* A FETCHING request of ours finds the slot unbound and rolls back. */
+	enbd_drop_suspicion_locked(ch);
 	ch->file = NULL;
 	ch->ejected = false;
 	ch->stalled = false;

@@ -162,9 +162,8 @@ static void enbd_age_work(struct work_struct *work)
 	struct enbd_device *dev = container_of(to_delayed_work(work),
 					       struct enbd_device, age_work);
 
-	enbd_age_requests(dev);
 	/* Shutdown stops us with cancel_delayed_work_sync(). */
-	schedule_delayed_work(&dev->age_work, HZ);
+	schedule_delayed_work(&dev->age_work, enbd_age_requests(dev));
 }
 
 /*

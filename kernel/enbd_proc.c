@@ -24,6 +24,8 @@ struct enbd_snapshot {
 	unsigned int nr_queued, nr_claimed, max_outstanding;
 	u64 nr_discarded, nr_bad_token, nr_resubmitted, nr_expired, next_seq;
 	u32 aging_ms, outage_policy, outage_ms;
+	u32 suspect_ms, lat_p99_ms;
+	u64 nr_suspects_dropped;
 	unsigned long outage_since;
 	bool failing;
 	int last_error;
@@ -51,6 +53,8 @@ static void enbd_snapshot(struct enbd_device *dev, struct enbd_snapshot *s)
 	s->nr_bad_token = dev->nr_bad_token;
 	s->nr_resubmitted = dev->nr_resubmitted;
 	s->nr_expired = dev->nr_expired;
+	s->suspect_ms = enbd_suspect_threshold_ms(dev, &s->lat_p99_ms);
+	s->nr_suspects_dropped = dev->nr_suspects_dropped;
 	s->aging_ms = dev->aging_ms ? dev->aging_ms : READ_ONCE(enbd_aging) * MSEC_PER_SEC;
 	s->outage_policy = dev->outage_policy;
 	s->outage_ms = dev->outage_ms;
@@ -140,6 +144,8 @@ static void enbd_show_device(struct seq_file *m, unsigned int index,
 	ENBD_SHOW(m, index, "Bytes:", s, bytes);
 	ENBD_SHOW(m, index, "Resubmitted:", s, resubmitted);
 	ENBD_SHOW(m, index, "Keepalives:", s, keepalives);
+	ENBD_SHOW(m, index, "Suspected:", s, suspected);
+	ENBD_SHOW(m, index, "Cleared:", s, cleared);
 	ENBD_SHOW(m, index, "Reconnects:", s, reconnects);
 	ENBD_SHOW(m, index, "Restarts:", s, restarts);
 	seq_printf(m, "[%u] Pids:       ", index);
@@ -149,6 +155,9 @@ static void enbd_show_device(struct seq_file *m, unsigned int index,
 	seq_printf(m, "[%u] Journal:    %llu claims, %llu discarded, %llu resubmitted, %llu expired, %llu bad tokens\n",
 		   index, s->next_seq, s->nr_discarded, s->nr_resubmitted, s->nr_expired,
 		   s->nr_bad_token);
+	seq_printf(m, "[%u] Detector:   suspect after %ums (%u x p99 %ums, floor %ums), %llu suspects dropped\n",
+		   index, s->suspect_ms, ENBD_SUSPECT_FACTOR, s->lat_p99_ms, ENBD_SUSPECT_FLOOR_MS,
+		   s->nr_suspects_dropped);
 }
 
 static void enbd_show_closed(struct seq_file *m, int first, unsigned int last)

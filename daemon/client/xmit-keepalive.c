@@ -19,9 +19,28 @@
  * matching with requests, but it is none of the kernel's, its answer
  * completes nothing (it is reported with ENBD_EVENT_KEEPALIVE) and DRAIN
  * does not wait for it.
+ *
+ * Suspicion from siblings: the kernel reports POLLRDBAND when this channel
+ * has been silent while another channel of the device completed requests
+ * (include/uapi/enbd.h).  The channel then probes at once and gives the
+ * probe CHAN_SUSPECT_PROBE_MS instead of the keep-alive interval: if
+ * nothing at all arrives from the server in that time, the connection is
+ * dead, exactly as after a keep-alive timeout.  Any bytes, a reply to a
+ * request included, still count as life, so a merely slow link (a shaped
+ * NIC, a large reply) is left alone, and so are TCP acknowledgements of
+ * what we sent (TCP_INFO): a 512 KiB write takes 1 s on a 4 Mbit/s link
+ * and nothing comes back meanwhile, yet the link is plainly alive; a dead
+ * one acknowledges nothing.  1 s: with the kernel's threshold of
+ * at least 500 ms and its 250 ms check, a dead link among live ones is
+ * given up about 2 s after its last answer; a live link answers a 4 KiB
+ * read within a round trip and the requests queued ahead of it, and their
+ * replies count as well.
  */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "log.h"
@@ -53,6 +72,7 @@ static void probe_send(struct channel *c)
 /* The probe is answered or abandoned; a late answer is an unknown cookie. */
 void probe_end(struct channel *c)
 {
+	c->probe_urgent = false;
 	probe_slot(c)->state = SLOT_FREE;
 	probe_slot(c)->gen++;
 }
@@ -107,6 +127,44 @@ void keepalive_start(struct channel *c)
 {
 	keepalive_read(c, true);
 	c->heard = c->ka_read;
+	c->probe_urgent = false;
+}
+
+/*
+ * While a probe the kernel asked for is outstanding, the peer's TCP
+ * acknowledging our bytes counts as having heard from the server.
+ */
+static void keepalive_acked(struct channel *c)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	if (getsockopt(c->sock, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 ||
+	    (long)ti.tcpi_last_ack_recv >= chan_ms_since(&c->heard))
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &c->heard);
+	c->heard.tv_sec -= ti.tcpi_last_ack_recv / 1000;
+	c->heard.tv_nsec -= (long)(ti.tcpi_last_ack_recv % 1000) * 1000000;
+	if (c->heard.tv_nsec < 0) {
+		c->heard.tv_sec--;
+		c->heard.tv_nsec += 1000000000;
+	}
+}
+
+/* The kernel suspects this channel (POLLRDBAND): probe now, briefly. */
+void keepalive_suspect(struct channel *c)
+{
+	int rc = c->dev->ops->event(c->dev, ENBD_EVENT_PROBING);
+
+	if (rc)		/* the bit stays: poll() would spin */
+		log_warn("ENBD_IOC_EVENT (probing): %s", strerror(-rc));
+	if (c->probe_urgent)
+		return;
+	log_info("the kernel suspects this channel (silent while another completes): probing the server, %u ms deadline",
+		 CHAN_SUSPECT_PROBE_MS);
+	if (!probe_outstanding(c))
+		probe_send(c);
+	c->probe_urgent = true;
 }
 
 /*
@@ -116,27 +174,31 @@ void keepalive_start(struct channel *c)
  */
 int keepalive_tick(struct channel *c)
 {
-	long since_read = chan_ms_since(&c->ka_read), quiet, idle, next;
+	long since_read = chan_ms_since(&c->ka_read), quiet, idle, next, limit;
 
 	if (since_read >= CHAN_KA_REREAD_MS) {
 		keepalive_read(c, false);
 		since_read = 0;
 	}
 	next = CHAN_KA_REREAD_MS - since_read;
-	if (!c->ka_ms)
+	limit = c->probe_urgent ? CHAN_SUSPECT_PROBE_MS : c->ka_ms;
+	if (!limit)
 		return (int)next;
+	if (c->probe_urgent)
+		keepalive_acked(c);
 	quiet = chan_ms_since(&c->heard);
 	idle = quiet;
 	if (probe_outstanding(c) && chan_ms_since(&c->probe_at) < idle)
 		idle = chan_ms_since(&c->probe_at);
-	if (idle >= c->ka_ms) {
+	if (idle >= limit) {
 		if (probe_outstanding(c)) {
-			log_warn("no answer from the server for %ld.%ld s (keep-alive): dropping the connection",
-				 quiet / 1000, quiet / 100 % 10);
+			log_warn("no answer from the server for %ld.%ld s (%s): dropping the connection",
+				 quiet / 1000, quiet / 100 % 10,
+				 c->probe_urgent ? "probe asked for by the kernel" : "keep-alive");
 			return want(c, XMIT_BROKEN);
 		}
 		probe_send(c);
 		idle = 0;
 	}
-	return (int)(c->ka_ms - idle < next ? c->ka_ms - idle : next);
+	return (int)(limit - idle < next ? limit - idle : next);
 }

@@ -202,7 +202,8 @@ enum xmit_result xmit_run(struct channel *c, bool drain, int timeout_ms)
 				wait = ka_wait;
 		}
 		pfd[0] = (struct pollfd){
-			.fd = devfd, .events = POLLPRI | (xmit_can_fetch(c) ? POLLIN : 0),
+			.fd = devfd, .events = POLLPRI | (drain ? 0 : POLLRDBAND) |
+					       (xmit_can_fetch(c) ? POLLIN : 0),
 		};
 		pfd[1] = (struct pollfd){
 			.fd = c->sock, .events = POLLIN | (output_pending(c) ? POLLOUT : 0),
@@ -226,6 +227,8 @@ enum xmit_result xmit_run(struct channel *c, bool drain, int timeout_ms)
 			xmit_stalled(c);
 			continue;
 		}
+		if (pfd[0].revents & POLLRDBAND)
+			keepalive_suspect(c);
 		if (pfd[1].revents & POLLIN)
 			clock_gettime(CLOCK_MONOTONIC, &c->heard);
 		if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))

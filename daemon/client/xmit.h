@@ -54,6 +54,7 @@ void probe_end(struct channel *c);
 int probe_answered(struct channel *c, uint32_t nbd_err);
 void keepalive_start(struct channel *c);
 int keepalive_tick(struct channel *c);
+void keepalive_suspect(struct channel *c);
 
 /* xmit-window.c */
 void win_round_start(struct channel *c);

@@ -217,8 +217,27 @@ struct enbd_policy {
 	__u64 token;
 };
 
+/*
+ * Suspicion from siblings: a channel none of whose READs or WRITEs has been
+ * completed, and none of whose keep-alives answered, for 4 times the
+ * device's recent 99th percentile completion latency (at least 500 ms),
+ * while it holds such a claim and another channel of the device completed
+ * a request meanwhile, becomes suspect: its control file reports
+ * POLLRDBAND until the daemon answers with ENBD_EVENT_PROBING.  The daemon
+ * should probe its server at once with a short deadline and, with no
+ * answer, drop the connection as after a keep-alive timeout (abortively),
+ * detach and reconnect.  Nothing is resubmitted because of a suspicion; a
+ * completion or ENBD_EVENT_KEEPALIVE from the channel ends it ("Cleared"
+ * in /proc/nbdinfo), a detach or a stall drops it.  POLLRDBAND is only
+ * reported to a poll() that asks for it, so daemons that do not know it
+ * see nothing new.
+ */
+
 /* ENBD_IOC_EVENT: a channel daemon reports what only it can see. */
 #define ENBD_EVENT_KEEPALIVE	1	/* a keep-alive probe was answered */
+#define ENBD_EVENT_PROBING	2	/* it saw POLLRDBAND and is probing:
+					 * the bit is cleared */
+#define ENBD_EVENT_MAX		ENBD_EVENT_PROBING
 struct enbd_event {
 	__u32 size;		/* sizeof(struct enbd_event) */
 	__u32 flags;		/* none defined: must be 0 */

@@ -8,6 +8,9 @@
 . "$ENBD_ROOT/tests/vm/lib.sh"
 
 prog=$ENBD_ROOT/$ENBD_BUILD/journal-edges
+# The debug kernel of make check-debug may be built without it.
+[ -e /proc/sys/vm/unprivileged_userfaultfd ] ||
+	skip "the kernel has no userfaultfd (CONFIG_USERFAULTFD)"
 load_enbd partscan=0	# the program is the daemon: no partition-table reads for it
 on_exit "$prog" --shutdown 2
 "$prog" copy-fault 2 || die "journal-edges copy-fault reported failures"

@@ -216,13 +216,17 @@ enum xmit_result xmit_run(struct channel *c, bool drain, int timeout_ms)
 			log_err("poll: %s", strerror(errno));
 			return XMIT_FATAL;
 		}
-		if (pfd[2].revents)
-			on_signal(c);
+		/*
+		 * The device before the signals: a SIGTERM that comes with the
+		 * shutdown must not turn "ejected" (exit 3) into "stopped" (0).
+		 */
 		if (pfd[0].revents & (POLLHUP | POLLERR | POLLNVAL)) {
 			c->ejected = true;
 			want(c, XMIT_EJECTED);
 			continue;
 		}
+		if (pfd[2].revents)
+			on_signal(c);
 		if (pfd[0].revents & POLLPRI) {
 			xmit_stalled(c);
 			continue;

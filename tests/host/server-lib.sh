@@ -118,3 +118,13 @@ _loop_cleanup() {
 loop_discards() {
 	awk '{ print $12 }' "/sys/block/$LOOP_NAME/stat"
 }
+
+# control ARGS...: enbd-server control --sock $SOCK ARGS... (the reply on stdout).
+control() {
+	"$SERVER" control --sock "$SOCK" "$@"
+}
+
+# status_field KEY: KEY's value in the "status" line of the server at $SOCK.
+status_field() {
+	control status | tr ' ' '\n' | sed -n "s/^$1=//p"
+}

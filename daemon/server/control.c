@@ -4,7 +4,8 @@
  *
  *   status [--json]           pid, clients, bytes, migration progress
  *   acl [ADDR[/PREFIX]...]    replace the ACL; close connections it refuses
- *   mirror HOST PORT [--unlink]   migrate the default export (mirror.c)
+ *   mirror HOST PORT [--unlink] [--rate BYTES]
+ *                             migrate the default export (mirror.c)
  *   break                     stop a running mirror
  *
  * The reply is one line: the status, or "ok: ..." or "error: ...".  The
@@ -102,14 +103,24 @@ static void acl_command(char **words, int n, char *out, size_t size)
 
 static void mirror_command(char **words, int n, char *out, size_t size)
 {
-	bool unlink = n == 4 && !strcmp(words[3], "--unlink");
+	bool unlink = false;
+	uint64_t rate = 0;
 	char why[256];
+	int i;
 
-	if (n != 3 && !unlink) {
-		snprintf(out, size, "error: usage: mirror HOST PORT [--unlink]\n");
+	for (i = 3; i < n; i++) {
+		if (!strcmp(words[i], "--unlink"))
+			unlink = true;
+		else if (!strcmp(words[i], "--rate") && i + 1 < n && parse_size(words[i + 1], &rate) == 0)
+			i++;
+		else
+			break;
+	}
+	if (n < 3 || i < n) {
+		snprintf(out, size, "error: usage: mirror HOST PORT [--unlink] [--rate BYTES]\n");
 		return;
 	}
-	if (mirror_start(control_srv, words[1], words[2], unlink, why, sizeof(why)) < 0) {
+	if (mirror_start(control_srv, words[1], words[2], unlink, rate, why, sizeof(why)) < 0) {
 		snprintf(out, size, "error: %s\n", why);
 		return;
 	}
@@ -265,7 +276,8 @@ void control_stop(void)
 
 static const char control_usage[] =
 "Usage: enbd-server control --sock PATH COMMAND [ARG...]\n"
-"Commands: status [--json] | acl [ADDR[/PREFIX]...] | mirror HOST PORT [--unlink] | break\n";
+"Commands: status [--json] | acl [ADDR[/PREFIX]...] |\n"
+"          mirror HOST PORT [--unlink] [--rate BYTES] | break\n";
 
 int control_client(int argc, char **argv)
 {

@@ -92,7 +92,7 @@ static const char usage_text[] =
 "  -h, --help               this text\n"
 "\n"
 "control: send COMMAND to the server at --sock PATH: status [--json],\n"
-"acl [ADDR[/LEN]...], mirror HOST PORT [--unlink], break.\n"
+"acl [ADDR[/LEN]...], mirror HOST PORT [--unlink] [--rate BYTES], break.\n"
 "read, write: copy --size bytes at --from of an NBD export (any server) to\n"
 "stdout, or from stdin.\n";
 

@@ -12,6 +12,7 @@
  * Any failure before that reopens the gate: clients see nothing.
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,10 +38,13 @@ struct mirror {
 	struct backend *b;
 	char host[256], port[32];
 	char *unlink_path;		/* --unlink */
+	uint64_t max_rate;		/* --rate: bytes/s of data sent, or 0 */
 	struct nbd_peer peer;
 	void *chunk;
-	uint64_t copied;
+	uint64_t copied;		/* bytes done: data and holes */
+	uint64_t data_sent;		/* bytes of data */
 	unsigned int passes;
+	bool switching;			/* writes held: the last pass */
 	int64_t started_ms;
 	char why[256];
 };
@@ -74,8 +78,8 @@ static int send_zeroes(struct mirror *m, uint64_t off, uint64_t len)
 {
 	while (len) {
 		uint32_t n = len < MIRROR_ZERO_CHUNK ? (uint32_t)len : MIRROR_ZERO_CHUNK;
-		int rc = nbd_peer_request(&m->peer, NBD_CMD_WRITE_ZEROES, 0, off, n, NULL,
-					  m->why, sizeof(m->why));
+		int rc = nbd_peer_send(&m->peer, NBD_CMD_WRITE_ZEROES, 0, off, n, NULL,
+				       m->why, sizeof(m->why));
 
 		if (rc < 0)
 			return rc;
@@ -86,12 +90,27 @@ static int send_zeroes(struct mirror *m, uint64_t off, uint64_t len)
 	return 0;
 }
 
+/* --rate: wait until the data sent so far is within the limit; "break"
+ * ends the wait. */
+static void throttle(struct mirror *m)
+{
+	struct pollfd pfd = { .fd = cancel_fd, .events = POLLIN };
+	int64_t due;
+
+	if (!m->max_rate || m->switching)	/* clients wait: full speed */
+		return;
+	due = m->started_ms + (int64_t)(m->data_sent * 1000 / m->max_rate);
+	if (due > now_ms())
+		poll(&pfd, 1, (int)(due - now_ms()));
+}
+
 static int send_data(struct mirror *m, uint64_t off, uint64_t len)
 {
 	while (len) {
 		uint32_t n = len < MIRROR_CHUNK ? (uint32_t)len : MIRROR_CHUNK;
 		int rc;
 
+		throttle(m);
 		if (cancel)
 			return -ECANCELED;
 		rc = m->b->ops->pread(m->b, m->chunk, n, off);
@@ -100,13 +119,14 @@ static int send_data(struct mirror *m, uint64_t off, uint64_t len)
 				 (unsigned long long)off, strerror(-rc));
 			return rc;
 		}
-		rc = nbd_peer_request(&m->peer, NBD_CMD_WRITE, 0, off, n, m->chunk, m->why,
-				      sizeof(m->why));
+		rc = nbd_peer_send(&m->peer, NBD_CMD_WRITE, 0, off, n, m->chunk, m->why,
+				   sizeof(m->why));
 		if (rc < 0)
 			return rc;
 		off += n;
 		len -= n;
 		m->copied += n;
+		m->data_sent += n;
 		report(m);
 	}
 	return 0;
@@ -190,6 +210,8 @@ static int converge(struct mirror *m)
 
 	m->passes = 1;
 	rc = copy_range(m, 0, m->b->size);
+	if (rc == 0)
+		rc = nbd_peer_sync(&m->peer, m->why, sizeof(m->why));
 	report(m);
 	for (before = UINT64_MAX; rc == 0; before = left) {
 		left = dirty_bytes();
@@ -199,6 +221,8 @@ static int converge(struct mirror *m)
 		log_info("mirror: pass %u, %llu bytes written meanwhile", m->passes,
 			 (unsigned long long)left);
 		rc = copy_dirty(m);
+		if (rc == 0)
+			rc = nbd_peer_sync(&m->peer, m->why, sizeof(m->why));
 		report(m);
 	}
 	return rc;
@@ -210,6 +234,7 @@ static int finish(struct mirror *m)
 	int rc;
 
 	m->passes++;
+	m->switching = true;
 	rc = copy_dirty(m);
 	if (rc == 0)
 		rc = nbd_peer_request(&m->peer, NBD_CMD_FLUSH, 0, 0, 0, NULL, m->why,
@@ -325,7 +350,7 @@ static void reap(void)
 }
 
 int mirror_start(const struct server *srv, const char *host, const char *port, bool unlink,
-		 char *why, size_t why_len)
+		 uint64_t max_rate, char *why, size_t why_len)
 {
 	const struct export *e = srv->nexports ? &srv->exports[0] : NULL;
 	struct migrate_status st;
@@ -366,6 +391,7 @@ int mirror_start(const struct server *srv, const char *host, const char *port, b
 		return -1;
 	}
 	m->b = e->backend;
+	m->max_rate = max_rate;
 	m->peer.fd = -1;
 	snprintf(m->host, sizeof(m->host), "%s", host);
 	snprintf(m->port, sizeof(m->port), "%s", port);

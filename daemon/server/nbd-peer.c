@@ -128,37 +128,73 @@ static int send_request(struct nbd_peer *p, uint16_t type, uint16_t flags, uint6
 	return write_full(p->fd, &rq, sizeof(rq));
 }
 
-int nbd_peer_request(struct nbd_peer *p, uint16_t type, uint16_t flags, uint64_t offset,
-		     uint32_t length, void *data, char *why, size_t why_len)
+/* Read one simple reply; a READ's data into @data. */
+static int read_reply(struct nbd_peer *p, void *data, uint32_t length, char *why, size_t why_len)
 {
 	struct nbd_simple_reply rep;
 	uint32_t err;
 
+	errno = 0;
+	if (read_full(p->fd, &rep, sizeof(rep)) < 0) {
+		fail(why, why_len, "reading a reply");
+		return -(errno ? errno : EIO);
+	}
+	if (be32toh(rep.magic) != NBD_SIMPLE_REPLY_MAGIC || be64toh(rep.cookie) > p->cookie) {
+		snprintf(why, why_len, "bad reply from the server");
+		return -EPROTO;
+	}
+	p->inflight--;
+	err = be32toh(rep.error);
+	if (err) {
+		snprintf(why, why_len, "request %llu failed: %s",
+			 (unsigned long long)be64toh(rep.cookie), strerror(nbd_error_to_errno(err)));
+		return -nbd_error_to_errno(err);
+	}
+	if (data && read_full(p->fd, data, length) < 0) {
+		fail(why, why_len, "reading data");
+		return -(errno ? errno : EIO);
+	}
+	return 0;
+}
+
+int nbd_peer_send(struct nbd_peer *p, uint16_t type, uint16_t flags, uint64_t offset,
+		  uint32_t length, const void *data, char *why, size_t why_len)
+{
+	int rc;
+
+	while (p->inflight >= NBD_PEER_MAX_INFLIGHT)
+		if ((rc = read_reply(p, NULL, 0, why, why_len)) < 0)
+			return rc;
 	errno = 0;
 	if (send_request(p, type, flags, offset, length) < 0 ||
 	    (type == NBD_CMD_WRITE && write_full(p->fd, data, length) < 0)) {
 		fail(why, why_len, "sending a request");
 		return -(errno ? errno : EIO);
 	}
-	if (read_full(p->fd, &rep, sizeof(rep)) < 0) {
-		fail(why, why_len, "reading a reply");
-		return -(errno ? errno : EIO);
-	}
-	if (be32toh(rep.magic) != NBD_SIMPLE_REPLY_MAGIC || be64toh(rep.cookie) != p->cookie) {
-		snprintf(why, why_len, "bad reply from the server");
-		return -EPROTO;
-	}
-	err = be32toh(rep.error);
-	if (err) {
-		snprintf(why, why_len, "%s at offset %llu: %s", type == NBD_CMD_READ ? "read" :
-			 "request", (unsigned long long)offset, strerror(nbd_error_to_errno(err)));
-		return -nbd_error_to_errno(err);
-	}
-	if (type == NBD_CMD_READ && read_full(p->fd, data, length) < 0) {
-		fail(why, why_len, "reading data");
-		return -(errno ? errno : EIO);
-	}
+	p->inflight++;
 	return 0;
+}
+
+int nbd_peer_sync(struct nbd_peer *p, char *why, size_t why_len)
+{
+	int rc;
+
+	while (p->inflight)
+		if ((rc = read_reply(p, NULL, 0, why, why_len)) < 0)
+			return rc;
+	return 0;
+}
+
+int nbd_peer_request(struct nbd_peer *p, uint16_t type, uint16_t flags, uint64_t offset,
+		     uint32_t length, void *data, char *why, size_t why_len)
+{
+	bool reading = type == NBD_CMD_READ;
+	int rc = nbd_peer_sync(p, why, why_len);
+
+	if (rc == 0)
+		rc = nbd_peer_send(p, type, flags, offset, length, reading ? NULL : data, why,
+				   why_len);
+	return rc < 0 ? rc : read_reply(p, reading ? data : NULL, length, why, why_len);
 }
 
 int nbd_peer_disconnect(struct nbd_peer *p)

@@ -128,3 +128,17 @@ control() {
 status_field() {
 	control status | tr ' ' '\n' | sed -n "s/^$1=//p"
 }
+
+# start_destination FILE ARGS...: an enbd-server --listen for FILE with its
+# control socket at $SOCK.dest; sets DEST_PORT, DEST_PID, DEST_LOG.
+start_destination() {
+	_file=$1
+	shift
+	start_server --listen --sock "$SOCK.dest" "$@" "$_file"
+	DEST_PORT=$PORT DEST_PID=$SERVER_PID DEST_LOG=$SERVER_LOG
+}
+
+# allocated FILE: bytes the file system allocated to FILE.
+allocated() {
+	echo $(($(stat -c '%b * %B' "$1")))
+}

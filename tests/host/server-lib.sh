@@ -142,3 +142,36 @@ start_destination() {
 allocated() {
 	echo $(($(stat -c '%b * %B' "$1")))
 }
+
+# make_half_full FILE SIZE_MIB: a sparse file with random data in its first half.
+make_half_full() {
+	truncate -s "$2M" "$1"
+	head -c "$(($2 / 2))M" /dev/urandom | dd of="$1" bs=1M conv=notrunc status=none
+}
+
+# mirror_copied: bytes the mirror of the server at $SOCK has done.
+mirror_copied() {
+	status_field migration_copied
+}
+
+# mirror_copied_over BYTES: true once the mirror has done more (wait_until).
+mirror_copied_over() {
+	[ "$(mirror_copied)" -gt "$1" ]
+}
+
+# status_has SOCKET TEXT: the status line of the server at SOCKET has TEXT.
+status_has() {
+	"$SERVER" control --sock "$1" status | grep -q -- "$2"
+}
+
+# check_serves URI: a write and a read back on URI work.
+check_serves() {
+	py "$1" <<'PY' || fail "the source no longer serves"
+import nbd, sys
+h = nbd.NBD()
+h.connect_uri(sys.argv[1])
+h.pwrite(b"still here" * 400, 8192)
+assert h.pread(4000, 8192) == b"still here" * 400
+h.shutdown()
+PY
+}

@@ -40,7 +40,7 @@ PY
 wait_until 20 test -e "$T/writer.ready" || fail "the writer did not start"
 control mirror 127.0.0.1 "$DEST_PORT" --rate 16M >"$T/out" || fail "mirror: $(cat "$T/out")"
 [ "$(status_field is_mirroring)" = true ] || fail "not mirroring: $(control status)"
-wait_until 20 sh -c "[ \$($SERVER control --sock $SOCK status | tr ' ' '\n' | sed -n 's/^migration_copied=//p') -gt 0 ]" ||
+wait_until 20 mirror_copied_over 0 ||
 	fail "no progress: $(control status)"
 rc=0
 wait "$SRC_PID" || rc=$?

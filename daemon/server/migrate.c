@@ -21,15 +21,16 @@
 #include "nbd-proto.h"
 
 /*
- * @gate_lock protects @state, @paused, @gone, @writes_in_flight and the
- * progress fields.  The bitmap is allocated once and kept until exit, so a
+ * @gate_lock protects @state, @paused, changes of @gone, @writes_in_flight
+ * and the progress fields.  The bitmap is allocated once and kept until exit, so a
  * writer that saw @tracking may mark it however late; its words change
  * only with atomic operations.
  */
 static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t gate_changed = PTHREAD_COND_INITIALIZER;
 static int state = MIGRATE_IDLE;
-static bool paused, gone;
+static bool paused;
+static _Atomic bool gone;	/* also read without the lock, by every request */
 static unsigned int writes_in_flight;
 static uint64_t total, copied, rate, pause_ms;
 static unsigned int passes;

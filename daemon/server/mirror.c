@@ -358,8 +358,9 @@ int mirror_start(const struct server *srv, const char *host, const char *port, b
 	const char *path;
 
 	migrate_get_status(&st);
+	/* A destination that received the export (done, no total) may pass it on. */
 	if (!e || st.state == MIGRATE_LISTENING || st.state == MIGRATE_RECEIVING ||
-	    st.state == MIGRATE_DONE) {
+	    (st.state == MIGRATE_DONE && st.total)) {
 		snprintf(why, why_len, "nothing to mirror here (%s)", migrate_state_name(st.state));
 		return -1;
 	}

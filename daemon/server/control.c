@@ -33,7 +33,7 @@
 
 #define CONTROL_LINE_MAX	4096
 #define CONTROL_IO_MS		2000
-#define CONTROL_MAX_WORDS	64
+#define CONTROL_MAX_WORDS	256	/* "acl" with 255 entries */
 
 static const struct server *control_srv;
 static struct acl *control_acl;
@@ -134,9 +134,13 @@ static void run_command(char *line, char *out, size_t size)
 	char *words[CONTROL_MAX_WORDS], *save = NULL, *w;
 	int n = 0;
 
-	for (w = strtok_r(line, " \t\r\n", &save); w && n < CONTROL_MAX_WORDS;
-	     w = strtok_r(NULL, " \t\r\n", &save))
+	for (w = strtok_r(line, " \t\r\n", &save); w; w = strtok_r(NULL, " \t\r\n", &save)) {
+		if (n == CONTROL_MAX_WORDS) {
+			snprintf(out, size, "error: more than %d words\n", CONTROL_MAX_WORDS);
+			return;
+		}
 		words[n++] = w;
+	}
 	if (n == 0)
 		snprintf(out, size, "error: empty command\n");
 	else if (!strcmp(words[0], "status") && (n == 1 || (n == 2 && !strcmp(words[1], "--json"))))

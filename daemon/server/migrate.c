@@ -275,10 +275,17 @@ void migrate_progress(uint64_t bytes, unsigned int pass, uint64_t bytes_per_s)
 
 void migrate_fail(int s, const char *why)
 {
+	char *p;
+
 	tracking = false;
 	pthread_mutex_lock(&gate_lock);
 	state = s;
 	snprintf(error, sizeof(error), "%s", why);
+	/* "status" quotes it, as a string of JSON too; it may hold a host name
+	 * as the operator typed it */
+	for (p = error; *p; p++)
+		if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
+			*p = '?';
 	pthread_mutex_unlock(&gate_lock);
 }
 

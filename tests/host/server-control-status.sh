@@ -1,8 +1,9 @@
 #!/bin/sh
 # timeout: 60
 # --sock: an owner-only control socket whose "status" line (and --json)
-# reports the pid, clients and bytes served; a second server cannot take a
-# socket that is in use, a stale one is replaced, and it is removed on exit.
+# reports the pid, clients and bytes served, and why a mirror failed; a
+# second server cannot take a socket that is in use, a stale one is
+# replaced, and it is removed on exit.
 . "$(dirname "$0")/server-lib.sh"
 need_python_nbd
 SOCK=$T/ctl.sock
@@ -42,6 +43,17 @@ assert s["has_control"] is True and s["migration"] == "idle", s
 PY
 touch "$T/hold"
 wait $CLIENT
+
+# a failed mirror's reason, quoted in both forms whatever the host typed
+control mirror 'no"such\host.invalid' 10809 >"$T/out" || fail "mirror: $(cat "$T/out")"
+wait_until 30 status_has "$SOCK" migration=failed || fail "no failure: $(control status)"
+control status --json >"$T/status.json"
+py "$T/status.json" <<'PY' || fail "status --json after a failed mirror: $(cat "$T/status.json")"
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s["migration"] == "failed" and "no?such?host.invalid" in s["migration_error"], s
+assert s["has_control"] is True and s["is_mirroring"] is False, s
+PY
 
 if control frobnicate >"$T/out"; then
 	fail "an unknown command succeeded: $(cat "$T/out")"

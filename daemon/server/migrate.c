@@ -21,17 +21,16 @@
 #include "nbd-proto.h"
 
 /*
- * @gate_lock protects @state, @paused, changes of @gone, @writes_in_flight
- * and the progress fields.  The bitmap is allocated once and kept until exit, so a
+ * @gate_lock protects @state, changes of @paused and @gone (writers read
+ * them without it: see migrate_request_begin), and the progress fields.  The bitmap is allocated once and kept until exit, so a
  * writer that saw @tracking may mark it however late; its words change
  * only with atomic operations.
  */
 static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t gate_changed = PTHREAD_COND_INITIALIZER;
 static int state = MIGRATE_IDLE;
-static bool paused;
-static _Atomic bool gone;	/* also read without the lock, by every request */
-static unsigned int writes_in_flight;
+static _Atomic bool paused, gone;	/* read without the lock by every request */
+static _Atomic unsigned int writes_in_flight;
 static uint64_t total, copied, rate, pause_ms;
 static unsigned int passes;
 static char error[160];
@@ -82,20 +81,41 @@ void migrate_get_status(struct migrate_status *st)
 
 /* ---- the request path ---- */
 
+/* A write leaves the gate; the last one out wakes a mirror waiting to switch. */
+static void leave_gate(void)
+{
+	if (atomic_fetch_sub(&writes_in_flight, 1) == 1 && paused) {
+		pthread_mutex_lock(&gate_lock);
+		pthread_cond_broadcast(&gate_changed);
+		pthread_mutex_unlock(&gate_lock);
+	}
+}
+
+/*
+ * No lock on the way in unless the gate is closed: a writer counts itself
+ * in, then looks at @paused; the mirror sets @paused, then looks at the
+ * count.  Both sequentially consistent, so either the mirror waits for
+ * this write or the writer sees the gate closed and backs out.
+ */
 bool migrate_request_begin(uint16_t type)
 {
-	bool ok;
-
 	if (!is_write(type))
 		return !gone;
-	pthread_mutex_lock(&gate_lock);
-	while (paused)
-		pthread_cond_wait(&gate_changed, &gate_lock);
-	ok = !gone;
-	if (ok)
-		writes_in_flight++;
-	pthread_mutex_unlock(&gate_lock);
-	return ok;
+	for (;;) {
+		atomic_fetch_add(&writes_in_flight, 1);
+		if (!paused)
+			break;
+		leave_gate();
+		pthread_mutex_lock(&gate_lock);
+		while (paused)
+			pthread_cond_wait(&gate_changed, &gate_lock);
+		pthread_mutex_unlock(&gate_lock);
+	}
+	if (gone) {
+		leave_gate();
+		return false;
+	}
+	return true;
 }
 
 static void mark_dirty(uint64_t offset, uint64_t length)
@@ -134,10 +154,7 @@ void migrate_request_end(uint16_t type, uint64_t offset, uint64_t length, int rc
 	/* Failed writes too: they may have changed part of the range. */
 	if (tracking && length)
 		mark_dirty(offset, length);
-	pthread_mutex_lock(&gate_lock);
-	if (--writes_in_flight == 0 && paused)
-		pthread_cond_broadcast(&gate_changed);
-	pthread_mutex_unlock(&gate_lock);
+	leave_gate();
 }
 
 /* ---- the connection table ---- */

@@ -2,8 +2,9 @@
 
 SERVER_CORE_OBJS := $(addprefix $(BUILD)/daemon/server/, \
 	backend.o backend-file.o backend-memory.o backend-raid.o \
-	export.o acl.o conn.o handshake.o transmission.o buffer.o request.o reply.o command.o)
-SERVER_OBJS := $(SERVER_CORE_OBJS) $(BUILD)/daemon/server/main.o $(BUILD)/daemon/server/clients.o
+	export.o acl.o conn.o handshake.o transmission.o buffer.o request.o reply.o command.o migrate.o)
+SERVER_OBJS := $(SERVER_CORE_OBJS) $(addprefix $(BUILD)/daemon/server/, \
+	main.o clients.o control.o mirror.o nbd-peer.o oneshot.o)
 
 PROGRAMS += $(BUILD)/enbd-server
 

@@ -23,6 +23,7 @@
 #include "clients.h"
 #include "conn.h"
 #include "log.h"
+#include "migrate.h"
 #include "sock.h"
 
 struct client {
@@ -33,8 +34,8 @@ struct client {
 	struct client *next;
 };
 
-/* @clients_lock protects the list, @nclients, and each client's @fd until
- * its thread closes it. */
+/* @clients_lock protects the list, @nclients, the live ACL (the control
+ * socket replaces it), and each client's @fd until its thread closes it. */
 static pthread_mutex_t clients_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t clients_gone = PTHREAD_COND_INITIALIZER;
 static struct client *clients;
@@ -69,6 +70,7 @@ static void *client_thread(void *arg)
 		}
 	}
 	nclients--;
+	migrate_conn_ended(cl->conn);	/* before close: a sender waits for it */
 	close(cl->fd);
 	pthread_cond_broadcast(&clients_gone);
 	pthread_mutex_unlock(&clients_lock);
@@ -113,13 +115,15 @@ static const char *admission_refused(const struct admission *adm, const struct p
 {
 	const char *why = NULL;
 
+	pthread_mutex_lock(&clients_lock);	/* the control socket may replace the ACL */
 	if (!acl_allows(adm->acl, addr))
-		return "refused by access control";
-	pthread_mutex_lock(&clients_lock);
-	if (nclients >= adm->max_conns)
+		why = "refused by access control";
+	else if (nclients >= adm->max_conns)
 		why = "too many connections";
 	else if (conns_from(addr) >= adm->max_per_addr)
 		why = "too many connections from this address";
+	else
+		why = migrate_refuses_client(nclients);
 	pthread_mutex_unlock(&clients_lock);
 	return why;
 }
@@ -222,6 +226,38 @@ int clients_tick(bool *accepting)
 	}
 	pthread_mutex_unlock(&clients_lock);
 	return (int)next;
+}
+
+unsigned int clients_count(void)
+{
+	unsigned int n;
+
+	pthread_mutex_lock(&clients_lock);
+	n = nclients;
+	pthread_mutex_unlock(&clients_lock);
+	return n;
+}
+
+unsigned int clients_replace_acl(struct acl *live, struct acl *fresh)
+{
+	struct client *cl;
+	unsigned int closed = 0;
+
+	pthread_mutex_lock(&clients_lock);
+	fresh->default_deny = live->default_deny;
+	acl_free(live);
+	*live = *fresh;
+	fresh->entries = NULL;
+	fresh->count = 0;
+	for (cl = clients; cl; cl = cl->next) {
+		if (acl_allows(live, &cl->addr))
+			continue;
+		log_info("%s: no longer allowed by access control, closing", cl->conn->peer);
+		shutdown(cl->fd, SHUT_RDWR);
+		closed++;
+	}
+	pthread_mutex_unlock(&clients_lock);
+	return closed;
 }
 
 /* With @clients_lock held: shut every client socket down (@how) and wait

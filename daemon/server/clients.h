@@ -35,6 +35,14 @@ void clients_accept(int lfd, const struct server *srv, const struct admission *a
  */
 int clients_tick(bool *accepting);
 
+/* Connections open now. */
+unsigned int clients_count(void);
+
+/* The control socket's "acl": make @fresh the ACL @live (keeping its
+ * --default-deny; @fresh is left empty) and close the connections it no
+ * longer allows.  Returns how many were closed. */
+unsigned int clients_replace_acl(struct acl *live, struct acl *fresh);
+
 /* Server shutdown: let every client finish what it has sent, then close,
  * waiting up to twice CLIENTS_SHUTDOWN_GRACE_S.  True when every client is
  * gone. */

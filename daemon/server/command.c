@@ -6,6 +6,7 @@
 #include "buffer.h"
 #include "conn.h"
 #include "log.h"
+#include "migrate.h"
 #include "nbd-proto.h"
 #include "transmission.h"
 
@@ -58,6 +59,10 @@ void do_request(struct conn *c, const struct request *r, struct buffer *buf)
 		send_error(c, r, r->error, r->why);
 		return;
 	}
+	if (!migrate_request_begin(r->type)) {
+		send_error(c, r, NBD_ESHUTDOWN, "the export has migrated to another server");
+		return;
+	}
 	switch (r->type) {
 	case NBD_CMD_READ:
 		if (r->length >= SPLICE_MIN && b->ops->read_source && c->splice) {
@@ -65,8 +70,10 @@ void do_request(struct conn *c, const struct request *r, struct buffer *buf)
 			uint64_t off;
 
 			if (b->ops->read_source(b, r->offset, r->length, &fd, &off) == 0 &&
-			    send_read_spliced(c, r, buf, fd, off) <= 0)
+			    send_read_spliced(c, r, buf, fd, off) <= 0) {
+				migrate_request_end(r->type, r->offset, r->length, 0);
 				return;
+			}
 		}
 		if (buffer_reserve(buf, r->length) < 0) {
 			send_error(c, r, NBD_ENOMEM, "out of memory");
@@ -97,8 +104,11 @@ void do_request(struct conn *c, const struct request *r, struct buffer *buf)
 		break;
 	case NBD_CMD_BLOCK_STATUS:
 		send_block_status(c, r, buf);
-		return;
+		break;
 	}
+	migrate_request_end(r->type, r->offset, r->length, rc);
+	if (r->type == NBD_CMD_BLOCK_STATUS)
+		return;
 	if (rc < 0)
 		send_backend_error(c, r, rc);
 	else if (r->type != NBD_CMD_READ)

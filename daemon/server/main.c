@@ -24,8 +24,12 @@
 
 #include "buffer.h"
 #include "clients.h"
+#include "control.h"
 #include "log.h"
+#include "migrate.h"
+#include "mirror.h"
 #include "nbd-proto.h"
+#include "oneshot.h"
 #include "server.h"
 #include "sock.h"
 #include "tls.h"
@@ -38,6 +42,9 @@
 
 static const char usage_text[] =
 "Usage: enbd-server [OPTIONS] [FILE...]\n"
+"       enbd-server control --sock PATH COMMAND [ARG...]\n"
+"       enbd-server read|write --addr HOST [--port PORT] [--name NAME]\n"
+"                   --from OFFSET --size SIZE\n"
 "Serve FILE (a file or block device), or several FILEs joined with --linear\n"
 "or --stripe, or --memory SIZE, as the default export over NBD.\n"
 "\n"
@@ -76,13 +83,22 @@ static const char usage_text[] =
 "      --tls-verify-peer    X.509: clients need a certificate signed by the CA\n"
 "      --tls-allow-name NAME\n"
 "                           ... naming NAME (repeatable; default: any name)\n"
+"      --sock PATH          control socket (status, acl, mirror, break)\n"
+"      --listen             receive one inbound migration before serving\n"
+"      --exit-after-migration\n"
+"                           with --listen: exit 0 once it is received\n"
 "  -v, --verbose            more log lines (repeat for more)\n"
 "  -q, --quiet              fewer log lines\n"
-"  -h, --help               this text\n";
+"  -h, --help               this text\n"
+"\n"
+"control: send COMMAND to the server at --sock PATH: status [--json],\n"
+"acl [ADDR[/LEN]...], mirror HOST PORT [--unlink] [--rate BYTES], break.\n"
+"read, write: copy --size bytes at --from of an NBD export (any server) to\n"
+"stdout, or from stdin.\n";
 
 struct options {
-	const char *port, *addr, *port_file, *name, *memory, *stripe;
-	bool readonly, linear, splice;
+	const char *port, *addr, *port_file, *name, *memory, *stripe, *sock;
+	bool readonly, linear, splice, listen, exit_after_migration;
 	int tls_mode;
 	struct tls_config tls;
 	const char **tls_names;
@@ -152,7 +168,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 	enum { OPT_LINEAR = 256, OPT_STRIPE, OPT_ALLOW, OPT_DENY, OPT_MAXCONN,
 	       OPT_MAXCONN_ADDR, OPT_HANDSHAKE_TIMEOUT, OPT_DESC, OPT_EXPORT_DESC,
 	       OPT_PORTFILE, OPT_SPLICE, OPT_BUDGET, OPT_TLS, OPT_TLS_CERTS, OPT_TLS_PSK,
-	       OPT_TLS_VERIFY, OPT_TLS_ALLOW };
+	       OPT_TLS_VERIFY, OPT_TLS_ALLOW, OPT_SOCK, OPT_LISTEN, OPT_EXIT_AFTER };
 	static const struct option longopts[] = {
 		{ "port", required_argument, NULL, 'p' },
 		{ "address", required_argument, NULL, 'a' },
@@ -178,6 +194,9 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{ "tls-psk", required_argument, NULL, OPT_TLS_PSK },
 		{ "tls-verify-peer", no_argument, NULL, OPT_TLS_VERIFY },
 		{ "tls-allow-name", required_argument, NULL, OPT_TLS_ALLOW },
+		{ "sock", required_argument, NULL, OPT_SOCK },
+		{ "listen", no_argument, NULL, OPT_LISTEN },
+		{ "exit-after-migration", no_argument, NULL, OPT_EXIT_AFTER },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -246,6 +265,9 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case OPT_TLS_PSK: o->tls.psk_file = optarg; break;
 		case OPT_TLS_VERIFY: o->tls.verify_peer = true; break;
 		case OPT_TLS_ALLOW: o->tls_names[o->tls.nallowed++] = optarg; break;
+		case OPT_SOCK: o->sock = optarg; break;
+		case OPT_LISTEN: o->listen = true; break;
+		case OPT_EXIT_AFTER: o->exit_after_migration = true; break;
 		case 'v': o->verbosity++; break;
 		case 'q': o->verbosity--; break;
 		case 'h': fputs(usage_text, stdout); exit(0);
@@ -262,6 +284,10 @@ static void parse_options(int argc, char **argv, struct options *o)
 		usage_error("%s", "several FILEs need --linear or --stripe");
 	if (!o->memory && optind >= argc && o->nexport_args == 0)
 		usage_error("%s", "nothing to serve: give FILE, --memory or --export");
+	if (o->exit_after_migration && !o->listen)
+		usage_error("%s", "--exit-after-migration needs --listen");
+	if (o->listen && (o->readonly || o->nexport_args))
+		usage_error("%s", "--listen receives into one writable export");
 	check_tls_options(o);
 }
 
@@ -449,9 +475,10 @@ static int serve(int lfd, int sfd, const struct server *srv, const struct option
 		.max_per_addr = o->max_per_addr,
 		.handshake_ms = (int)o->handshake_s * 1000,
 	};
-	struct pollfd pfd[2] = {
+	struct pollfd pfd[3] = {
 		{ .fd = lfd, .events = POLLIN },
 		{ .fd = sfd, .events = POLLIN },
+		{ .fd = migrate_event_fd(), .events = POLLIN },
 	};
 
 	for (;;) {
@@ -459,7 +486,7 @@ static int serve(int lfd, int sfd, const struct server *srv, const struct option
 		int timeout = clients_tick(&accepting);
 
 		pfd[0].fd = accepting ? lfd : -1;	/* poll() skips -1 */
-		if (poll(pfd, 2, timeout) < 0) {
+		if (poll(pfd, 3, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			log_err("poll: %s", strerror(errno));
@@ -472,6 +499,8 @@ static int serve(int lfd, int sfd, const struct server *srv, const struct option
 				log_info("signal %u: shutting down", si.ssi_signo);
 			return 0;
 		}
+		if (pfd[2].revents)	/* migrated away, or received and told to exit */
+			return 0;
 		if (pfd[0].revents)
 			clients_accept(lfd, srv, &adm);
 	}
@@ -485,6 +514,10 @@ int main(int argc, char **argv)
 	char port[NI_MAXSERV];
 	int lfd, sfd, status = 0;
 
+	if (argc > 1 && !strcmp(argv[1], "control"))
+		return control_client(argc - 1, argv + 1);
+	if (argc > 1 && (!strcmp(argv[1], "read") || !strcmp(argv[1], "write")))
+		return oneshot_main(argc - 1, argv + 1);
 	parse_options(argc, argv, &o);
 	log_init("enbd-server", o.verbosity);
 	srv.max_threads = o.threads;
@@ -524,15 +557,23 @@ int main(int argc, char **argv)
 		log_err("cannot write %s: %s", o.port_file, strerror(errno));
 		goto close_listener;
 	}
-	log_info("listening on %s port %s, %u export%s", o.addr ? o.addr : "*", port,
-		 srv.nexports, srv.nexports == 1 ? "" : "s");
+	if (o.sock && control_start(o.sock, &srv, &o.acl) < 0)
+		goto remove_port_file;
+	if (o.listen)
+		migrate_listen(o.exit_after_migration);
+	log_info("%s on %s port %s, %u export%s", o.listen ? "waiting for a migration" :
+		 "listening", o.addr ? o.addr : "*", port, srv.nexports,
+		 srv.nexports == 1 ? "" : "s");
 
 	status = serve(lfd, sfd, &srv, &o);
+	control_stop();
+	mirror_cleanup();
 	if (!clients_close_all()) {
 		log_err("clients still busy after %d s: exiting anyway",
 			2 * CLIENTS_SHUTDOWN_GRACE_S);
 		_exit(1);
 	}
+remove_port_file:
 	if (o.port_file)
 		unlink(o.port_file);
 close_listener:
@@ -547,5 +588,6 @@ free_options:
 	free(o.export_args);
 	free(o.export_descs);
 	free(o.tls_names);
+	migrate_cleanup();
 	return status;
 }

@@ -118,3 +118,60 @@ _loop_cleanup() {
 loop_discards() {
 	awk '{ print $12 }' "/sys/block/$LOOP_NAME/stat"
 }
+
+# control ARGS...: enbd-server control --sock $SOCK ARGS... (the reply on stdout).
+control() {
+	"$SERVER" control --sock "$SOCK" "$@"
+}
+
+# status_field KEY: KEY's value in the "status" line of the server at $SOCK.
+status_field() {
+	control status | tr ' ' '\n' | sed -n "s/^$1=//p"
+}
+
+# start_destination FILE ARGS...: an enbd-server --listen for FILE with its
+# control socket at $SOCK.dest; sets DEST_PORT, DEST_PID, DEST_LOG.
+start_destination() {
+	_file=$1
+	shift
+	start_server --listen --sock "$SOCK.dest" "$@" "$_file"
+	DEST_PORT=$PORT DEST_PID=$SERVER_PID DEST_LOG=$SERVER_LOG
+}
+
+# allocated FILE: bytes the file system allocated to FILE.
+allocated() {
+	echo $(($(stat -c '%b * %B' "$1")))
+}
+
+# make_half_full FILE SIZE_MIB: a sparse file with random data in its first half.
+make_half_full() {
+	truncate -s "$2M" "$1"
+	head -c "$(($2 / 2))M" /dev/urandom | dd of="$1" bs=1M conv=notrunc status=none
+}
+
+# mirror_copied: bytes the mirror of the server at $SOCK has done.
+mirror_copied() {
+	status_field migration_copied
+}
+
+# mirror_copied_over BYTES: true once the mirror has done more (wait_until).
+mirror_copied_over() {
+	[ "$(mirror_copied)" -gt "$1" ]
+}
+
+# status_has SOCKET TEXT: the status line of the server at SOCKET has TEXT.
+status_has() {
+	"$SERVER" control --sock "$1" status | grep -q -- "$2"
+}
+
+# check_serves URI: a write and a read back on URI work.
+check_serves() {
+	py "$1" <<'PY' || fail "the source no longer serves"
+import nbd, sys
+h = nbd.NBD()
+h.connect_uri(sys.argv[1])
+h.pwrite(b"still here" * 400, 8192)
+assert h.pread(4000, 8192) == b"still here" * 400
+h.shutdown()
+PY
+}

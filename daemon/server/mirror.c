@@ -58,6 +58,7 @@ static pthread_t job_thread;
 static bool running, joinable;
 static int peer_fd = -1, cancel_fd = -1;
 static _Atomic bool cancel;
+static _Atomic bool exiting;	/* the cancel is the server's own exit, not "break" */
 
 static int64_t now_ms(void)
 {
@@ -309,8 +310,12 @@ static void *mirror_thread(void *arg)
 	migrate_signal_exit();
 	goto out;
 failed:
-	migrate_fail(cancel ? MIGRATE_BROKEN : MIGRATE_FAILED, cancel ? "stopped by break" : m->why);
-	if (cancel)
+	migrate_fail(cancel ? MIGRATE_BROKEN : MIGRATE_FAILED,
+		     !cancel ? m->why : exiting ? "abandoned: the server is stopping" :
+		     "stopped by break");
+	if (cancel && exiting)
+		log_info("mirror: abandoned: the server is stopping");
+	else if (cancel)
 		log_info("mirror: stopped by break; serving as before");
 	else
 		log_err("mirror to %s port %s failed: %s; serving as before", m->host, m->port,
@@ -432,6 +437,7 @@ int mirror_break(void)
 
 void mirror_cleanup(void)
 {
+	exiting = true;
 	mirror_break();
 	reap();
 	if (cancel_fd >= 0)

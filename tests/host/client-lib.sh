@@ -2,6 +2,9 @@
 #
 #   start_nbdkit ARGS...      nbdkit -f ARGS on a free port: NBDKIT_PORT, NBDKIT_PID
 #   start_fake SIZE MODE [N]  tests/host/client_fake_server.py: FAKE_PORT, FAKE_PID
+#   start_qemu_nbd ARGS...    qemu-nbd -t ARGS on a free port: QEMU_NBD_PORT
+#   probe_refused PATTERN ARGS...  --probe ARGS exits 1 with an error: line
+#                             matching PATTERN (grep -E) and prints no export
 #   run_probe ARGS...         enbd-client --probe ARGS: stdout in $OUT, stderr in $ERR,
 #                             exit status in $RC
 #   run_selftest ARGS...      enbd-client-selftest ARGS in the foreground: log in $LOG,
@@ -68,6 +71,30 @@ restart_nbdkit() {
 		sleep 0.5	# the port may still be held by the old listener
 	done
 	fail "nbdkit $* did not restart on port $NBDKIT_PORT"
+}
+
+start_qemu_nbd() {
+	local i log
+	need qemu-nbd
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		QEMU_NBD_PORT=$(rand_port)
+		log=$T/qemu-nbd-$QEMU_NBD_PORT.log
+		qemu-nbd -t -p "$QEMU_NBD_PORT" "$@" </dev/null >"$log" 2>&1 &
+		BG_PIDS="$BG_PIDS $!"
+		wait_until 30 sh -c "grep -q 'in use' '$log' || ss -Hltn 'sport = :$QEMU_NBD_PORT' | grep -q ." ||
+			fail "qemu-nbd $* did not start: $(cat "$log")"
+		grep -q 'in use' "$log" || return 0
+	done
+	fail "no free port for qemu-nbd"
+}
+
+probe_refused() {
+	local pattern=$1
+	shift
+	run_probe "$@"
+	[ $RC -eq 1 ] || fail "--probe $*: exit status $RC (expected 1): $(cat "$ERR")"
+	grep -Eq "error: .*$pattern" "$ERR" || fail "--probe $*: no error: line matching '$pattern': $(cat "$ERR")"
+	[ ! -s "$OUT" ] || fail "--probe $*: printed the export although it was refused: $(cat "$OUT")"
 }
 
 start_fake() {

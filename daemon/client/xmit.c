@@ -146,15 +146,17 @@ static void on_signal(struct channel *c)
 		switch (si.ssi_signo) {
 		case SIGTERM:
 		case SIGINT:
-			if (c->draining) {
+			if (c->draining && c->stop) {
 				log_info("%s again: not waiting for %u requests in flight",
 					 strsignal(si.ssi_signo), xmit_in_flight(c));
 				want(c, XMIT_TIMEOUT);
 			} else {
+				/* A drain for a reconnect becomes a drain for good. */
 				log_info("%s: finishing requests in flight, then disconnecting",
 					 strsignal(si.ssi_signo));
 				c->stop = true;
-				want(c, XMIT_STOP);
+				if (!c->draining)
+					want(c, XMIT_STOP);
 			}
 			break;
 		case SIGHUP:

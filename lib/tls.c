@@ -40,6 +40,7 @@ struct tls_ctx {
 	/* client: the key offered, and the newest session ticket */
 	const struct psk_entry *client_psk;
 	SSL_SESSION *session;
+	bool no_resume;
 };
 
 struct tls_conn {
@@ -664,6 +665,7 @@ struct tls_ctx *tls_client_ctx_new(const struct tls_config *cfg, char *why, size
 		goto fail;
 	}
 	SSL_CTX_set_app_data(ctx->ssl_ctx, ctx);
+	ctx->no_resume = cfg->no_resume;
 	SSL_CTX_set_min_proto_version(ctx->ssl_ctx, TLS1_2_VERSION);
 	/* As the server's (tls_server_ctx_new); a server asking to renegotiate
 	 * is refused, so a write never has to wait for a read. */
@@ -764,7 +766,9 @@ struct tls_conn *tls_connect(struct tls_ctx *ctx, int fd, const char *hostname,
 	if (ctx->client_psk)
 		append_printable(t->psk_identity, sizeof(t->psk_identity),
 				 ctx->client_psk->identity);
-	if (ctx->session && SSL_SESSION_is_resumable(ctx->session))
+	/* A reconnect after a link cut: the server's ticket saves the
+	 * certificate exchange and its signatures. */
+	if (ctx->session && !ctx->no_resume && SSL_SESSION_is_resumable(ctx->session))
 		SSL_set_session(t->ssl, ctx->session);
 	for (;;) {
 		struct pollfd p[2] = { { .fd = fd }, { .fd = cancel_fd, .events = POLLIN } };
@@ -799,6 +803,8 @@ struct tls_conn *tls_connect(struct tls_ctx *ctx, int fd, const char *hostname,
 		goto fail;
 	}
 	describe(t, NULL);
+	if (!t->psk_identity[0] && !SSL_session_reused(t->ssl))
+		append_printable(t->desc, sizeof(t->desc), ", full handshake");
 	pthread_mutex_init(&t->lock, NULL);
 	return t;
 fail:

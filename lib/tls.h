@@ -42,6 +42,8 @@ struct tls_config {
 	unsigned int nallowed;
 	/* Client with PSK: the identity to use (NULL: the file's first) */
 	const char *psk_identity;
+	/* Client: never offer the kept session (to measure what it saves) */
+	bool no_resume;
 };
 
 struct tls_ctx;
@@ -105,7 +107,8 @@ struct tls_ctx *tls_client_ctx_new(const struct tls_config *cfg, char *why, size
  */
 struct tls_conn *tls_connect(struct tls_ctx *ctx, int fd, const char *hostname,
 			     int timeout_ms, int cancel_fd, char *why, size_t why_len);
-/* Whether the handshake resumed a session from a ticket (no full handshake). */
+/* Whether the handshake resumed a session from a ticket (no full handshake);
+ * tls_describe then ends in ", resumed", else (X.509) in ", full handshake". */
 bool tls_resumed(const struct tls_conn *t);
 
 /*

@@ -150,6 +150,7 @@ struct channel {
 	int want;		/* a result xmit_run should return (enum xmit_result + 1) */
 	int backoff_ms;
 	bool conn_up;		/* this connection reached READY */
+	struct timespec connect_start;	/* CONNECT of this connection began */
 	struct timespec ready_since;
 
 	/* the current connection */
@@ -244,5 +245,6 @@ unsigned int xmit_in_flight(const struct channel *c);
 const char *xmit_result_name(enum xmit_result r);
 
 long chan_ms_since(const struct timespec *t);
+long chan_us_since(const struct timespec *t);
 
 #endif

@@ -482,7 +482,7 @@ static void usage(FILE *fp)
 		"usage: enbd-client-selftest [-e EXPORT] [-p PORT] [-b ADDR] [-n REQUESTS] [-D DEPTH]\n"
 		"                            [-s SEED] [-z] [-w] [-E] [-X ERRNO] [-o DUMP] [-I] [-K SECS]\n"
 		"                            [-B MiB] [-T off|on|require] [-C DIR | -k PSKFILE [-U ID]]\n"
-		"                            [-H NAME]\n"
+		"                            [-H NAME] [-N]\n"
 		"                            [-v] [-q] HOST\n"
 		"  -n  requests to complete (default 10000; 0: until SIGTERM)\n"
 		"  -D  requests queued or outstanding at once (default 128, max %d)\n"
@@ -495,7 +495,8 @@ static void usage(FILE *fp)
 		"  -K  the keepalive option: seconds of quiet before a probe (default 0: none)\n"
 		"  -B  enbd-client's --buffer-budget (MiB of request buffers)\n"
 		"  -T, -C, -k, -U, -H  enbd-client's --tls, --tls-certificates, --tls-psk,\n"
-		"      --tls-username, --tls-hostname\n",
+		"      --tls-username, --tls-hostname\n"
+		"  -N  TLS: never resume a session (tools/bench-tls-reconnect)\n",
 		MAX_DEPTH);
 }
 
@@ -517,7 +518,7 @@ int main(int argc, char **argv)
 	f->depth = 128;
 	f->total = 10000;
 	f->rng = 1;
-	while ((opt = getopt(argc, argv, "e:p:b:n:D:s:zwEX:o:IK:B:T:C:k:U:H:vqh")) != -1) {
+	while ((opt = getopt(argc, argv, "e:p:b:n:D:s:zwEX:o:IK:B:T:C:k:U:H:Nvqh")) != -1) {
 		switch (opt) {
 		case 'e': o.export = optarg; break;
 		case 'p': o.port = optarg; break;
@@ -545,6 +546,7 @@ int main(int argc, char **argv)
 		case 'k': tls.psk_file = optarg; break;
 		case 'U': tls.psk_identity = optarg; break;
 		case 'H': o.tls_hostname = optarg; break;
+		case 'N': tls.no_resume = true; break;
 		case 'v': verbosity++; break;
 		case 'q': verbosity--; break;
 		case 'h': usage(stdout); return 0;

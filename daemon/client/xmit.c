@@ -36,12 +36,17 @@
 #include "sock.h"
 #include "xmit.h"
 
-long chan_ms_since(const struct timespec *t)
+long chan_us_since(const struct timespec *t)
 {
 	struct timespec now;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000;
+	return (now.tv_sec - t->tv_sec) * 1000000 + (now.tv_nsec - t->tv_nsec) / 1000;
+}
+
+long chan_ms_since(const struct timespec *t)
+{
+	return chan_us_since(t) / 1000;
 }
 
 uint64_t now_us(void)

@@ -11,6 +11,8 @@
 #                             exit status in $RC; st KEY prints a counter of its result
 #   bg_selftest ARGS...       the same in the background: SELFTEST_PID; then
 #                             wait_selftest
+#   wait_logged SECS REGEX [N]  until its $LOG has N (1) lines matching REGEX;
+#                             1 after SECS, or at once if it ended first
 # and from lib.sh: fail, skip, need, wait_until, $T (scratch directory),
 # $BG_PIDS (stopped on exit), ENBD_BUILD (build, or build-san for the
 # ASan/UBSan binaries).
@@ -130,6 +132,14 @@ bg_selftest() {
 	N=$((N + 1))
 	"$SELFTEST" "$@" >"$LOG" 2>&1 &
 	SELFTEST_PID=$!
+}
+
+_logged_or_gone() { # N REGEX
+	[ "$(grep -c -- "$2" "$LOG")" -ge "$1" ] || ! kill -0 "$SELFTEST_PID" 2>/dev/null
+}
+wait_logged() {
+	wait_until "$1" _logged_or_gone "${3:-1}" "$2" || true
+	[ "$(grep -c -- "$2" "$LOG")" -ge "${3:-1}" ]
 }
 
 wait_selftest() {

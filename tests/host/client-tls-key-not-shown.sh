@@ -13,7 +13,7 @@ key=$(cut -d: -f2 "$T/psk/keys.psk")
 wrong=$(cut -d: -f2 "$T/wrong.psk")
 start_server -v -v --tls require --tls-psk "$T/psk/keys.psk" --memory 64M
 bg_selftest -v -v -n 0 -T require -k "$T/psk/keys.psk" -p "$PORT" localhost
-wait_until 30 grep -q 'serving the simulated device' "$LOG" || fail "not served: $(cat "$LOG")"
+wait_logged 30 'serving the simulated device' || fail "not served: $(cat "$LOG")"
 ps -eo args >"$T/ps.out"
 grep -q -- "-k $T/psk/keys.psk" "$T/ps.out" || fail "the selftest is not in ps"
 run_probe -v -v --tls require --tls-psk "$T/wrong.psk" -p "$PORT" localhost

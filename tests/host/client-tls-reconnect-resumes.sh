@@ -14,12 +14,10 @@ start_server --tls require --tls-certificates "$T/pki/server" --memory 64M
 reconnect_twice() {
 	bg_selftest -n 0 -T require -C "$T/pki/client" "$@" -p "$PORT" localhost
 	for k in 1 2; do
-		wait_until 30 sh -c "[ \$(grep -c 'serving the simulated device' '$LOG') -ge $k ]" ||
-			fail "not served ($k): $(tail -n 5 "$LOG")"
+		wait_logged 30 'serving the simulated device' $k || fail "not served ($k): $(tail -n 5 "$LOG")"
 		kill -HUP "$SELFTEST_PID"
 	done
-	wait_until 30 sh -c "[ \$(grep -c 'serving the simulated device' '$LOG') -ge 3 ]" ||
-		fail "did not reconnect: $(tail -n 5 "$LOG")"
+	wait_logged 30 'serving the simulated device' 3 || fail "did not reconnect: $(tail -n 5 "$LOG")"
 	kill "$SELFTEST_PID"
 	wait_selftest
 	expect_pass

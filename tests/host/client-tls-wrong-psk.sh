@@ -13,12 +13,12 @@ probe_refused "TLS handshake failed: .*\(wrong PSK, or an identity the server do
 	--tls require --tls-psk "$T/wrong.psk" -p "$NBDKIT_PORT" localhost
 
 bg_selftest -n 0 -T require -k "$T/psk/keys.psk" -p "$NBDKIT_PORT" localhost
-wait_until 30 grep -q 'serving the simulated device' "$LOG" || fail "not served: $(cat "$LOG")"
+wait_logged 30 'serving the simulated device' || fail "not served: $(cat "$LOG")"
 kill "$NBDKIT_PID"
 wait "$NBDKIT_PID" 2>/dev/null || true
 cp "$T/wrong.psk" "$T/psk/keys.psk"
 restart_nbdkit --tls=require --tls-psk="$T/psk/keys.psk" memory 64M
-wait_until 30 grep -q 'warning: .*TLS handshake failed' "$LOG" || fail "no failed handshake logged: $(tail "$LOG")"
+wait_logged 30 'warning: .*TLS handshake failed' || fail "no failed handshake logged: $(tail "$LOG")"
 sleep 4
 failed=$(grep -c 'warning: .*TLS handshake failed' "$LOG")
 [ "$failed" -le 8 ] || fail "$failed failed handshakes in about 4 s: spinning"

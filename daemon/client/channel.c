@@ -320,6 +320,7 @@ static void probe_print(const struct channel *c)
 		printf("block-size: none\n");
 	printf("handshake: %s%s%s\n", ex->hflags & NBD_FLAG_FIXED_NEWSTYLE ? "fixed-newstyle" : "newstyle",
 	       ex->no_zeroes ? " no-zeroes" : "", ex->via_go ? " go" : " export-name");
+	printf("tls: %s\n", c->tls ? tls_describe(c->tls) : "none");
 	fflush(stdout);
 }
 

@@ -19,4 +19,5 @@ probe_refused "TLS handshake failed: server certificate rejected: IP address mis
 run_probe --tls require --tls-certificates "$T/pki/client" --tls-hostname localhost \
 	-p "$NBDKIT_PORT" 127.0.0.1
 [ $RC -eq 0 ] && grep -q '^size: 67108864$' "$OUT" || fail "--tls-hostname localhost refused: $(cat "$ERR")"
+grep -q '^tls: TLSv1.3 .*, full handshake$' "$OUT" || fail "--probe does not say TLS: $(cat "$OUT")"
 exit 0

@@ -559,7 +559,7 @@ static enum chan_state st_backoff(struct channel *c)
 	return CS_CONNECT;
 }
 
-/* The table.  TLS will add a state between CONNECT and NEGOTIATE. */
+/* The table.  TLS is a step of NEGOTIATE (channel.h). */
 static const struct {
 	const char *name;
 	state_fn run;

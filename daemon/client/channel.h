@@ -12,11 +12,13 @@
  *      +------------ BACKOFF <-------- DEAD <--------------------------------+
  *
  * CONNECT    TCP connect (bounded), TCP_NODELAY, non-blocking and polled
- *            with the signalfd, so that SIGTERM stops the daemon at once.  (A TLS state goes
- *            between CONNECT and NEGOTIATE when TLS is added.)
+ *            with the signalfd, so that SIGTERM stops the daemon at once.
  * NEGOTIATE  the NBD handshake (handshake.c) within one deadline
- *            (--handshake-timeout), SIGTERM stopping it; check that the
- *            export is the one the device was configured with.
+ *            (--handshake-timeout), SIGTERM stopping it; with --tls,
+ *            NBD_OPT_STARTTLS and the TLS handshake come first in it (after
+ *            the greeting, under the same deadline), and from then on the
+ *            connection's bytes go through c->tls; check that the export is
+ *            the one the device was configured with.
  * SETUP      ENBD_IOC_ATTACH (again, after DEAD) and ENBD_IOC_CONFIGURE;
  *            --probe prints the export here instead.
  * READY      transmission (xmit.c): poll() on the control file, the socket

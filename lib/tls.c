@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* TLS with OpenSSL 3: see tls.h. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -7,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -35,6 +37,10 @@ struct tls_ctx {
 	unsigned int npsks;
 	char **allowed_names;
 	unsigned int nallowed;
+	/* client: the key offered, and the newest session ticket */
+	const struct psk_entry *client_psk;
+	SSL_SESSION *session;
+	bool no_resume;
 };
 
 struct tls_conn {
@@ -294,6 +300,7 @@ void tls_ctx_free(struct tls_ctx *ctx)
 	for (i = 0; i < ctx->nallowed; i++)
 		free(ctx->allowed_names[i]);
 	free(ctx->allowed_names);
+	SSL_SESSION_free(ctx->session);
 	free(ctx);
 }
 
@@ -562,4 +569,306 @@ int io_writev_full(struct tls_conn *t, int fd, const struct iovec *iov, int n)
 		}
 	}
 	return used ? io_write_full(t, fd, stage, used) : 0;
+}
+
+/* ---- the client side ---- */
+
+static unsigned int psk_client_cb(SSL *ssl, const char *hint, char *identity,
+				  unsigned int max_identity_len, unsigned char *psk,
+				  unsigned int max_psk_len)
+{
+	const struct tls_ctx *ctx = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+	const struct psk_entry *e = ctx->client_psk;
+
+	(void)hint;
+	if (strlen(e->identity) >= max_identity_len || e->key_len > max_psk_len)
+		return 0;
+	strcpy(identity, e->identity);
+	memcpy(psk, e->key, e->key_len);
+	return e->key_len;
+}
+
+/* TLS 1.3 tickets arrive after the handshake: keep the newest. */
+static int keep_session_cb(SSL *ssl, SSL_SESSION *sess)
+{
+	struct tls_ctx *ctx = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+
+	SSL_SESSION_free(ctx->session);
+	ctx->session = sess;
+	return 1;	/* the reference is ours */
+}
+
+static int use_client_psk(struct tls_ctx *ctx, const struct tls_config *cfg, char *why,
+			  size_t why_len)
+{
+	unsigned int i;
+
+	if (load_psk_file(ctx, cfg->psk_file, why, why_len) < 0)
+		return -1;
+	ctx->client_psk = &ctx->psks[0];
+	if (cfg->psk_identity) {
+		for (i = 0; i < ctx->npsks && strcmp(ctx->psks[i].identity, cfg->psk_identity); i++)
+			;
+		if (i == ctx->npsks) {
+			snprintf(why, why_len, "%s: no key for the identity given", cfg->psk_file);
+			return -1;
+		}
+		ctx->client_psk = &ctx->psks[i];
+	}
+	SSL_CTX_set_cipher_list(ctx->ssl_ctx, "ECDHE-PSK:DHE-PSK:PSK");
+	SSL_CTX_set_psk_client_callback(ctx->ssl_ctx, psk_client_cb);
+	return 0;
+}
+
+static int use_client_certificates(struct tls_ctx *ctx, const struct tls_config *cfg,
+				   char *why, size_t why_len)
+{
+	char cert[4096], key[4096], ca[4096];
+	bool has_cert, has_key;
+
+	snprintf(ca, sizeof(ca), "%s/ca-cert.pem", cfg->certs_dir);
+	snprintf(cert, sizeof(cert), "%s/client-cert.pem", cfg->certs_dir);
+	snprintf(key, sizeof(key), "%s/client-key.pem", cfg->certs_dir);
+	if (access(ca, R_OK) == 0 ? SSL_CTX_load_verify_locations(ctx->ssl_ctx, ca, NULL) != 1 :
+				    SSL_CTX_set_default_verify_paths(ctx->ssl_ctx) != 1) {
+		snprintf(why, why_len, "%s: %s", ca, ssl_reason("cannot load"));
+		return -1;
+	}
+	SSL_CTX_set_verify(ctx->ssl_ctx, SSL_VERIFY_PEER, NULL);
+	has_cert = access(cert, F_OK) == 0;
+	has_key = access(key, F_OK) == 0;
+	if (has_cert != has_key) {
+		snprintf(why, why_len, "%s: a client certificate needs both %s and %s",
+			 cfg->certs_dir, "client-cert.pem", "client-key.pem");
+		return -1;
+	}
+	if (!has_cert)
+		return 0;
+	if (SSL_CTX_use_certificate_chain_file(ctx->ssl_ctx, cert) != 1) {
+		snprintf(why, why_len, "%s: %s", cert, ssl_reason("cannot load"));
+		return -1;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx->ssl_ctx, key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx->ssl_ctx) != 1) {
+		snprintf(why, why_len, "%s: %s", key, ssl_reason("cannot load"));
+		return -1;
+	}
+	return 0;
+}
+
+struct tls_ctx *tls_client_ctx_new(const struct tls_config *cfg, char *why, size_t why_len)
+{
+	struct tls_ctx *ctx = calloc(1, sizeof(*ctx));
+
+	if (!ctx || !(ctx->ssl_ctx = SSL_CTX_new(TLS_client_method()))) {
+		snprintf(why, why_len, "out of memory");
+		goto fail;
+	}
+	SSL_CTX_set_app_data(ctx->ssl_ctx, ctx);
+	ctx->no_resume = cfg->no_resume;
+	SSL_CTX_set_min_proto_version(ctx->ssl_ctx, TLS1_2_VERSION);
+	/* As the server's (tls_server_ctx_new); a server asking to renegotiate
+	 * is refused, so a write never has to wait for a read. */
+	SSL_CTX_set_options(ctx->ssl_ctx, SSL_OP_ENABLE_KTLS | SSL_OP_IGNORE_UNEXPECTED_EOF |
+			    SSL_OP_NO_RENEGOTIATION);
+	SSL_CTX_set_ciphersuites(ctx->ssl_ctx, "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"
+				 "TLS_CHACHA20_POLY1305_SHA256");
+	/* tls_send_nb: each record written counts, and a repeated write may
+	 * come from another place in memory. */
+	SSL_CTX_set_mode(ctx->ssl_ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+			 SSL_MODE_ENABLE_PARTIAL_WRITE);
+	SSL_CTX_set_read_ahead(ctx->ssl_ctx, 1);
+	SSL_CTX_set_default_read_buffer_len(ctx->ssl_ctx, 64u << 10);
+	SSL_CTX_set_session_cache_mode(ctx->ssl_ctx, SSL_SESS_CACHE_CLIENT |
+				       SSL_SESS_CACHE_NO_INTERNAL_STORE);
+	SSL_CTX_sess_set_new_cb(ctx->ssl_ctx, keep_session_cb);
+	if (cfg->psk_file) {
+		if (use_client_psk(ctx, cfg, why, why_len) < 0)
+			goto fail;
+	} else if (!cfg->certs_dir) {
+		snprintf(why, why_len, "no certificates and no PSK file");
+		goto fail;
+	} else if (use_client_certificates(ctx, cfg, why, why_len) < 0) {
+		goto fail;
+	}
+	return ctx;
+fail:
+	tls_ctx_free(ctx);
+	return NULL;
+}
+
+/* The server's certificate must name @hostname: an IP address or a DNS name (also sent as SNI). */
+static int expect_server_name(SSL *ssl, const char *hostname)
+{
+	unsigned char addr[sizeof(struct in6_addr)];
+
+	if (inet_pton(AF_INET, hostname, addr) == 1 || inet_pton(AF_INET6, hostname, addr) == 1)
+		return X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), hostname) == 1 ? 0 : -1;
+	if (SSL_set1_host(ssl, hostname) != 1 || SSL_set_tlsext_host_name(ssl, hostname) != 1)
+		return -1;
+	return 0;
+}
+
+static long ms_until(const struct timespec *deadline)
+{
+	struct timespec now;
+	long ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (deadline->tv_sec - now.tv_sec) * 1000L + (deadline->tv_nsec - now.tv_nsec) / 1000000;
+	return ms < 0 ? 0 : ms;
+}
+
+/* After a failed client handshake: what enbd-client's error line should say. */
+static void connect_failure(const struct tls_conn *t, int ssl_error, char *why, size_t why_len)
+{
+	long verify = SSL_get_verify_result(t->ssl);
+
+	if (verify != X509_V_OK) {
+		snprintf(why, why_len, "server certificate rejected: %s",
+			 X509_verify_cert_error_string(verify));
+		return;
+	}
+	if (ssl_error == SSL_ERROR_SSL)
+		snprintf(why, why_len, "%s", ssl_reason("protocol error"));
+	else if (ssl_error == SSL_ERROR_SYSCALL && errno)
+		snprintf(why, why_len, "%s", strerror(errno));
+	else
+		snprintf(why, why_len, "the server closed the connection");
+	/* A server does not tell which: GnuTLS just hangs up, OpenSSL alerts. */
+	if (t->psk_identity[0])
+		append_printable(why, why_len, " (wrong PSK, or an identity the server does not know?)");
+}
+
+struct tls_conn *tls_connect(struct tls_ctx *ctx, int fd, const char *hostname,
+			     int timeout_ms, int cancel_fd, char *why, size_t why_len)
+{
+	struct tls_conn *t = calloc(1, sizeof(*t));
+	struct timespec deadline;
+	int rc, err;
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (timeout_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	if (!t || !(t->ssl = SSL_new(ctx->ssl_ctx)) || !SSL_set_fd(t->ssl, fd) ||
+	    sock_set_nonblocking(fd, 1) < 0 ||
+	    (!ctx->client_psk && expect_server_name(t->ssl, hostname) < 0)) {
+		snprintf(why, why_len, "cannot set up TLS: %s", ssl_reason(strerror(errno)));
+		errno = EPROTO;
+		goto fail;
+	}
+	t->fd = fd;
+	SSL_set_app_data(t->ssl, t);
+	if (ctx->client_psk)
+		append_printable(t->psk_identity, sizeof(t->psk_identity),
+				 ctx->client_psk->identity);
+	/* A reconnect after a link cut: the server's ticket saves the
+	 * certificate exchange and its signatures. */
+	if (ctx->session && !ctx->no_resume && SSL_SESSION_is_resumable(ctx->session))
+		SSL_set_session(t->ssl, ctx->session);
+	for (;;) {
+		struct pollfd p[2] = { { .fd = fd }, { .fd = cancel_fd, .events = POLLIN } };
+		int n;
+
+		ERR_clear_error();
+		errno = 0;
+		rc = SSL_connect(t->ssl);
+		err = rc == 1 ? SSL_ERROR_NONE : SSL_get_error(t->ssl, rc);
+		if (!want_io(err))
+			break;
+		p[0].events = err == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN;
+		n = poll(p, cancel_fd >= 0 ? 2 : 1, (int)ms_until(&deadline));
+		if (n < 0 && errno != EINTR) {
+			snprintf(why, why_len, "poll: %s", strerror(errno));
+			errno = EPROTO;
+			goto fail;
+		}
+		if (n > 0 && cancel_fd >= 0 && (p[1].revents & POLLIN)) {
+			errno = ECANCELED;
+			goto fail;
+		}
+		if (n == 0) {
+			snprintf(why, why_len, "TLS handshake deadline passed");
+			errno = ETIMEDOUT;
+			goto fail;
+		}
+	}
+	if (rc != 1) {
+		connect_failure(t, err, why, why_len);
+		errno = EPROTO;
+		goto fail;
+	}
+	describe(t, NULL);
+	if (!t->psk_identity[0] && !SSL_session_reused(t->ssl))
+		append_printable(t->desc, sizeof(t->desc), ", full handshake");
+	pthread_mutex_init(&t->lock, NULL);
+	return t;
+fail:
+	if (t)
+		SSL_free(t->ssl);
+	free(t);
+	return NULL;
+}
+
+bool tls_resumed(const struct tls_conn *t)
+{
+	return SSL_session_reused(t->ssl) && !t->psk_identity[0];
+}
+
+/* The result of one non-blocking SSL call that moved @done bytes (@ok). */
+static ssize_t nb_result(struct tls_conn *t, int ok, size_t done, bool *want_out)
+{
+	int err = ok ? SSL_ERROR_NONE : SSL_get_error(t->ssl, 0);
+
+	if (ok)
+		return (ssize_t)done;
+	/* close_notify, or (SSL_OP_IGNORE_UNEXPECTED_EOF) an end without it */
+	if (err == SSL_ERROR_ZERO_RETURN)
+		return 0;
+	if (want_io(err)) {
+		*want_out = err == SSL_ERROR_WANT_WRITE;
+		errno = EAGAIN;
+		return -1;
+	}
+	errno = failure_errno(err);
+	return -1;
+}
+
+ssize_t tls_recv_nb(struct tls_conn *t, void *buf, size_t len, bool *want_out)
+{
+	size_t got = 0;
+	ssize_t n;
+	int ok;
+
+	pthread_mutex_lock(&t->lock);
+	ERR_clear_error();
+	errno = 0;
+	ok = SSL_read_ex(t->ssl, buf, len, &got);
+	n = nb_result(t, ok, got, want_out);
+	pthread_mutex_unlock(&t->lock);
+	return n;
+}
+
+ssize_t tls_send_nb(struct tls_conn *t, const void *buf, size_t len, bool *want_out)
+{
+	size_t done = 0;
+	ssize_t n;
+	int ok;
+
+	pthread_mutex_lock(&t->lock);
+	ERR_clear_error();
+	errno = 0;
+	ok = SSL_write_ex(t->ssl, buf, len, &done);
+	n = nb_result(t, ok, done, want_out);
+	pthread_mutex_unlock(&t->lock);
+	return n;
+}
+
+bool tls_buffered(const struct tls_conn *t)
+{
+	return SSL_has_pending(t->ssl);
 }

@@ -40,6 +40,10 @@ struct tls_config {
 	 * (subjectAltName DNS, or CN when it has none); none: any name */
 	const char *const *allowed_names;
 	unsigned int nallowed;
+	/* Client with PSK: the identity to use (NULL: the file's first) */
+	const char *psk_identity;
+	/* Client: never offer the kept session (to measure what it saves) */
+	bool no_resume;
 };
 
 struct tls_ctx;
@@ -82,5 +86,42 @@ ssize_t io_read_at_least(struct tls_conn *t, int fd, void *buf, size_t min, size
 int io_write_full(struct tls_conn *t, int fd, const void *buf, size_t len);
 /* All of @n pieces, in as few TLS records as they fit in. */
 int io_writev_full(struct tls_conn *t, int fd, const struct iovec *iov, int n);
+
+/* ---- the client side (enbd-client) ---- */
+
+/*
+ * A client context from @cfg (certs_dir: ca-cert.pem, or the system's CAs
+ * when it is missing, and an optional client-cert.pem/client-key.pem; or
+ * psk_file with psk_identity), or NULL with the reason in @why.  With
+ * X.509 the server's certificate is always verified.  The context keeps
+ * the newest session ticket the server gave, for the next tls_connect.
+ */
+struct tls_ctx *tls_client_ctx_new(const struct tls_config *cfg, char *why, size_t why_len);
+
+/*
+ * TLS handshake as the client on the non-blocking socket @fd, within
+ * @timeout_ms; the server's certificate must name @hostname (a DNS name
+ * or an IP address).  Offers the session kept from the last connection.
+ * A readable @cancel_fd (-1: none) stops it.  Returns the connection, or
+ * NULL with errno ETIMEDOUT, ECANCELED or EPROTO (the reason in @why).
+ */
+struct tls_conn *tls_connect(struct tls_ctx *ctx, int fd, const char *hostname,
+			     int timeout_ms, int cancel_fd, char *why, size_t why_len);
+/* Whether the handshake resumed a session from a ticket (no full handshake);
+ * tls_describe then ends in ", resumed", else (X.509) in ", full handshake". */
+bool tls_resumed(const struct tls_conn *t);
+
+/*
+ * Non-blocking I/O for a poll() loop: the count (0 from tls_recv_nb: end of
+ * stream), or -1 with errno; EAGAIN with *@want_out true when the socket
+ * must become writable (rather than readable) first.  A tls_send_nb that
+ * returned EAGAIN must be repeated with the same bytes, and may be given
+ * more after them (the buffer may move).
+ */
+ssize_t tls_recv_nb(struct tls_conn *t, void *buf, size_t len, bool *want_out);
+ssize_t tls_send_nb(struct tls_conn *t, const void *buf, size_t len, bool *want_out);
+/* Bytes already read from the socket and not yet returned: poll() would
+ * not tell about them. */
+bool tls_buffered(const struct tls_conn *t);
 
 #endif

@@ -7,14 +7,15 @@ CLIENT_OBJS := $(BUILD)/daemon/client/channel.o $(BUILD)/daemon/client/xmit.o \
 CLIENT_OBJS += $(BUILD)/daemon/client/devconfig.o
 
 $(BUILD)/enbd-client: $(BUILD)/daemon/client/main.o $(BUILD)/daemon/client/supervise.o \
-		$(CLIENT_OBJS) $(LIB_OBJS)
-	$(CC) $(LDFLAGS) -o $@ $^
+		$(CLIENT_OBJS) $(LIB_OBJS) $(TLS_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ -lpthread $(TLS_LIBS)
 
 PROGRAMS += $(BUILD)/enbd-client
 
 # The same channel against a simulated device: tests the NBD side without the module.
-$(BUILD)/enbd-client-selftest: $(BUILD)/daemon/client/selftest.o $(CLIENT_OBJS) $(LIB_OBJS)
-	$(CC) $(LDFLAGS) -o $@ $^
+$(BUILD)/enbd-client-selftest: $(BUILD)/daemon/client/selftest.o $(CLIENT_OBJS) $(LIB_OBJS) \
+		$(TLS_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ -lpthread $(TLS_LIBS)
 
 PROGRAMS += $(BUILD)/enbd-client-selftest
 
@@ -22,7 +23,7 @@ PROGRAMS += $(BUILD)/enbd-client-selftest
 # it is not part of 'all'.  tools/run-fuzz client-reply builds and runs it.  (FUZZ_CC and FUZZ_FLAGS: daemon/server/build.mk.)
 CLIENT_FUZZ_REPLY_SRCS := daemon/client/xmit.c daemon/client/xmit-kernel.c \
 	daemon/client/xmit-tx.c daemon/client/xmit-rx.c daemon/client/xmit-keepalive.c \
-	daemon/client/xmit-window.c lib/nbd-proto.c lib/log.c lib/sock.c \
+	daemon/client/xmit-window.c lib/nbd-proto.c lib/log.c lib/sock.c lib/tls.c \
 	daemon/client/fuzz/fuzz-reply.c
 
 .PHONY: client-fuzz-reply
@@ -30,17 +31,17 @@ client-fuzz-reply: $(BUILD)/enbd-client-fuzz-reply
 $(BUILD)/enbd-client-fuzz-reply: $(CLIENT_FUZZ_REPLY_SRCS) $(wildcard daemon/client/*.h lib/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude -Ilib \
-		-Idaemon/client -o $@ $(CLIENT_FUZZ_REPLY_SRCS)
+		-Idaemon/client -o $@ $(CLIENT_FUZZ_REPLY_SRCS) -lpthread $(TLS_LIBS)
 
 # libFuzzer target for the handshake parsing (a hostile server): needs clang,
 # so it is not part of 'all'; tools/run-fuzz client-handshake builds and
 # runs it.  FUZZ_CC and FUZZ_FLAGS come from daemon/server/build.mk.
 CLIENT_FUZZ_HANDSHAKE_SRCS := daemon/client/fuzz/fuzz-handshake.c daemon/client/handshake.c \
-	lib/nbd-proto.c lib/log.c
+	lib/nbd-proto.c lib/log.c lib/sock.c lib/tls.c
 
 .PHONY: client-fuzz-handshake
 client-fuzz-handshake: $(BUILD)/enbd-client-fuzz-handshake
 $(BUILD)/enbd-client-fuzz-handshake: $(CLIENT_FUZZ_HANDSHAKE_SRCS) $(wildcard daemon/client/*.h lib/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude -Ilib \
-		-Idaemon/client -o $@ $(CLIENT_FUZZ_HANDSHAKE_SRCS)
+		-Idaemon/client -o $@ $(CLIENT_FUZZ_HANDSHAKE_SRCS) -lpthread $(TLS_LIBS)

@@ -12,11 +12,13 @@
  *      +------------ BACKOFF <-------- DEAD <--------------------------------+
  *
  * CONNECT    TCP connect (bounded), TCP_NODELAY, non-blocking and polled
- *            with the signalfd, so that SIGTERM stops the daemon at once.  (A TLS state goes
- *            between CONNECT and NEGOTIATE when TLS is added.)
+ *            with the signalfd, so that SIGTERM stops the daemon at once.
  * NEGOTIATE  the NBD handshake (handshake.c) within one deadline
- *            (--handshake-timeout), SIGTERM stopping it; check that the
- *            export is the one the device was configured with.
+ *            (--handshake-timeout), SIGTERM stopping it; with --tls,
+ *            NBD_OPT_STARTTLS and the TLS handshake come first in it (after
+ *            the greeting, under the same deadline), and from then on the
+ *            connection's bytes go through c->tls; check that the export is
+ *            the one the device was configured with.
  * SETUP      ENBD_IOC_ATTACH (again, after DEAD) and ENBD_IOC_CONFIGURE;
  *            --probe prints the export here instead.
  * READY      transmission (xmit.c): poll() on the control file, the socket
@@ -76,6 +78,9 @@ struct channel_opts {
 	int handshake_ms;	/* deadline of the whole NBD handshake */
 	bool lock_memory;	/* PR_SET_IO_FLUSHER, mlockall: a daemon of a real device */
 	unsigned int buffer_budget_mib;	/* slot buffers (--buffer-budget); 0: the default */
+	enum tls_mode tls_mode;		/* --tls */
+	struct tls_ctx *tls_ctx;	/* its credentials; NULL with TLS_OFF */
+	const char *tls_hostname;	/* the name the server's certificate must carry */
 	const char *devname;	/* for messages */
 	struct chan_dev *dev;	/* NULL with probe */
 	int sigfd;		/* signalfd: SIGTERM, SIGINT, SIGHUP */
@@ -147,10 +152,12 @@ struct channel {
 	int want;		/* a result xmit_run should return (enum xmit_result + 1) */
 	int backoff_ms;
 	bool conn_up;		/* this connection reached READY */
+	struct timespec connect_start;	/* CONNECT of this connection began */
 	struct timespec ready_since;
 
 	/* the current connection */
 	int sock;
+	struct tls_conn *tls;		/* NULL: plaintext */
 	struct nbd_export ex;
 	struct nbd_export first;	/* what the device was configured from */
 	uint32_t dev_block_size;	/* block size of a device configured before us, or 0 */
@@ -167,6 +174,10 @@ struct channel {
 	unsigned int sendq[CHAN_SLOTS + 1];
 	unsigned int sq_head, sq_len;
 	uint32_t send_off;		/* bytes of the head part already sent */
+	uint32_t tx_committed;		/* bytes after send_off handed to a TLS write
+					 * that is not finished: they go out */
+	bool tx_wants_in;		/* that TLS write waits for the socket's POLLIN */
+	bool rx_wants_out;		/* a TLS read waits for the socket's POLLOUT */
 	uint8_t disc[sizeof(struct nbd_request)];
 	uint32_t disc_len, disc_off;
 	uint8_t *rxbuf;
@@ -204,6 +215,14 @@ struct channel {
 /* Exit status when the kernel ejected the channel (device shut down). */
 #define CHAN_EXIT_EJECTED	3
 
+/*
+ * The TLS of o->tls_mode from @cfg: checks that credentials come with
+ * TLS on or require and not without, and makes o->tls_ctx.  0, or -1 with
+ * @why: 2 a usage error, 1 the credentials cannot be loaded (in @status).
+ */
+int channel_tls_setup(struct channel_opts *o, const struct tls_config *cfg, int *status,
+		      char *why, size_t why_len);
+
 /* Run a channel to the end.  Returns the process exit code. */
 int channel_run(const struct channel_opts *o);
 
@@ -223,9 +242,11 @@ void xmit_reset(struct channel *c);
 enum xmit_result xmit_run(struct channel *c, bool drain, int timeout_ms);
 void xmit_abandon_unsent(struct channel *c);
 int xmit_disconnect(struct channel *c, int timeout_ms);
+void xmit_close(struct channel *c);
 unsigned int xmit_in_flight(const struct channel *c);
 const char *xmit_result_name(enum xmit_result r);
 
 long chan_ms_since(const struct timespec *t);
+long chan_us_since(const struct timespec *t);
 
 #endif

@@ -18,6 +18,7 @@
 /* State of one handshake: the socket, the export and where to explain. */
 struct hs {
 	int fd;
+	struct tls_conn *tls;	/* after NBD_OPT_STARTTLS, NULL: plaintext */
 	int sigfd;		/* readable: stop (-1: none) */
 	struct timespec deadline;	/* CLOCK_MONOTONIC: the whole handshake */
 	const char *name;
@@ -82,6 +83,25 @@ static int hs_xfer(struct hs *h, void *buf, size_t len, bool out)
 	int left;
 
 	while (len) {
+		if (h->tls) {
+			/* TLS first: it may hold bytes already read from the socket. */
+			bool want_out = false;
+
+			n = out ? tls_send_nb(h->tls, p, len, &want_out) :
+				  tls_recv_nb(h->tls, p, len, &want_out);
+			if (n > 0) {
+				p += n;
+				len -= (size_t)n;
+				continue;
+			}
+			if (n == 0) {
+				errno = ECONNRESET;
+				return -1;
+			}
+			if (errno != EAGAIN)
+				return -1;
+			pfd[0].events = want_out ? POLLOUT : POLLIN;
+		}
 		left = ms_left(h);
 		n = poll(pfd, h->sigfd >= 0 ? 2 : 1, left);
 		if (n < 0 && errno == EINTR)
@@ -96,6 +116,8 @@ static int hs_xfer(struct hs *h, void *buf, size_t len, bool out)
 			errno = ETIMEDOUT;
 			return -1;
 		}
+		if (h->tls)
+			continue;
 		n = out ? send(h->fd, p, len, MSG_DONTWAIT | MSG_NOSIGNAL) :
 			  recv(h->fd, p, len, MSG_DONTWAIT);
 		if (n == 0 && !out) {
@@ -145,8 +167,8 @@ static int send_option(struct hs *h, uint32_t opt, const void *data, uint32_t le
 static void send_abort(struct hs *h)
 {
 	char why[64];
-	struct hs tmp = { .fd = h->fd, .sigfd = h->sigfd, .deadline = h->deadline,
-			  .why = why, .why_len = sizeof(why) };
+	struct hs tmp = { .fd = h->fd, .tls = h->tls, .sigfd = h->sigfd,
+			  .deadline = h->deadline, .why = why, .why_len = sizeof(why) };
 
 	send_option(&tmp, NBD_OPT_ABORT, NULL, 0);
 }
@@ -263,8 +285,8 @@ static int option_error(struct hs *h, uint32_t opt)
 		return fail(h, HS_REFUSED, "server has no export named '%s'%s%s",
 			    h->name, sep, text);
 	case NBD_REP_ERR_TLS_REQD:
-		return fail(h, HS_REFUSED, "server requires TLS, which enbd-client does not support yet%s%s",
-			    sep, text);
+		return fail(h, HS_REFUSED, "server requires TLS (use --tls on or require, with "
+			    "--tls-certificates or --tls-psk)%s%s", sep, text);
 	case NBD_REP_ERR_SHUTDOWN:
 		return fail(h, HS_IO, "server is shutting down%s%s", sep, text);
 	default:
@@ -349,8 +371,58 @@ static int opt_export_name(struct hs *h)
 	return 0;
 }
 
+/*
+ * NBD_OPT_STARTTLS and the TLS handshake: 0 (TLS on, or plaintext with
+ * --tls on and a server without it), or an hs_status.
+ */
+static int opt_starttls(struct hs *h, struct hs_tls *tls)
+{
+	const char *fallback = tls->mode == TLS_REQUIRE ? NULL : "; going on in plaintext (--tls on)";
+	char why[256];
+	int rc;
+
+	if (!(h->ex->hflags & NBD_FLAG_FIXED_NEWSTYLE)) {
+		if (!fallback)
+			return fail(h, HS_REFUSED, "server is not fixed newstyle, so it has no TLS, "
+				    "which --tls require requires");
+		log_info("server is not fixed newstyle, so it has no TLS%s", fallback);
+		return 0;
+	}
+	rc = send_option(h, NBD_OPT_STARTTLS, NULL, 0);
+	if (!rc)
+		rc = recv_reply(h, NBD_OPT_STARTTLS);
+	if (rc)
+		return rc;
+	if (h->reply & NBD_REP_FLAG_ERROR) {
+		char msg[200];
+
+		error_message(h, msg, sizeof(msg));
+		if (!fallback) {
+			send_abort(h);
+			return fail(h, HS_REFUSED, "server does not offer TLS (%s%s%s), which --tls "
+				    "require requires", nbd_reply_name(h->reply), *msg ? ": " : "", msg);
+		}
+		log_info("server does not offer TLS (%s)%s", nbd_reply_name(h->reply), fallback);
+		return 0;
+	}
+	if (h->reply != NBD_REP_ACK)
+		return fail(h, HS_PROTO, "unexpected reply %s to NBD_OPT_STARTTLS",
+			    nbd_reply_name(h->reply));
+	h->tls = tls_connect(tls->ctx, h->fd, tls->hostname, ms_left(h), h->sigfd, why,
+			     sizeof(why));
+	if (!h->tls) {
+		if (errno == ECANCELED)
+			return fail(h, HS_STOPPED, "stopped by a signal during the TLS handshake");
+		if (errno == ETIMEDOUT)
+			return fail(h, HS_IO, "handshake deadline passed during the TLS handshake");
+		return fail(h, HS_REFUSED, "TLS handshake failed: %s", why);
+	}
+	log_info("TLS: %s", tls_describe(h->tls));
+	return 0;
+}
+
 int nbd_handshake(int fd, const char *name, struct nbd_export *ex, int sigfd, int timeout_ms,
-		  char *why, size_t why_len)
+		  struct hs_tls *tls, char *why, size_t why_len)
 {
 	struct hs *h;
 	struct nbd_greeting g;
@@ -411,7 +483,12 @@ int nbd_handshake(int fd, const char *name, struct nbd_export *ex, int sigfd, in
 		goto out;
 	}
 
-	/* Future: NBD_OPT_STARTTLS, then NBD_OPT_STRUCTURED_REPLY go here. */
+	if (tls && tls->mode != TLS_OFF) {
+		rc = opt_starttls(h, tls);
+		if (rc)
+			goto out;
+	}
+	/* Future: NBD_OPT_STRUCTURED_REPLY goes here. */
 	rc = 1;
 	if (ex->hflags & NBD_FLAG_FIXED_NEWSTYLE) {
 		rc = opt_go(h);
@@ -425,6 +502,10 @@ int nbd_handshake(int fd, const char *name, struct nbd_export *ex, int sigfd, in
 	if (rc == 0 && !(ex->tflags & NBD_FLAG_HAS_FLAGS))
 		ex->tflags = 0;
 out:
+	if (rc == 0 && tls)
+		tls->conn = h->tls;
+	else
+		tls_close(h->tls);
 	free(h);
 	return rc;
 }

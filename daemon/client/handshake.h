@@ -4,18 +4,21 @@
  * socket within one deadline for the whole exchange (a server trickling
  * bytes cannot stretch it), watching the daemon's signalfd.
  *
- * Sequence: greeting -> client flags -> NBD_OPT_GO (name + NBD_INFO_BLOCK_SIZE
- * request) -> NBD_REP_INFO... -> NBD_REP_ACK; if the server answers GO with
+ * Sequence: greeting -> client flags -> [NBD_OPT_STARTTLS -> TLS handshake,
+ * the rest inside TLS] -> NBD_OPT_GO (name + NBD_INFO_BLOCK_SIZE request) ->
+ * NBD_REP_INFO... -> NBD_REP_ACK; if the server answers GO with
  * NBD_REP_ERR_UNSUP (or is not fixed newstyle) fall back to
- * NBD_OPT_EXPORT_NAME.  Options that later work adds (NBD_OPT_STARTTLS before
- * anything else, NBD_OPT_STRUCTURED_REPLY before GO) slot in as further steps
- * of nbd_handshake() and further fields of struct nbd_export.
+ * NBD_OPT_EXPORT_NAME.  Options that later work adds (NBD_OPT_STRUCTURED_REPLY
+ * before GO) slot in as further steps of nbd_handshake() and further fields
+ * of struct nbd_export.
  */
 #ifndef ENBD_CLIENT_HANDSHAKE_H
 #define ENBD_CLIENT_HANDSHAKE_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "tls.h"
 
 /* What the server told us about the export. */
 struct nbd_export {
@@ -38,16 +41,25 @@ enum hs_status {
 	HS_STOPPED = -4,	/* a signal is waiting on the signalfd (not read) */
 };
 
+/* TLS for one handshake (NULL: off). */
+struct hs_tls {
+	enum tls_mode mode;	/* ON: when the server offers it; REQUIRE: or refuse */
+	struct tls_ctx *ctx;
+	const char *hostname;	/* the server's certificate must name it */
+	struct tls_conn *conn;	/* out: the connection's TLS, NULL: plaintext */
+};
+
 /*
  * Run the handshake on connected socket @fd for export @name, all of it
  * within @timeout_ms; a readable @sigfd (-1: none) stops it with
  * HS_STOPPED.  On success the connection is in the transmission phase.  On
  * failure returns an hs_status with a one-line explanation in @why; after a
  * refusal a soft disconnect (NBD_OPT_ABORT) has been sent and the caller
- * just closes.
+ * just closes.  With @tls, the connection's TLS (after success only) is in
+ * @tls->conn: from then on every byte goes through it.
  */
 int nbd_handshake(int fd, const char *name, struct nbd_export *ex, int sigfd, int timeout_ms,
-		  char *why, size_t why_len);
+		  struct hs_tls *tls, char *why, size_t why_len);
 
 /* Human-readable list of the transmission flags, e.g. "flush fua trim". */
 void nbd_tflags_str(uint16_t tflags, char *buf, size_t len);

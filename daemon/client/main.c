@@ -27,9 +27,9 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: enbd-client [-e EXPORT] [-p PORT] [-n N] [-b LOCALADDR]... [-t TOKEN] [--slot N]\n"
 		"                   [--channels N] [--force-multi-conn] [--handshake-timeout SECS]\n"
-		"                   [--buffer-budget MiB] [-v] [-q] [-f] HOST /dev/ndN\n"
+		"                   [--buffer-budget MiB] [TLS options] [-v] [-q] [-f] HOST /dev/ndN\n"
 		"       enbd-client --probe [-e EXPORT] [-p PORT] [-b LOCALADDR] [-n N]\n"
-		"                   [--handshake-timeout SECS] [-v] [-q] HOST\n"
+		"                   [--handshake-timeout SECS] [TLS options] [-v] [-q] HOST\n"
 		"       enbd-client -d /dev/ndN [-t TOKEN]\n"
 		"\n"
 		"Serve /dev/ndN from export EXPORT (default: the server's default export) of the\n"
@@ -59,6 +59,15 @@ static void usage(FILE *f)
 		"                        $ENBD_TOKEN (which, unlike -t, ps does not show)\n"
 		"      --slot N          take channel slot N of the device (a restarted daemon\n"
 		"                        taking over its predecessor's place)\n"
+		"      --tls off|on|require  TLS (NBD_OPT_STARTTLS): never (default), when the\n"
+		"                        server offers it, or always (a server without it is refused)\n"
+		"      --tls-certificates DIR  X.509: DIR/ca-cert.pem verifies the server (without\n"
+		"                        it, the system's CAs); DIR/client-cert.pem and\n"
+		"                        DIR/client-key.pem, if there, are our certificate\n"
+		"      --tls-hostname NAME  the name the server's certificate must carry\n"
+		"                        (default: HOST)\n"
+		"      --tls-psk FILE    PSK: lines of identity:hexkey (the key never in argv)\n"
+		"      --tls-username ID  the PSK identity to use (default: the file's first)\n"
 		"  -d, --disconnect      shut the device down: fail all its requests, eject its channels\n"
 		"      --probe           handshake only: print the export's size, flags and block sizes\n"
 		"  -f, --foreground      stay in the foreground (the default)\n"
@@ -98,10 +107,59 @@ static int parse_token(const char *s, uint64_t *token)
 	return (errno || end == s || *end || *s == '-') ? -1 : 0;
 }
 
+/* A probe, one channel, or the supervisor of several. */
+static int start(struct channel_opts *o, const char *devname, unsigned int nchannels,
+		 char **binds, unsigned int nbinds)
+{
+	char why[256];
+	unsigned int index;
+	int rc;
+
+	o->lock_memory = !o->probe;
+	if (o->probe)
+		o->buffer_budget_mib = 1;	/* carries no request: the least */
+	if (!o->probe) {
+		o->devname = devname;
+		if (kdev_resolve(o->devname, &index, why, sizeof(why)) < 0) {
+			/* No /dev/ndN and no control file: no module. */
+			if (access(o->devname, F_OK) < 0 && errno == ENOENT &&
+			    access(ENBD_CONTROL_PATH, F_OK) < 0 && errno == ENOENT)
+				snprintf(why, sizeof(why), "enbd module not loaded (no %s)",
+					 ENBD_CONTROL_PATH);
+			log_err("%s", why);
+			return 1;
+		}
+		o->dev = kdev_open(index, why, sizeof(why));
+		if (!o->dev) {
+			log_err("%s", why);
+			return 1;
+		}
+	}
+	if (o->dev && nchannels > 1) {
+		/* Opened only to report a missing module or permission once, not per channel. */
+		o->dev->ops->close(o->dev);
+		o->dev = NULL;
+		return supervise_run(o, index, nchannels, binds, nbinds);
+	}
+	o->sigfd = sig_open_fd(SIGTERM, SIGINT, SIGHUP, 0);
+	if (o->sigfd < 0) {
+		log_err("signalfd: %s", strerror(errno));
+		if (o->dev)
+			o->dev->ops->close(o->dev);
+		return 1;
+	}
+	rc = channel_run(o);
+	if (o->dev)
+		o->dev->ops->close(o->dev);
+	close(o->sigfd);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	enum { OPT_CHANNELS = 256, OPT_FORCE_MULTI_CONN, OPT_HANDSHAKE_TIMEOUT,
-	       OPT_BUFFER_BUDGET };
+	       OPT_BUFFER_BUDGET, OPT_TLS, OPT_TLS_CERTIFICATES, OPT_TLS_HOSTNAME, OPT_TLS_PSK,
+	       OPT_TLS_USERNAME };
 	static const struct option longopts[] = {
 		{ "export", required_argument, NULL, 'e' },
 		{ "port", required_argument, NULL, 'p' },
@@ -114,6 +172,11 @@ int main(int argc, char **argv)
 		{ "force-multi-conn", no_argument, NULL, OPT_FORCE_MULTI_CONN },
 		{ "handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT },
 		{ "buffer-budget", required_argument, NULL, OPT_BUFFER_BUDGET },
+		{ "tls", required_argument, NULL, OPT_TLS },
+		{ "tls-certificates", required_argument, NULL, OPT_TLS_CERTIFICATES },
+		{ "tls-hostname", required_argument, NULL, OPT_TLS_HOSTNAME },
+		{ "tls-psk", required_argument, NULL, OPT_TLS_PSK },
+		{ "tls-username", required_argument, NULL, OPT_TLS_USERNAME },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -122,7 +185,8 @@ int main(int argc, char **argv)
 	};
 	struct channel_opts o = { .port = DEFAULT_PORT, .export = "", .slot = -1,
 				  .handshake_ms = CHAN_HANDSHAKE_MS };
-	int opt, verbosity = 0, disconnect = 0, rc;
+	struct tls_config tls = { 0 };
+	int opt, verbosity = 0, disconnect = 0, rc, tls_mode;
 	const char *token_arg = NULL;
 	char why[256], *binds[ENBD_MAX_CHANNELS];
 	unsigned int index, nchannels = 0, nbinds = 0;
@@ -184,6 +248,26 @@ int main(int argc, char **argv)
 			o.buffer_budget_mib = (unsigned int)v;
 			break;
 		}
+		case OPT_TLS:
+			tls_mode = tls_mode_parse(optarg);
+			if (tls_mode < 0) {
+				fprintf(stderr, "enbd-client: --tls must be off, on or require\n");
+				return 2;
+			}
+			o.tls_mode = (enum tls_mode)tls_mode;
+			break;
+		case OPT_TLS_CERTIFICATES:
+			tls.certs_dir = optarg;
+			break;
+		case OPT_TLS_HOSTNAME:
+			o.tls_hostname = optarg;
+			break;
+		case OPT_TLS_PSK:
+			tls.psk_file = optarg;
+			break;
+		case OPT_TLS_USERNAME:
+			tls.psk_identity = optarg;
+			break;
 		case 't':
 			token_arg = optarg;
 			break;
@@ -274,42 +358,11 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	o.host = argv[optind];
-	o.lock_memory = !o.probe;
-	if (o.probe)
-		o.buffer_budget_mib = 1;	/* carries no request: the least */
-	if (!o.probe) {
-		o.devname = argv[optind + 1];
-		if (kdev_resolve(o.devname, &index, why, sizeof(why)) < 0) {
-			/* No /dev/ndN and no control file: no module. */
-			if (access(o.devname, F_OK) < 0 && errno == ENOENT &&
-			    access(ENBD_CONTROL_PATH, F_OK) < 0 && errno == ENOENT)
-				snprintf(why, sizeof(why), "enbd module not loaded (no %s)",
-					 ENBD_CONTROL_PATH);
-			log_err("%s", why);
-			return 1;
-		}
-		o.dev = kdev_open(index, why, sizeof(why));
-		if (!o.dev) {
-			log_err("%s", why);
-			return 1;
-		}
+	if (channel_tls_setup(&o, &tls, &rc, why, sizeof(why)) < 0) {
+		log_err("%s", why);
+		return rc;
 	}
-	if (o.dev && nchannels > 1) {
-		/* Opened only to report a missing module or permission once, not per channel. */
-		o.dev->ops->close(o.dev);
-		o.dev = NULL;
-		return supervise_run(&o, index, nchannels, binds, nbinds);
-	}
-	o.sigfd = sig_open_fd(SIGTERM, SIGINT, SIGHUP, 0);
-	if (o.sigfd < 0) {
-		log_err("signalfd: %s", strerror(errno));
-		if (o.dev)
-			o.dev->ops->close(o.dev);
-		return 1;
-	}
-	rc = channel_run(&o);
-	if (o.dev)
-		o.dev->ops->close(o.dev);
-	close(o.sigfd);
+	rc = start(&o, argv[optind + 1], nchannels, binds, nbinds);
+	tls_ctx_free(o.tls_ctx);
 	return rc;
 }

@@ -481,7 +481,8 @@ static void usage(FILE *fp)
 	fprintf(fp,
 		"usage: enbd-client-selftest [-e EXPORT] [-p PORT] [-b ADDR] [-n REQUESTS] [-D DEPTH]\n"
 		"                            [-s SEED] [-z] [-w] [-E] [-X ERRNO] [-o DUMP] [-I] [-K SECS]\n"
-		"                            [-B MiB]\n"
+		"                            [-B MiB] [-T off|on|require] [-C DIR | -k PSKFILE [-U ID]]\n"
+		"                            [-H NAME] [-N]\n"
 		"                            [-v] [-q] HOST\n"
 		"  -n  requests to complete (default 10000; 0: until SIGTERM)\n"
 		"  -D  requests queued or outstanding at once (default 128, max %d)\n"
@@ -492,7 +493,10 @@ static void usage(FILE *fp)
 		"  -o  write the shadow copy of the disk to DUMP at the end\n"
 		"  -I  once the requests have completed, stay idle until SIGTERM (no ejection)\n"
 		"  -K  the keepalive option: seconds of quiet before a probe (default 0: none)\n"
-		"  -B  enbd-client's --buffer-budget (MiB of request buffers)\n",
+		"  -B  enbd-client's --buffer-budget (MiB of request buffers)\n"
+		"  -T, -C, -k, -U, -H  enbd-client's --tls, --tls-certificates, --tls-psk,\n"
+		"      --tls-username, --tls-hostname\n"
+		"  -N  TLS: never resume a session (tools/bench-tls-reconnect)\n",
 		MAX_DEPTH);
 }
 
@@ -501,8 +505,10 @@ int main(int argc, char **argv)
 	struct channel_opts o = {
 		.port = "10809", .export = "", .devname = "the simulated device", .slot = -1,
 	};
+	struct tls_config tls = { 0 };
 	struct fdev *f;
 	const char *dump = NULL;
+	char why[300];
 	int opt, verbosity = 0, rc;
 	bool failed;
 
@@ -512,7 +518,7 @@ int main(int argc, char **argv)
 	f->depth = 128;
 	f->total = 10000;
 	f->rng = 1;
-	while ((opt = getopt(argc, argv, "e:p:b:n:D:s:zwEX:o:IK:B:vqh")) != -1) {
+	while ((opt = getopt(argc, argv, "e:p:b:n:D:s:zwEX:o:IK:B:T:C:k:U:H:Nvqh")) != -1) {
 		switch (opt) {
 		case 'e': o.export = optarg; break;
 		case 'p': o.port = optarg; break;
@@ -528,6 +534,19 @@ int main(int argc, char **argv)
 		case 'I': f->idle = true; break;
 		case 'K': f->keepalive = strtoul(optarg, NULL, 0); break;
 		case 'B': o.buffer_budget_mib = strtoul(optarg, NULL, 0); break;
+		case 'T':
+			rc = tls_mode_parse(optarg);
+			if (rc < 0) {
+				usage(stderr);
+				return 2;
+			}
+			o.tls_mode = (enum tls_mode)rc;
+			break;
+		case 'C': tls.certs_dir = optarg; break;
+		case 'k': tls.psk_file = optarg; break;
+		case 'U': tls.psk_identity = optarg; break;
+		case 'H': o.tls_hostname = optarg; break;
+		case 'N': tls.no_resume = true; break;
 		case 'v': verbosity++; break;
 		case 'q': verbosity--; break;
 		case 'h': usage(stdout); return 0;
@@ -542,6 +561,10 @@ int main(int argc, char **argv)
 		f->total = UINT64_MAX;
 	log_init("enbd-client-selftest", verbosity);
 	o.host = argv[optind];
+	if (channel_tls_setup(&o, &tls, &rc, why, sizeof(why)) < 0) {
+		log_err("%s", why);
+		return rc;
+	}
 	o.sigfd = sig_open_fd(SIGTERM, SIGINT, SIGHUP, 0);
 	if (pipe2(f->pipe, O_NONBLOCK | O_CLOEXEC) < 0 || o.sigfd < 0) {
 		log_err("selftest: %s", strerror(errno));
@@ -584,6 +607,7 @@ int main(int argc, char **argv)
 	if (f->pipe[1] >= 0)
 		close(f->pipe[1]);
 	close(o.sigfd);
+	tls_ctx_free(o.tls_ctx);
 	free(f);
 	return failed ? 1 : 0;
 }

@@ -50,6 +50,7 @@ static void __attribute__((noreturn)) run_channel(struct channel_opts o, unsigne
 	rc = channel_run(&o);
 	o.dev->ops->close(o.dev);
 	close(o.sigfd);
+	tls_ctx_free(o.tls_ctx);
 	exit(rc);
 }
 

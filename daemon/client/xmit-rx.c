@@ -123,6 +123,19 @@ static int rx_parse(struct channel *c)
 	}
 }
 
+/* recv() or, through TLS, a record's worth. */
+static ssize_t rx_recv(struct channel *c, void *buf, size_t len)
+{
+	bool want_out = false;
+	ssize_t n;
+
+	if (!c->tls)
+		return recv(c->sock, buf, len, MSG_DONTWAIT);
+	n = tls_recv_nb(c->tls, buf, len, &want_out);
+	c->rx_wants_out = n < 0 && errno == EAGAIN && want_out;
+	return n;
+}
+
 /* Read what the socket has.  0, or -1 with c->want set. */
 int xmit_rx(struct channel *c)
 {
@@ -133,7 +146,7 @@ int xmit_rx(struct channel *c)
 
 		if (c->rx_slot && c->rx_pos == c->rx_end && c->rx_left >= RX_DIRECT_MIN) {
 			/* A large payload: straight into the request's buffer. */
-			n = recv(c->sock, c->rx_dst, c->rx_left, MSG_DONTWAIT);
+			n = rx_recv(c, c->rx_dst, c->rx_left);
 			if (n > 0) {
 				c->rx_dst += n;
 				c->rx_left -= n;
@@ -149,7 +162,7 @@ int xmit_rx(struct channel *c)
 				c->rx_end -= c->rx_pos;
 				c->rx_pos = 0;
 			}
-			n = recv(c->sock, c->rxbuf + c->rx_end, CHAN_RXBUF - c->rx_end, MSG_DONTWAIT);
+			n = rx_recv(c, c->rxbuf + c->rx_end, CHAN_RXBUF - c->rx_end);
 			if (n > 0) {
 				c->rx_end += n;
 				if (rx_parse(c) < 0)

@@ -17,6 +17,7 @@
 
 #define TX_IOV		64		/* iovecs per sendmsg */
 #define TX_BATCH	(1u << 20)	/* bytes per sendmsg */
+#define TX_TLS_RECORD	(16u << 10)	/* the most one TLS record carries */
 #define SENDQ_LEN	(CHAN_SLOTS + 1)	/* every slot and the probe */
 
 static uint64_t mk_cookie(unsigned int idx, unsigned int part, uint32_t gen)
@@ -219,6 +220,61 @@ static void batch_fill(struct tx_batch *b, struct channel *c)
 		batch_add(b, c->disc + c->disc_off, c->disc_len - c->disc_off);
 }
 
+/*
+ * The batch through TLS: small pieces (headers, short payloads) gathered
+ * into one record, a large payload written from where it is.  A write that
+ * must wait is repeated with the same leading bytes, as OpenSSL requires:
+ * the batch is rebuilt from the same state, and the choice between the two
+ * depends only on its first piece.
+ */
+static ssize_t send_tls(struct channel *c, const struct tx_batch *b)
+{
+	uint8_t stage[TX_TLS_RECORD];
+	const void *buf = b->iov[0].iov_base;
+	size_t len = b->iov[0].iov_len;
+	bool want_out = false;
+	unsigned int i;
+	ssize_t n;
+
+	if (len < sizeof(stage)) {
+		for (i = 0, len = 0; i < b->niov && len < sizeof(stage); i++) {
+			size_t take = b->iov[i].iov_len < sizeof(stage) - len ?
+				      b->iov[i].iov_len : sizeof(stage) - len;
+
+			memcpy(stage + len, b->iov[i].iov_base, take);
+			len += take;
+		}
+		buf = stage;
+	}
+	n = tls_send_nb(c->tls, buf, len, &want_out);
+	c->tx_committed = n < 0 && errno == EAGAIN ? (uint32_t)len : 0;
+	c->tx_wants_in = n < 0 && errno == EAGAIN && !want_out;
+	return n;
+}
+
+/*
+ * Send queue entries with bytes already on their way: the head when partly
+ * written, and those of a TLS write that must be finished.
+ */
+unsigned int sendq_committed(const struct channel *c)
+{
+	uint64_t left = (uint64_t)c->send_off + c->tx_committed;
+	unsigned int q, p;
+
+	if (c->sq_len && c->slots[c->sendq[c->sq_head]].parts_sent && !left)
+		return 1;
+	for (q = 0; q < c->sq_len && left; q++) {
+		const struct slot *s = &c->slots[c->sendq[(c->sq_head + q) % SENDQ_LEN]];
+
+		for (p = s->parts_sent; p < s->nparts && left; p++) {
+			uint32_t len = part_wire_len(c, s, p);
+
+			left = left > len ? left - len : 0;
+		}
+	}
+	return q;
+}
+
 /* Write as much pending output as the socket takes.  0, or -1: broken. */
 int xmit_tx(struct channel *c)
 {
@@ -231,7 +287,7 @@ int xmit_tx(struct channel *c)
 		if (b.niov == 0)
 			return 0;
 		msg.msg_iovlen = b.niov;
-		n = sendmsg(c->sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+		n = c->tls ? send_tls(c, &b) : sendmsg(c->sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return 0;

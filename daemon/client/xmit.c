@@ -36,12 +36,17 @@
 #include "sock.h"
 #include "xmit.h"
 
-long chan_ms_since(const struct timespec *t)
+long chan_us_since(const struct timespec *t)
 {
 	struct timespec now;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000;
+	return (now.tv_sec - t->tv_sec) * 1000000 + (now.tv_nsec - t->tv_nsec) / 1000;
+}
+
+long chan_ms_since(const struct timespec *t)
+{
+	return chan_us_since(t) / 1000;
 }
 
 uint64_t now_us(void)
@@ -84,6 +89,8 @@ void xmit_reset(struct channel *c)
 	c->busy = c->held = 0;
 	c->sq_head = c->sq_len = 0;
 	c->send_off = 0;
+	c->tx_committed = 0;
+	c->tx_wants_in = c->rx_wants_out = false;
 	c->disc_len = c->disc_off = 0;
 	c->rx_pos = c->rx_end = 0;
 	c->rx_slot = NULL;
@@ -144,15 +151,17 @@ static void on_signal(struct channel *c)
 		switch (si.ssi_signo) {
 		case SIGTERM:
 		case SIGINT:
-			if (c->draining) {
+			if (c->draining && c->stop) {
 				log_info("%s again: not waiting for %u requests in flight",
 					 strsignal(si.ssi_signo), xmit_in_flight(c));
 				want(c, XMIT_TIMEOUT);
 			} else {
+				/* A drain for a reconnect becomes a drain for good. */
 				log_info("%s: finishing requests in flight, then disconnecting",
 					 strsignal(si.ssi_signo));
 				c->stop = true;
-				want(c, XMIT_STOP);
+				if (!c->draining)
+					want(c, XMIT_STOP);
 			}
 			break;
 		case SIGHUP:
@@ -179,6 +188,8 @@ enum xmit_result xmit_run(struct channel *c, bool drain, int timeout_ms)
 		xmit_pump(c, NULL);	/* the kernel may have requests queued already */
 	for (;;) {
 		int n, wait = -1;
+		/* TLS may hold bytes read already, which poll() does not see. */
+		bool buffered = c->tls && tls_buffered(c->tls), rx, tx;
 
 		if (c->want) {
 			enum xmit_result r = (enum xmit_result)(c->want - 1);
@@ -206,10 +217,12 @@ enum xmit_result xmit_run(struct channel *c, bool drain, int timeout_ms)
 					       (xmit_can_fetch(c) ? POLLIN : 0),
 		};
 		pfd[1] = (struct pollfd){
-			.fd = c->sock, .events = POLLIN | (output_pending(c) ? POLLOUT : 0),
+			.fd = c->sock,
+			.events = POLLIN | ((output_pending(c) && !c->tx_wants_in) ||
+					    c->rx_wants_out ? POLLOUT : 0),
 		};
 		pfd[2] = (struct pollfd){ .fd = c->o->sigfd, .events = POLLIN };
-		n = poll(pfd, 3, wait);
+		n = poll(pfd, 3, buffered ? 0 : wait);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -235,12 +248,13 @@ enum xmit_result xmit_run(struct channel *c, bool drain, int timeout_ms)
 			keepalive_suspect(c);
 		if (pfd[1].revents & POLLIN)
 			clock_gettime(CLOCK_MONOTONIC, &c->heard);
-		if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))
-			if (xmit_rx(c) < 0)
-				continue;
-		if (pfd[1].revents & POLLOUT)
-			if (xmit_tx(c) < 0)
-				continue;
+		rx = buffered || (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) ||
+		     (c->rx_wants_out && (pfd[1].revents & POLLOUT));
+		tx = (pfd[1].revents & POLLOUT) || (c->tx_wants_in && (pfd[1].revents & POLLIN));
+		if (rx && xmit_rx(c) < 0)
+			continue;
+		if (tx && xmit_tx(c) < 0)
+			continue;
 		/* Output drained: fetch again, whether or not the kernel woke us. */
 		if ((pfd[0].revents & POLLIN) || (pfd[1].revents & POLLOUT))
 			xmit_pump(c, NULL);
@@ -250,10 +264,8 @@ enum xmit_result xmit_run(struct channel *c, bool drain, int timeout_ms)
 /* DRAIN: requests not yet on the wire are left for the kernel to requeue. */
 void xmit_abandon_unsent(struct channel *c)
 {
-	unsigned int keep = 0;
+	unsigned int keep = sendq_committed(c);	/* partly written: finish them */
 
-	if (c->sq_len && (sendq_at(c, 0)->parts_sent || c->send_off))
-		keep = 1;	/* partly written: finish it */
 	while (c->sq_len > keep) {
 		struct slot *s = sendq_at(c, c->sq_len - 1);
 
@@ -292,8 +304,7 @@ int xmit_disconnect(struct channel *c, int timeout_ms)
 	if (xmit_in_flight(c)) {
 		log_warn("resetting the connection: %u requests in flight go back to the kernel",
 			 xmit_in_flight(c));
-		close(c->sock);
-		c->sock = -1;
+		xmit_close(c);
 		return -1;
 	}
 	memcpy(c->disc, &d, sizeof(d));
@@ -313,11 +324,22 @@ int xmit_disconnect(struct channel *c, int timeout_ms)
 	if (rc == 0) {
 		log_debug("sent NBD_CMD_DISC");
 		sock_set_abortive(c->sock, 0);	/* let it arrive, then the end */
+		tls_close(c->tls);		/* close_notify before the socket's end */
+		c->tls = NULL;
 		shutdown(c->sock, SHUT_WR);
 	} else {
 		log_warn("could not send NBD_CMD_DISC; resetting the connection");
 	}
-	close(c->sock);
-	c->sock = -1;
+	xmit_close(c);
 	return rc;
+}
+
+/* Close the connection: TLS (close_notify if the socket takes it), then the socket. */
+void xmit_close(struct channel *c)
+{
+	tls_close(c->tls);
+	c->tls = NULL;
+	if (c->sock >= 0)
+		close(c->sock);
+	c->sock = -1;
 }

@@ -42,6 +42,7 @@ uint32_t part_len(const struct channel *c, const struct slot *s, unsigned int p)
 int check_request(struct channel *c, struct slot *s);
 void sendq_push(struct channel *c, struct slot *s);
 struct slot *sendq_at(struct channel *c, unsigned int i);
+unsigned int sendq_committed(const struct channel *c);
 int xmit_tx(struct channel *c);
 bool output_pending(const struct channel *c);
 

@@ -39,7 +39,8 @@ int64_t now_ms(void)
 
 /*
  * enbd-client --slot I [--channels N [--force-multi-conn]] [-b ADDR] [-e EXPORT]
- *             -p PORT [-v|-q]... -- HOST DEVICE
+ *             [--tls MODE [--tls-certificates DIR | --tls-psk FILE [--tls-username ID]]
+ *             [--tls-hostname NAME]] -p PORT [-v|-q]... -- HOST DEVICE
  * `--` ends the options: an operand is never read as one, whatever it is
  * (fields.c checks what it is).  --channels tells a channel of a device with several that the server must
  * allow several connections (NBD_FLAG_CAN_MULTI_CONN).  The token goes in
@@ -48,7 +49,7 @@ int64_t now_ms(void)
 static char **make_argv(const struct children *cs, const struct device *d, unsigned int slot)
 {
 	unsigned int nverb = cs->verbosity < 0 ? -cs->verbosity : cs->verbosity;
-	char **argv = calloc(16 + nverb, sizeof(*argv));
+	char **argv = calloc(26 + nverb, sizeof(*argv));
 	unsigned int n = 0, i;
 	char num[16];
 
@@ -72,6 +73,20 @@ static char **make_argv(const struct children *cs, const struct device *d, unsig
 	if (d->export) {
 		argv[n++] = strdup("-e");
 		argv[n++] = strdup(d->export);
+	}
+	if (d->tls) {
+		const struct { const char *opt, *arg; } tls[] = {
+			{ "--tls", d->tls }, { "--tls-certificates", d->tls_certs },
+			{ "--tls-psk", d->tls_psk }, { "--tls-username", d->tls_username },
+			{ "--tls-hostname", d->tls_hostname },
+		};
+
+		for (i = 0; i < sizeof(tls) / sizeof(tls[0]); i++) {
+			if (!tls[i].arg)
+				continue;
+			argv[n++] = strdup(tls[i].opt);
+			argv[n++] = strdup(tls[i].arg);
+		}
 	}
 	argv[n++] = strdup("-p");
 	argv[n++] = strdup(d->port);

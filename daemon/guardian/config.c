@@ -6,6 +6,8 @@
  *
  *   client [ID] DEVICE HOST[,HOST...] [PORT] [-n N] [-e EXPORT] [-b ADDR]...
  *          [--aging SECONDS] [--outage wait|fail[:MS]] [--force-multi-conn]
+ *          [--tls off|on|require] [--tls-certificates DIR | --tls-psk FILE
+ *          [--tls-username ID]] [--tls-hostname NAME]
  *
  * Words are separated by blanks; "double" or 'single' quotes keep blanks in a word;
  * '#' at the start of a word comments out the rest of the line.
@@ -13,6 +15,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,6 +163,11 @@ static void device_free(struct device *d)
 		free(d->hosts[i]);
 	free(d->port);
 	free(d->export);
+	free(d->tls);
+	free(d->tls_certs);
+	free(d->tls_psk);
+	free(d->tls_username);
+	free(d->tls_hostname);
 	for (i = 0; i < d->nbinds; i++)
 		free(d->binds[i]);
 	free(d->envp);
@@ -197,10 +205,68 @@ static int split_hosts(struct device *d, const char *list)
 	return 0;
 }
 
+/*
+ * One of the TLS options (@which: --tls, --tls-certificates, --tls-psk,
+ * --tls-username, --tls-hostname).  Credentials are absolute paths: the
+ * daemons read the keys from the files, so no key is ever in a command line.
+ */
+static int parse_tls_option(struct device *d, int which, const char *arg)
+{
+	static const struct {
+		const char *name;
+		bool (*valid)(const char *);
+		const char *expect;
+		size_t field;
+	} opts[] = {
+		{ "--tls", field_tls_mode, "off, on or require", offsetof(struct device, tls) },
+		{ "--tls-certificates", field_file_path,
+		  "an absolute path (no blanks) of a directory", offsetof(struct device, tls_certs) },
+		{ "--tls-psk", field_file_path, "an absolute path (no blanks) of a file of "
+		  "identity:hexkey lines, never the key itself", offsetof(struct device, tls_psk) },
+		{ "--tls-username", field_psk_identity, "a PSK identity (letters, digits, _ . - @)",
+		  offsetof(struct device, tls_username) },
+		{ "--tls-hostname", field_host, "a hostname (RFC 1123) or an IP address",
+		  offsetof(struct device, tls_hostname) },
+	};
+	char **field = (char **)((char *)d + opts[which].field);
+
+	if (!opts[which].valid(arg)) {
+		/* A PSK given in place of its file must not reach the log. */
+		log_err("%s: bad %s argument: expected %s", d->origin, opts[which].name,
+			opts[which].expect);
+		return -1;
+	}
+	free(*field);
+	*field = strdup(arg);
+	return *field ? 0 : oom();
+}
+
+/* The TLS options fit together, as enbd-client wants them.  0, or -1 (logged). */
+static int check_tls(const struct device *d)
+{
+	bool on = d->tls && strcmp(d->tls, "off");
+
+	if (!on && (d->tls_certs || d->tls_psk || d->tls_username || d->tls_hostname)) {
+		log_err("%s: TLS options without --tls on or require", d->origin);
+		return -1;
+	}
+	if (on && !d->tls_certs == !d->tls_psk) {
+		log_err("%s: --tls %s needs --tls-certificates DIR or --tls-psk FILE (one of them)",
+			d->origin, d->tls);
+		return -1;
+	}
+	if (d->tls_username && !d->tls_psk) {
+		log_err("%s: --tls-username goes with --tls-psk", d->origin);
+		return -1;
+	}
+	return 0;
+}
+
 /* argv[0] is the origin (getopt prefixes its messages with it). */
 static int parse_device(struct device *d, int argc, char **argv)
 {
-	enum { OPT_AGING = 256, OPT_OUTAGE, OPT_FORCE_MULTI_CONN };
+	enum { OPT_AGING = 256, OPT_OUTAGE, OPT_FORCE_MULTI_CONN, OPT_TLS, OPT_TLS_CERTIFICATES,
+	       OPT_TLS_PSK, OPT_TLS_USERNAME, OPT_TLS_HOSTNAME };
 	static const struct option longopts[] = {
 		{ "channels", required_argument, NULL, 'n' },
 		{ "export", required_argument, NULL, 'e' },
@@ -208,6 +274,11 @@ static int parse_device(struct device *d, int argc, char **argv)
 		{ "aging", required_argument, NULL, OPT_AGING },
 		{ "outage", required_argument, NULL, OPT_OUTAGE },
 		{ "force-multi-conn", no_argument, NULL, OPT_FORCE_MULTI_CONN },
+		{ "tls", required_argument, NULL, OPT_TLS },
+		{ "tls-certificates", required_argument, NULL, OPT_TLS_CERTIFICATES },
+		{ "tls-psk", required_argument, NULL, OPT_TLS_PSK },
+		{ "tls-username", required_argument, NULL, OPT_TLS_USERNAME },
+		{ "tls-hostname", required_argument, NULL, OPT_TLS_HOSTNAME },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *origin = argv[0], *pos[4];
@@ -271,6 +342,14 @@ static int parse_device(struct device *d, int argc, char **argv)
 		case OPT_FORCE_MULTI_CONN:
 			d->force_multi_conn = true;
 			break;
+		case OPT_TLS:
+		case OPT_TLS_CERTIFICATES:
+		case OPT_TLS_PSK:
+		case OPT_TLS_USERNAME:
+		case OPT_TLS_HOSTNAME:
+			if (parse_tls_option(d, opt - OPT_TLS, optarg) < 0)
+				return -1;
+			break;
 		case ':':
 			if (optopt)
 				log_err("%s: option -%c needs an argument", origin, optopt);
@@ -329,6 +408,8 @@ static int parse_device(struct device *d, int argc, char **argv)
 		d->label = NULL;
 		return oom();
 	}
+	if (check_tls(d) < 0)
+		return -1;
 	if (!d->channels)
 		d->channels = d->nbinds > d->nhosts ? d->nbinds : d->nhosts;
 	if (d->nbinds > d->channels || d->nhosts > d->channels) {

@@ -153,3 +153,26 @@ bool field_device_path(const char *s)
 			return false;
 	return true;
 }
+
+bool field_file_path(const char *s)
+{
+	return field_device_path(s);
+}
+
+bool field_tls_mode(const char *s)
+{
+	return !strcmp(s, "off") || !strcmp(s, "on") || !strcmp(s, "require");
+}
+
+/* Letters, digits and `_ . - @`, starting with a letter or digit: a PSK identity. */
+bool field_psk_identity(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (!len || len > 64 || !is_alnum(s[0]))
+		return false;
+	for (; *s; s++)
+		if (!is_alnum(*s) && !strchr("_.-@", *s))
+			return false;
+	return true;
+}

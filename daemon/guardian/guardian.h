@@ -52,6 +52,12 @@ struct device {
 	unsigned int nbinds;
 	unsigned int channels;
 	bool force_multi_conn;	/* channels without NBD_FLAG_CAN_MULTI_CONN */
+	/* enbd-client's TLS options, checked (config.c); NULL: not given */
+	char *tls;		/* off, on or require */
+	char *tls_certs;	/* absolute paths: the key material stays in files */
+	char *tls_psk;
+	char *tls_username;
+	char *tls_hostname;
 	bool set_aging;
 	uint32_t aging_ms;	/* 0: the module's aging option */
 	bool set_outage;
@@ -105,6 +111,9 @@ bool field_ifname(const char *s);
 bool field_port(const char *s);		/* 1..65535 or a service name */
 bool field_export(const char *s);	/* UTF-8, <= 4096 bytes, no controls */
 bool field_device_path(const char *s);	/* absolute, no blanks or controls */
+bool field_file_path(const char *s);	/* the same, for a credentials file or directory */
+bool field_tls_mode(const char *s);	/* off, on, require */
+bool field_psk_identity(const char *s);	/* letters, digits, _ . - @; <= 64 */
 
 /*
  * Open and lock /run/enbd/ndN.token, taking the token saved there or

@@ -2,12 +2,17 @@
 #
 #   start_nbdkit ARGS...      nbdkit -f ARGS on a free port: NBDKIT_PORT, NBDKIT_PID
 #   start_fake SIZE MODE [N]  tests/host/client_fake_server.py: FAKE_PORT, FAKE_PID
+#   start_qemu_nbd ARGS...    qemu-nbd -t ARGS on a free port: QEMU_NBD_PORT
+#   probe_refused PATTERN ARGS...  --probe ARGS exits 1 with an error: line
+#                             matching PATTERN (grep -E) and prints no export
 #   run_probe ARGS...         enbd-client --probe ARGS: stdout in $OUT, stderr in $ERR,
 #                             exit status in $RC
 #   run_selftest ARGS...      enbd-client-selftest ARGS in the foreground: log in $LOG,
 #                             exit status in $RC; st KEY prints a counter of its result
 #   bg_selftest ARGS...       the same in the background: SELFTEST_PID; then
 #                             wait_selftest
+#   wait_logged SECS REGEX [N]  until its $LOG has N (1) lines matching REGEX;
+#                             1 after SECS, or at once if it ended first
 # and from lib.sh: fail, skip, need, wait_until, $T (scratch directory),
 # $BG_PIDS (stopped on exit), ENBD_BUILD (build, or build-san for the
 # ASan/UBSan binaries).
@@ -70,6 +75,30 @@ restart_nbdkit() {
 	fail "nbdkit $* did not restart on port $NBDKIT_PORT"
 }
 
+start_qemu_nbd() {
+	local i log
+	need qemu-nbd
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		QEMU_NBD_PORT=$(rand_port)
+		log=$T/qemu-nbd-$QEMU_NBD_PORT.log
+		qemu-nbd -t -p "$QEMU_NBD_PORT" "$@" </dev/null >"$log" 2>&1 &
+		BG_PIDS="$BG_PIDS $!"
+		wait_until 30 sh -c "grep -q 'in use' '$log' || ss -Hltn 'sport = :$QEMU_NBD_PORT' | grep -q ." ||
+			fail "qemu-nbd $* did not start: $(cat "$log")"
+		grep -q 'in use' "$log" || return 0
+	done
+	fail "no free port for qemu-nbd"
+}
+
+probe_refused() {
+	local pattern=$1
+	shift
+	run_probe "$@"
+	[ $RC -eq 1 ] || fail "--probe $*: exit status $RC (expected 1): $(cat "$ERR")"
+	grep -Eq "error: .*$pattern" "$ERR" || fail "--probe $*: no error: line matching '$pattern': $(cat "$ERR")"
+	[ ! -s "$OUT" ] || fail "--probe $*: printed the export although it was refused: $(cat "$OUT")"
+}
+
 start_fake() {
 	local portfile=$T/fake.$N.port
 	N=$((N + 1))
@@ -103,6 +132,14 @@ bg_selftest() {
 	N=$((N + 1))
 	"$SELFTEST" "$@" >"$LOG" 2>&1 &
 	SELFTEST_PID=$!
+}
+
+_logged_or_gone() { # N REGEX
+	[ "$(grep -c -- "$2" "$LOG")" -ge "$1" ] || ! kill -0 "$SELFTEST_PID" 2>/dev/null
+}
+wait_logged() {
+	wait_until "$1" _logged_or_gone "${3:-1}" "$2" || true
+	[ "$(grep -c -- "$2" "$LOG")" -ge "${3:-1}" ]
 }
 
 wait_selftest() {

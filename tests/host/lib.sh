@@ -15,6 +15,9 @@
 # Exit codes: 0 pass, 77 skip, anything else fail.
 
 set -eu
+# Sourced once, however many *-lib.sh a test combines.
+[ -z "${_ENBD_LIB_SOURCED:-}" ] || return 0
+_ENBD_LIB_SOURCED=1
 
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 ENBD_BUILD=${ENBD_BUILD:-build}

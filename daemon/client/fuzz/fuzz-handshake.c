@@ -41,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size > 1 && write(sv[1], data + 1, size - 1) != (ssize_t)(size - 1))
 		abort();
 	shutdown(sv[1], SHUT_WR);
-	if (nbd_handshake(sv[0], names[data[0] % 3], &ex, -1, 1000, why, sizeof(why)) == HS_OK)
+	if (nbd_handshake(sv[0], names[data[0] % 3], &ex, -1, 1000, NULL, why, sizeof(why)) == HS_OK)
 		nbd_tflags_str(ex.tflags, flags, sizeof(flags));
 	else if (!memchr(why, 0, sizeof(why)))
 		abort();

@@ -127,6 +127,7 @@ int children_init(struct children *cs, struct config *cfg, const char *program, 
 			c = &cs->tab[cs->n];
 			c->dev = &cfg->devs[i];
 			c->slot = slot;
+			snprintf(c->name, sizeof(c->name), "%s channel %u", c->dev->path, slot);
 			c->state = CHILD_WAITING;	/* due at once */
 			c->argv = make_argv(cs, c->dev, slot);
 			if (!c->argv) {
@@ -135,6 +136,57 @@ int children_init(struct children *cs, struct config *cfg, const char *program, 
 			}
 			cs->n++;
 		}
+	}
+	return 0;
+}
+
+/* enbd-server [-v|-q]... OPTIONS -- FILE..., all checked by server.c. */
+static char **server_argv(const char *program, const struct server *srv, int verbosity)
+{
+	unsigned int nverb = verbosity < 0 ? -verbosity : verbosity, n = 0, i;
+	char **argv = calloc(srv->nargs + nverb + 2, sizeof(*argv));
+
+	if (!argv || !(argv[n++] = strdup(program)))
+		goto fail;
+	for (i = 0; i < nverb; i++)
+		if (!(argv[n++] = strdup(verbosity < 0 ? "-q" : "-v")))
+			goto fail;
+	for (i = 0; i < srv->nargs; i++)
+		if (!(argv[n++] = strdup(srv->args[i])))
+			goto fail;
+	return argv;
+fail:
+	for (i = 0; argv && i < n; i++)
+		free(argv[i]);
+	free(argv);
+	return NULL;
+}
+
+int children_add_servers(struct children *cs, const struct config *cfg, const char *program)
+{
+	struct child *tab, *c;
+	unsigned int i;
+
+	if (!cfg->nservers)
+		return 0;
+	tab = realloc(cs->tab, (cs->n + cfg->nservers) * sizeof(*tab));
+	if (!tab) {
+		log_err("out of memory");
+		return -1;
+	}
+	cs->tab = tab;
+	for (i = 0; i < cfg->nservers; i++) {
+		c = &cs->tab[cs->n];
+		memset(c, 0, sizeof(*c));
+		c->srv = &cfg->servers[i];
+		c->state = CHILD_WAITING;	/* due at once */
+		snprintf(c->name, sizeof(c->name), "server %s", c->srv->label);
+		c->argv = server_argv(program, c->srv, cs->verbosity);
+		if (!c->argv) {
+			log_err("out of memory");
+			return -1;
+		}
+		cs->n++;
 	}
 	return 0;
 }
@@ -170,8 +222,9 @@ static void __attribute__((noreturn)) child_exec(const struct children *cs, cons
 		_exit(1);
 	if (dup2(cs->devnull, STDIN_FILENO) < 0)
 		_exit(1);
-	execve(cs->program, c->argv, c->dev->envp);
-	log_err("cannot run %s: %s", cs->program, strerror(errno));
+	/* A server gets the guardian's environment: no session token. */
+	execve(c->argv[0], c->argv, c->dev ? c->dev->envp : environ);
+	log_err("cannot run %s: %s", c->argv[0], strerror(errno));
 	_exit(127);
 }
 
@@ -205,17 +258,16 @@ static void child_start(struct children *cs, struct child *c)
 	if (pid == 0)
 		child_exec(cs, c, guardian);
 	if (pid < 0) {
-		log_err("%s channel %u: fork: %s", c->dev->path, c->slot, strerror(errno));
+		log_err("%s: fork: %s", c->name, strerror(errno));
 		schedule_restart(c, c->started_ms);
 		return;
 	}
 	c->pid = pid;
 	c->state = CHILD_RUNNING;
 	if (c->starts++)
-		log_info("%s channel %u: restarted, pid %d (restart %u)", c->dev->path, c->slot,
-			 pid, c->starts - 1);
+		log_info("%s: restarted, pid %d (restart %u)", c->name, pid, c->starts - 1);
 	else
-		log_info("%s channel %u: started, pid %d", c->dev->path, c->slot, pid);
+		log_info("%s: started, pid %d", c->name, pid);
 }
 
 void children_start_due(struct children *cs)
@@ -265,20 +317,19 @@ void children_reap(struct children *cs, bool stopping)
 		lived = now - c->started_ms;
 		c->pid = 0;
 		sig_describe_status(status, how, sizeof(how));
-		if (WIFEXITED(status) && WEXITSTATUS(status) == CLIENT_EXIT_EJECTED) {
-			log_info("lost child: pid %d, %s: %s channel %u was ejected by a shutdown",
-				 pid, how, c->dev->path, c->slot);
+		if (c->dev && WIFEXITED(status) && WEXITSTATUS(status) == CLIENT_EXIT_EJECTED) {
+			log_info("lost child: pid %d, %s: %s was ejected by a shutdown", pid, how,
+				 c->name);
 			c->state = CHILD_DONE;
 			device_was_shut(cs, c->dev);
-		} else if (stopping || c->dev->shut) {
-			log_info("child pid %d (%s channel %u) stopped: %s", pid, c->dev->path,
-				 c->slot, how);
+		} else if (stopping || (c->dev && c->dev->shut)) {
+			log_info("child pid %d (%s) stopped: %s", pid, c->name, how);
 			c->state = CHILD_DONE;
 		} else {
 			schedule_restart(c, now);
-			log_warn("lost child: pid %d, %s, after %lld.%03lld s: %s channel %u, restart in %d ms",
+			log_warn("lost child: pid %d, %s, after %lld.%03lld s: %s, restart in %d ms",
 				 pid, how, (long long)(lived / 1000), (long long)(lived % 1000),
-				 c->dev->path, c->slot, c->backoff_ms);
+				 c->name, c->backoff_ms);
 		}
 	}
 }
@@ -353,6 +404,17 @@ void children_print(const struct children *cs)
 	for (i = 0; i < cs->n; i++) {
 		const struct child *c = &cs->tab[i];
 
+		if (c->srv) {
+			printf("server %s (from %s): port %s%s%s\n ", c->srv->label, c->srv->origin,
+			       c->srv->port, c->srv->address ? " of " : "",
+			       c->srv->address ? c->srv->address : "");
+			for (a = c->argv; *a; a++) {
+				putchar(' ');
+				print_word(*a);
+			}
+			putchar('\n');
+			continue;
+		}
 		if (c->dev != d) {
 			d = c->dev;
 			printf("device %s (%s, from %s): %u channel%s%s", d->path, d->label, d->origin,

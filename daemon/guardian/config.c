@@ -142,17 +142,6 @@ static int device_index(const char *path, unsigned int *index)
 	return 0;
 }
 
-static int valid_label(const char *s)
-{
-	if (!*s || strlen(s) > 32)
-		return 0;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= '0' && *s <= '9') || *s == '_' || *s == '-' || *s == '.'))
-			return 0;
-	return 1;
-}
-
 static void device_free(struct device *d)
 {
 	unsigned int i;
@@ -373,7 +362,7 @@ static int parse_device(struct device *d, int argc, char **argv)
 		pos[i] = argv[optind + i];
 	i = 0;
 	if (pos[0][0] != '/') {
-		if (!valid_label(pos[0])) {
+		if (!field_label(pos[0])) {
 			log_err("%s: '%s' is neither an ID (letters, digits, _ - .) nor a device path",
 				origin, pos[0]);
 			return -1;
@@ -466,8 +455,10 @@ int config_read_file(struct config *cfg, const char *file)
 			rc = add_device(cfg, words + 1, n - 1, origin);
 		} else if (!strcmp(words[0], "module")) {
 			rc = module_parse(&cfg->module, words + 1, n - 1, origin);
+		} else if (!strcmp(words[0], "server")) {
+			rc = server_parse(cfg, words + 1, n - 1, origin);
 		} else {
-			log_err("%s: unknown keyword '%s' (expected: client or module)", origin,
+			log_err("%s: unknown keyword '%s' (expected: client, module or server)", origin,
 				words[0]);
 			rc = -1;
 		}
@@ -502,8 +493,8 @@ int config_check(const struct config *cfg)
 {
 	unsigned int i, j;
 
-	if (!cfg->ndevs) {
-		log_err("no devices to guard: give -c FILE or --client");
+	if (!cfg->ndevs && !cfg->nservers) {
+		log_err("nothing to guard: give -c FILE with client or server lines, or --client");
 		return -1;
 	}
 	for (i = 0; i < cfg->ndevs; i++) {
@@ -520,7 +511,7 @@ int config_check(const struct config *cfg)
 			}
 		}
 	}
-	return 0;
+	return server_check(cfg);
 }
 
 int config_verify_devices(const struct config *cfg)
@@ -564,4 +555,9 @@ void config_free(struct config *cfg)
 	free(cfg->devs);
 	cfg->devs = NULL;
 	cfg->ndevs = 0;
+	for (i = 0; i < cfg->nservers; i++)
+		server_free(&cfg->servers[i]);
+	free(cfg->servers);
+	cfg->servers = NULL;
+	cfg->nservers = 0;
 }

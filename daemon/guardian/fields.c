@@ -12,6 +12,7 @@
 #include <net/if.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "guardian.h"
@@ -175,4 +176,41 @@ bool field_psk_identity(const char *s)
 		if (!is_alnum(*s) && !strchr("_.-@", *s))
 			return false;
 	return true;
+}
+
+/* An ID of a line: letters, digits, `_ - .`, starting with a letter or digit; at most 32 bytes. */
+bool field_label(const char *s)
+{
+	if (!is_alnum(*s) || strlen(s) > 32)
+		return false;
+	for (; *s; s++)
+		if (!is_alnum(*s) && !strchr("_-.", *s))
+			return false;
+	return true;
+}
+
+/* An IPv4 or IPv6 address, optionally /LEN (0..32 or 0..128): enbd-server's --allow. */
+bool field_network(const char *s)
+{
+	const char *slash = strchr(s, '/');
+	char addr[INET6_ADDRSTRLEN];
+	unsigned char bytes[16];
+	size_t len = slash ? (size_t)(slash - s) : strlen(s), digits;
+	unsigned int max;
+
+	if (!len || len >= sizeof(addr))
+		return false;
+	memcpy(addr, s, len);
+	addr[len] = 0;
+	if (inet_pton(AF_INET, addr, bytes) == 1)
+		max = 32;
+	else if (inet_pton(AF_INET6, addr, bytes) == 1)
+		max = 128;
+	else
+		return false;
+	if (!slash)
+		return true;
+	digits = strspn(slash + 1, "0123456789");
+	return digits && digits <= 3 && !slash[1 + digits] &&
+	       (unsigned int)atoi(slash + 1) <= max;
 }

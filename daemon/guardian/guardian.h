@@ -5,6 +5,7 @@
  * each device's session token, and on SIGUSR2 shuts the devices down.
  *
  *   config.c    the device table, from /etc/enbd.conf lines and --client
+ *   server.c    `server` lines: the enbd-server instances the guardian runs
  *   fields.c    what a field that goes on a daemon's command line may be
  *   token.c     session tokens in /run/enbd/ndN.token; the ioctls the
  *               guardian itself makes (SET_POLICY, SHUTDOWN)
@@ -83,16 +84,34 @@ struct module_config {
 	char origin[MODULE_NR_OPTIONS][64];	/* where each was set */
 };
 
+/* One enbd-server, from one `server` line (server.c). */
+struct server {
+	char *label;		/* the line's ID, or "server-PORT" */
+	char *port;
+	char *address;		/* NULL: every address */
+	char **args;		/* enbd-server's options and operands, checked, NULL-terminated */
+	unsigned int nargs;
+	char origin[64];	/* "FILE:LINE", for messages */
+};
+
 struct config {
 	struct device *devs;
 	unsigned int ndevs;
 	struct module_config module;
+	struct server *servers;
+	unsigned int nservers;
 };
 
 /* One `module` line's words (after the keyword).  0, or -1 after logging why. */
 int module_parse(struct module_config *m, char **words, int nwords, const char *origin);
 /* "options enbd NAME=VALUE..." for modprobe.d, or nothing if none was set. */
 void module_print_options(const struct module_config *m);
+
+/* One `server` line's words (after the keyword) into @cfg.  0, or -1 after logging why. */
+int server_parse(struct config *cfg, char **words, int nwords, const char *origin);
+/* Every server's ID once, and no address and port served twice.  0 or -1. */
+int server_check(const struct config *cfg);
+void server_free(struct server *s);
 
 /* Parse the `client` lines of FILE into @cfg.  0, or -1 after logging why. */
 int config_read_file(struct config *cfg, const char *file);
@@ -114,6 +133,8 @@ bool field_device_path(const char *s);	/* absolute, no blanks or controls */
 bool field_file_path(const char *s);	/* the same, for a credentials file or directory */
 bool field_tls_mode(const char *s);	/* off, on, require */
 bool field_psk_identity(const char *s);	/* letters, digits, _ . - @; <= 64 */
+bool field_label(const char *s);	/* an ID: letters, digits, _ - . */
+bool field_network(const char *s);	/* ADDR[/LEN] */
 
 /*
  * Open and lock /run/enbd/ndN.token, taking the token saved there or
@@ -140,9 +161,11 @@ enum child_state {
 	CHILD_DONE,		/* dead; not to be restarted */
 };
 
-/* One channel daemon. */
+/* One channel daemon, or an enbd-server. */
 struct child {
-	struct device *dev;
+	struct device *dev;	/* NULL for a server */
+	const struct server *srv;	/* NULL for a channel daemon */
+	char name[96];		/* "/dev/ndN channel I" or "server ID", for messages */
 	unsigned int slot;	/* its channel slot: --slot */
 	char **argv;		/* the enbd-client command line */
 	enum child_state state;
@@ -166,6 +189,8 @@ int64_t now_ms(void);
 /* Build the table: one child per channel of every device.  0 or -1. */
 int children_init(struct children *cs, struct config *cfg, const char *program,
 		  int verbosity);
+/* Add one child per `server` line, running @program (enbd-server).  0 or -1. */
+int children_add_servers(struct children *cs, const struct config *cfg, const char *program);
 void children_free(struct children *cs);
 /* Start every child that is RUNNING-to-be or WAITING and due. */
 void children_start_due(struct children *cs);

@@ -48,9 +48,10 @@ static void usage(FILE *f)
 		"usage: enbd-guardian [-fmnqv] [-c FILE] [-l LOGFILE] [-P PIDFILE] [-x PROGRAM]\n"
 		"                     [--client \"[ID] DEVICE HOST[,HOST...] [PORT] [OPTIONS]\"]...\n"
 		"\n"
-		"Start and watch the channel daemons (enbd-client) of enbd devices.\n"
+		"Start and watch the channel daemons (enbd-client) of enbd devices, and the\n"
+		"enbd-servers of `server' lines.\n"
 		"\n"
-		"  -c FILE        read `client' and `module' lines from FILE (default " G_DEFAULT_CONFIG
+		"  -c FILE        read `client', `module' and `server' lines from FILE (default " G_DEFAULT_CONFIG
 		" unless --client is given)\n"
 		"      --client L one device, as a `client' line without the keyword\n"
 		"  -f             stay in the foreground, log on stderr\n"
@@ -79,8 +80,8 @@ static int executable(const char *path)
 	return access(path, X_OK) == 0;
 }
 
-/* The absolute path of the enbd-client to run; NULL after logging why. */
-static char *find_program(const char *given)
+/* The absolute path of @name (enbd-client, enbd-server) to run; NULL after logging why. */
+static char *find_program(const char *given, const char *name)
 {
 	char self[PATH_MAX], path[PATH_MAX + 16], *dir, *p, *list, *save = NULL;
 	const char *env;
@@ -99,7 +100,7 @@ static char *find_program(const char *given)
 		dir = strrchr(self, '/');
 		if (dir) {
 			*dir = 0;
-			snprintf(path, sizeof(path), "%s/enbd-client", self);
+			snprintf(path, sizeof(path), "%s/%s", self, name);
 			if (executable(path))
 				return strdup(path);
 		}
@@ -107,14 +108,15 @@ static char *find_program(const char *given)
 	env = getenv("PATH");
 	list = strdup(env ? env : "/usr/sbin:/usr/bin:/sbin:/bin");
 	for (p = list ? strtok_r(list, ":", &save) : NULL; p; p = strtok_r(NULL, ":", &save)) {
-		snprintf(path, sizeof(path), "%s/enbd-client", p);
+		snprintf(path, sizeof(path), "%s/%s", p, name);
 		if (*p == '/' && executable(path)) {
 			free(list);
 			return strdup(path);
 		}
 	}
 	free(list);
-	log_err("cannot find enbd-client next to enbd-guardian or in PATH: give -x PROGRAM");
+	log_err("cannot find %s next to enbd-guardian or in PATH%s", name,
+		strcmp(name, "enbd-client") ? "" : ": give -x PROGRAM");
 	return NULL;
 }
 
@@ -172,10 +174,13 @@ static void forget_shut_devices(struct guardian *g)
 	}
 }
 
+/* Every device was shut down, and there are no servers to keep running. */
 static bool all_shut(const struct guardian *g)
 {
 	unsigned int i;
 
+	if (g->cfg.nservers)
+		return false;
 	for (i = 0; i < g->cfg.ndevs; i++)
 		if (!g->cfg.devs[i].shut)
 			return false;
@@ -223,6 +228,7 @@ static void begin_shutdown(struct guardian *g)
 static void handle_signals(struct guardian *g)
 {
 	struct signalfd_siginfo si;
+	unsigned int i;
 
 	while (read(g->sigfd, &si, sizeof(si)) == sizeof(si)) {
 		switch (si.ssi_signo) {
@@ -237,8 +243,10 @@ static void handle_signals(struct guardian *g)
 			begin_shutdown(g);
 			break;
 		case SIGHUP:
+			/* Not to the servers: SIGHUP stops enbd-server. */
 			log_info("SIGHUP: every channel reconnects");
-			children_signal(&g->cs, NULL, SIGHUP);
+			for (i = 0; i < g->cfg.ndevs; i++)
+				children_signal(&g->cs, &g->cfg.devs[i], SIGHUP);
 			break;
 		}
 	}
@@ -320,6 +328,8 @@ static int prepare_devices(struct guardian *g)
 {
 	unsigned int i;
 
+	if (!g->cfg.ndevs)
+		return 0;	/* only servers: the module is not needed */
 	if (kctl_check() < 0 || config_verify_devices(&g->cfg) < 0)
 		return -1;
 	for (i = 0; i < g->cfg.ndevs; i++) {
@@ -347,7 +357,7 @@ int main(int argc, char **argv)
 	static struct guardian g = { .term_at = -1, .kill_at = -1, .sigfd = -1 };
 	const char *conffile = NULL, *logfile = NULL, *pidfile = NULL, *given_prog = NULL;
 	int opt, verbosity = 0, foreground = 0, configtest = 0, modprobe_options = 0, rc = 1;
-	char **clients = NULL, **more, *program = NULL;
+	char **clients = NULL, **more, *program = NULL, *server_program = NULL;
 	unsigned int nclients = 0, i;
 
 	while ((opt = getopt_long(argc, argv, "c:fmnl:P:x:vqh", longopts, NULL)) != -1) {
@@ -420,9 +430,14 @@ int main(int argc, char **argv)
 	}
 	if (config_check(&g.cfg) < 0)
 		goto out;
-	program = find_program(given_prog);
+	program = find_program(given_prog, "enbd-client");
 	if (!program || children_init(&g.cs, &g.cfg, program, verbosity) < 0)
 		goto out;
+	if (g.cfg.nservers) {
+		server_program = find_program(NULL, "enbd-server");
+		if (!server_program || children_add_servers(&g.cs, &g.cfg, server_program) < 0)
+			goto out;
+	}
 	if (configtest) {
 		module_print_options(&g.cfg.module);
 		children_print(&g.cs);
@@ -442,7 +457,10 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	log_info("guarding %u device%s with %u channel daemons (%s)", g.cfg.ndevs,
-		 g.cfg.ndevs == 1 ? "" : "s", g.cs.n, program);
+		 g.cfg.ndevs == 1 ? "" : "s", g.cs.n - g.cfg.nservers, program);
+	if (g.cfg.nservers)
+		log_info("running %u server%s (%s)", g.cfg.nservers,
+			 g.cfg.nservers == 1 ? "" : "s", server_program);
 	event_loop(&g);
 	if (pidfile)
 		unlink(pidfile);
@@ -456,6 +474,7 @@ out:
 	children_free(&g.cs);
 	config_free(&g.cfg);
 	free(program);
+	free(server_program);
 	free(clients);
 	return rc;
 }

@@ -47,5 +47,5 @@ refused "1: unknown module option 'timeout'" 'module timeout=5'
 refused "1: keepalive: expected keepalive=VALUE" 'module keepalive'
 refused "1: module: expected NAME=VALUE" 'module'
 refused "2: aging is already set at .*bad.conf:1" 'module aging=1' 'module aging=2'
-refused "1: unknown keyword 'modules' (expected: client or module)" 'modules aging=1'
+refused "1: unknown keyword 'modules' (expected: client, module or server)" 'modules aging=1'
 echo "PASS $TEST_NAME"

@@ -51,7 +51,7 @@ refused() {
 	[ "$rc" = 1 ] || fail "'$1': exit status $rc (expected 1)"
 	grep -qF -- "$T/bad.conf:2: $2" "$T/err" || fail "'$1': message '$(cat "$T/err")', expected '$2'"
 }
-refused 'server /dev/nd0 h' "unknown keyword 'server'"
+refused 'servers /dev/nd0 h' "unknown keyword 'servers'"
 refused 'client /dev/nd0' 'expected [ID] DEVICE HOST [PORT]'
 refused 'client 0 /dev/nd0 h 1 2' 'expected [ID] DEVICE HOST [PORT]'
 refused 'client /dev/sda h' '/dev/sda is not an enbd device'
@@ -91,7 +91,7 @@ rc=0
 [ "$rc" = 1 ] && grep -qF "not an executable file" "$T/err" || fail "a missing program: exit status $rc"
 rc=0
 "$G" -n -x "$prog" -c /dev/null >/dev/null 2>"$T/err" || rc=$?
-[ "$rc" = 1 ] && grep -qF "no devices to guard" "$T/err" || fail "no devices: exit status $rc"
+[ "$rc" = 1 ] && grep -qF "nothing to guard" "$T/err" || fail "no devices: exit status $rc"
 rc=0
 "$G" -n extra >/dev/null 2>&1 || rc=$?
 [ "$rc" = 2 ] || fail "an operand: exit status $rc (expected 2)"

@@ -5,7 +5,9 @@
 # passes it on: every daemon reconnects), restarts on failure, stops with
 # SIGTERM to the guardian alone (KillMode=mixed: it stops its daemons in
 # order), keeps CAP_SYS_ADMIN and access to /dev/enbd-control and the enbd
-# block devices, keeps /run/enbd across stops; the server's runs one
+# block devices, and what the servers of server lines need (CAP_DAC_*, every
+# block device, the filesystem writable outside /usr /boot /etc); loads the
+# module if it can (a server-only machine needs none); keeps /run/enbd across stops; the server's runs one
 # instance per /etc/enbd/server-%i.conf.  The unit's command lines pass
 # enbd-guardian's configtest (-n) with the example configuration, and -m
 # makes its module line the modprobe.d line the unit writes.
@@ -32,8 +34,9 @@ g=$U/enbd-guardian.service
 for line in "ExecStart=$ENBD_BUILD/enbd-guardian -f -c /etc/enbd.conf" \
 	'ExecReload=/bin/kill -HUP $MAINPID' 'Restart=on-failure' 'KillMode=mixed' \
 	'RuntimeDirectory=enbd' 'RuntimeDirectoryPreserve=yes' \
-	'CapabilityBoundingSet=CAP_SYS_ADMIN CAP_NET_RAW' 'DeviceAllow=/dev/enbd-control rw' \
-	'DeviceAllow=block-enbd rw' 'ExecStartPre=+/sbin/modprobe enbd' \
+	'CapabilityBoundingSet=CAP_SYS_ADMIN CAP_NET_RAW CAP_DAC_OVERRIDE CAP_DAC_READ_SEARCH CAP_NET_BIND_SERVICE' \
+	'DeviceAllow=/dev/enbd-control rw' 'DeviceAllow=block-enbd rw' 'DeviceAllow=block-* rw' \
+	'ExecStartPre=-+/sbin/modprobe enbd' \
 	"ExecStartPre=+/bin/sh -c 'mkdir -p /run/modprobe.d && $ENBD_BUILD/enbd-guardian -m -c /etc/enbd.conf >/run/modprobe.d/enbd.conf'"; do
 	grep -qxF "$line" "$g" || fail "enbd-guardian.service lacks: $line"
 done
@@ -47,7 +50,7 @@ done
 grep -q 'register_blkdev(0, "enbd")' kernel/enbd_main.c || fail "the module's block major is no longer named enbd"
 
 # The guardian's command lines with a configuration like the example's.
-sed 's/^#client/client/; s/^#module/module/' dist/enbd.conf >"$T/enbd.conf"
+sed 's/^#client/client/; s/^#module/module/; s/^#server/server/' dist/enbd.conf >"$T/enbd.conf"
 "$ENBD_BUILD/enbd-guardian" -n -c "$T/enbd.conf" >"$T/n.log" 2>&1 || fail "configtest of the example: $(cat "$T/n.log")"
 [ "$("$ENBD_BUILD/enbd-guardian" -m -c "$T/enbd.conf")" = "options enbd keepalive=5 readahead=512" ] ||
 	fail "enbd-guardian -m of the example: $("$ENBD_BUILD/enbd-guardian" -m -c "$T/enbd.conf" 2>&1)"

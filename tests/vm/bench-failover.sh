@@ -17,7 +17,8 @@
 # the device's channel resets (Reconnects + Restarts), Suspected, Cleared,
 # Resubmitted from /proc/nbdinfo, fio's verdict (errors, verified reads), and
 # when the channel daemons said they were suspected / dropped the connection
-# after the fault began (ms; "-" if they did not).  Raw figures go to
+# after the fault began (ms; "-" if they did not), and from the kernel's log
+# how long the channel had been silent when suspected and the threshold.  Raw figures go to
 # $ENBD_TEST_OUT/failover.csv; tools/bench-failover prints the table.
 #
 # Plan (written by tools/bench-failover into build/bench-failover/plan):
@@ -34,7 +35,7 @@ PLAN=$ENBD_ROOT/build/bench-failover/plan
 
 mkdir -p "$ENBD_TEST_OUT"
 CSV=$ENBD_TEST_OUT/failover.csv
-echo "round,fault,stall_ms,resets,suspected,cleared,resubmitted,fio_errors,verified_reads,suspect_ms,reset_ms,silent_ms" >"$CSV"
+echo "round,fault,stall_ms,resets,suspected,cleared,resubmitted,fio_errors,verified_reads,suspect_ms,reset_ms,silent_ms,threshold_ms" >"$CSV"
 say() { log "bench: $*"; }
 
 # --- the stack, once -------------------------------------------------------
@@ -196,8 +197,8 @@ run_fault() { # ROUND NAME
 	nbd_read
 	resets=$(($(since "$DEV" Reconnects) + $(since "$DEV" Restarts)))
 	silent=$(dmesg | sed -n "/enbd-bench: $mark\$/,\$p" |
-		sed -n 's/.*suspect: silent for \([0-9]*\) ms.*/\1/p' | head -n1)
-	echo "$round,$name,$FIO_MAX_MS,$resets,$(since "$DEV" Suspected),$(since "$DEV" Cleared),$(since "$DEV" Resubmitted),$FIO_ERRORS,$FIO_READS,$(ms_after "$mark" 'suspects this channel'),$(ms_after "$mark" 'dropping the connection'),${silent:--}" >>"$CSV"
+		sed -n 's/.*suspect: silent for \([0-9]*\) ms (threshold \([0-9]*\) ms).*/\1,\2/p' | head -n1)
+	echo "$round,$name,$FIO_MAX_MS,$resets,$(since "$DEV" Suspected),$(since "$DEV" Cleared),$(since "$DEV" Resubmitted),$FIO_ERRORS,$FIO_READS,$(ms_after "$mark" 'suspects this channel'),$(ms_after "$mark" 'dropping the connection'),${silent:--,-}" >>"$CSV"
 	say "round $round $name: longest I/O $FIO_MAX_MS ms, resets $resets, suspected $(since "$DEV" Suspected), cleared $(since "$DEV" Cleared), resubmitted $(since "$DEV" Resubmitted), fio errors $FIO_ERRORS, verified reads $FIO_READS; $(nbd_line "$DEV" Detector:)"
 	[ "$(grep -c '\[UU\]' /proc/mdstat)" = 2 ] || die "an md mirror is degraded after $name: $(cat /proc/mdstat)"
 }

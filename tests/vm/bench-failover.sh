@@ -197,7 +197,7 @@ run_fault() { # ROUND NAME
 	nbd_read
 	resets=$(($(since "$DEV" Reconnects) + $(since "$DEV" Restarts)))
 	silent=$(dmesg | sed -n "/enbd-bench: $mark\$/,\$p" |
-		sed -n 's/.*suspect: silent for \([0-9]*\) ms (threshold \([0-9]*\) ms).*/\1,\2/p' | head -n1)
+		sed -n 's/.*suspect: silent for \([0-9]*\) ms\( (threshold \([0-9]*\) ms)\)\{0,1\}.*/\1,\3/p' | head -n1)
 	echo "$round,$name,$FIO_MAX_MS,$resets,$(since "$DEV" Suspected),$(since "$DEV" Cleared),$(since "$DEV" Resubmitted),$FIO_ERRORS,$FIO_READS,$(ms_after "$mark" 'suspects this channel'),$(ms_after "$mark" 'dropping the connection'),${silent:--,-}" >>"$CSV"
 	say "round $round $name: longest I/O $FIO_MAX_MS ms, resets $resets, suspected $(since "$DEV" Suspected), cleared $(since "$DEV" Cleared), resubmitted $(since "$DEV" Resubmitted), fio errors $FIO_ERRORS, verified reads $FIO_READS; $(nbd_line "$DEV" Detector:)"
 	[ "$(grep -c '\[UU\]' /proc/mdstat)" = 2 ] || die "an md mirror is degraded after $name: $(cat /proc/mdstat)"

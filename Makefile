@@ -10,6 +10,7 @@
 #                   kernel (lockdep, KASAN, kmemleak; tools/build-debug-kernel,
 #                   cached in /var/cache/enbd); too slow for check and CI
 #   make bench      /dev/nd0 against the kernel's nbd in a VM (build/bench/)
+#   make bench-failover  stalls under faults with the default settings (build/bench-failover/)
 #   make SAN=1 ...  userspace built with -fsanitize=address,undefined
 # Each part adds its own rules in a build.mk next to its sources.
 
@@ -81,6 +82,13 @@ bench: deps
 	$(MAKE) all
 	tools/bench-vm $(if $(filter 1,$(QUICK)),--quick) $(if $(ROUNDS),--rounds $(ROUNDS)) \
 		$(if $(RUNTIME),--runtime $(RUNTIME)) $(if $(filter 1,$(PROFILE)),--profile)
+
+# How long the application stalls under each fault, with the module's defaults
+# (README.md, Failover): make bench-failover [ROUNDS=N] [FAULTS="link-dead kill9"]
+.PHONY: bench-failover
+bench-failover: deps
+	$(MAKE) all
+	tools/bench-failover $(if $(ROUNDS),--rounds $(ROUNDS)) $(if $(FAULTS),--faults "$(FAULTS)")
 
 clean:
 	rm -rf build build-san

@@ -31,7 +31,7 @@
  * requests, is asked to probe its server.  Checked every
  * ENBD_CHECK_FAST_MS while requests are claimed, else once a second.
  */
-#define ENBD_SUSPECT_FACTOR	4
+#define ENBD_SUSPECT_FACTOR	2
 #define ENBD_SUSPECT_FLOOR_MS	500
 #define ENBD_CHECK_FAST_MS	250
 #define ENBD_LAT_BUCKETS	16	/* bucket b: latencies below 2^b ms;

@@ -767,9 +767,10 @@ static bool enbd_suspect_locked(struct enbd_device *dev)
 		ch->probe_asked = true;
 		ch->suspected++;
 		raised = true;
-		pr_info_ratelimited("%s: channel %u suspect: silent for %u ms while channel %u completes: asked to probe\n",
+		pr_info_ratelimited("%s: channel %u suspect: silent for %u ms (threshold %u ms) while channel %u completes: asked to probe\n",
 				    dev->disk->disk_name, ch->index,
-				    jiffies_to_msecs(jiffies - quiet_since), sib->index);
+				    jiffies_to_msecs(jiffies - quiet_since),
+				    jiffies_to_msecs(threshold), sib->index);
 	}
 	return raised;
 }

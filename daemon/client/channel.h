@@ -60,7 +60,7 @@
 #define CHAN_PROBE		CHAN_SLOTS	/* slot (and cookie) of the keep-alive probe */
 #define CHAN_PROBE_MAX		4096		/* largest block size, so the probe's length */
 #define CHAN_KA_REREAD_MS	1000		/* how often the keepalive option is read */
-#define CHAN_SUSPECT_PROBE_MS	1000		/* deadline of a probe the kernel asked for */
+#define CHAN_SUSPECT_PROBE_MS	500		/* deadline of a probe the kernel asked for */
 /* Latency classes of the adaptive window (xmit-window.c): READ and WRITE by size. */
 #define CHAN_WIN_SIZES		8		/* 4 KiB, 8 KiB, ... ENBD_MAX_IO_BYTES (512 KiB) */
 #define CHAN_WIN_CLASSES	(2 * CHAN_WIN_SIZES)

@@ -30,11 +30,12 @@
  * NIC, a large reply) is left alone, and so are TCP acknowledgements of
  * what we sent (TCP_INFO): a 512 KiB write takes 1 s on a 4 Mbit/s link
  * and nothing comes back meanwhile, yet the link is plainly alive; a dead
- * one acknowledges nothing.  1 s: with the kernel's threshold of
- * at least 500 ms and its 250 ms check, a dead link among live ones is
- * given up about 2 s after its last answer; a live link answers a 4 KiB
- * read within a round trip and the requests queued ahead of it, and their
- * replies count as well.
+ * one acknowledges nothing.  500 ms: a live link's TCP acknowledges the
+ * probe within a round trip, or one retransmission timeout (200 ms at
+ * least) later if a segment was lost, and replies to the requests queued
+ * ahead of it count as well; with the kernel's threshold (at least 500 ms)
+ * and its 250 ms check a dead link among live ones is given up 1-1.5 s
+ * after its last answer on a quiet machine (README, Failover: figures).
  */
 #include <errno.h>
 #include <netinet/in.h>

@@ -219,7 +219,7 @@ struct enbd_policy {
 
 /*
  * Suspicion from siblings: a channel none of whose READs or WRITEs has been
- * completed, and none of whose keep-alives answered, for 4 times the
+ * completed, and none of whose keep-alives answered, for 2 times the
  * device's recent 99th percentile completion latency (at least 500 ms),
  * while it holds such a claim and another channel of the device completed
  * a request meanwhile, becomes suspect: its control file reports

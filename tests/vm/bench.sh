@@ -10,12 +10,13 @@
 # Plan (written by tools/bench-vm into build/bench/plan, shell assignments):
 # ROUNDS, RUNTIME (s per fio job, after a 1 s ramp), QUICK (1: fewer workloads),
 # LINK_RATE (tbf rate of each link), SIZE_MB (export size), PROFILE (1: perf
-# record -a -g during randread 4 KiB QD32 on nd0, report in perf.txt).
+# record -a -g during randread 4 KiB QD32 on nd0, report in perf.txt), SERVERS
+# (of "enbd nbdkit": the servers measured against).
 # timeout: 5400
 . "$ENBD_ROOT/tests/vm/guardian-lib.sh"
 require_cmd fio jq nbd-client nbdkit tc
 
-ROUNDS=3 RUNTIME=5 QUICK=0 LINK_RATE=100mbit SIZE_MB=256 PROFILE=0
+ROUNDS=3 RUNTIME=5 QUICK=0 LINK_RATE=100mbit SIZE_MB=256 PROFILE=0 SERVERS="enbd nbdkit"
 PLAN=$ENBD_ROOT/build/bench/plan
 # shellcheck disable=SC1090 # written by tools/bench-vm
 [ -f "$PLAN" ] && . "$PLAN"
@@ -118,12 +119,12 @@ on_exit modprobe -r brd
 declare -A PORT
 start_enbd_server 0 -a 127.0.0.1 --name disk --memory "${SIZE_MB}M"
 PORT[enbd]=$SERVER_PORT
-PORT[nbdkit]=$(start_nbdkit memory "${SIZE_MB}M")
+[[ " $SERVERS " = *" nbdkit "* ]] && PORT[nbdkit]=$(start_nbdkit memory "${SIZE_MB}M")
 say "plan: $ROUNDS rounds, $RUNTIME s per job, quick=$QUICK, workloads: ${WORKLOADS//$'\n'/ }"
 say "kernel $(uname -r), $(nproc) CPUs, fio $(fio --version), nbdkit $(nbdkit --version | cut -d' ' -f2)"
 
 fill /dev/ram0
-for server in enbd nbdkit; do
+for server in $SERVERS; do
 	nbd0_start "${PORT[$server]}" 1
 	fill /dev/nbd0
 	nbd0_stop
@@ -135,7 +136,7 @@ say "exports filled; schedulers: nd0 $(cat /sys/block/nd0/queue/scheduler), nbd0
 CONFIGS=("nd0 1" "nbd0 1" "nd0 4" "nbd0 4")
 for ((round = 1; round <= ROUNDS; round++)); do
 	measure "$round" brd ram0 1
-	for server in enbd nbdkit; do
+	for server in $SERVERS; do
 		for ((i = 0; i < ${#CONFIGS[@]}; i++)); do
 			# shellcheck disable=SC2086 # "DEVICE N"
 			one_config "$round" "$server-server" "${PORT[$server]}" \

@@ -111,6 +111,10 @@ struct enbd_channel {
 	u64 cleared;			/* suspicions ended by a sign of life */
 	u64 reconnects;			/* re-attached by the same daemon */
 	u64 restarts;			/* re-attached by a new daemon */
+
+	wait_queue_head_t wait;		/* its daemon's poll() and blocking
+					 * fetch: woken for a request while
+					 * idle, and by enbd_settle() */
 };
 
 /*
@@ -177,8 +181,14 @@ struct enbd_device {
 					 * letting go or stalling */
 	struct enbd_channel channels[ENBD_MAX_CHANNELS];
 	struct enbd_channel *last_channel;	/* most recently active */
+	unsigned long idle_channels;	/* bit i: channel i's daemon found the
+					 * queue empty when it last asked for a
+					 * request (poll for POLLIN, blocking
+					 * fetch) and may sleep: the next
+					 * request wakes it, and only it */
+	unsigned int wake_next;		/* slot where the search for an idle
+					 * channel starts: turn by turn */
 
-	wait_queue_head_t fetch_wait;	/* channels waiting for a request */
 	struct delayed_work age_work;	/* ages the journal once a second
 					 * while the device is open, and looks
 					 * for suspects every
@@ -207,6 +217,8 @@ u32 enbd_suspect_threshold_ms(struct enbd_device *dev, u32 *p99_ms);
 int enbd_channel_event(struct enbd_channel *ch, struct file *file, u32 event);
 void enbd_check_outage(struct enbd_device *dev);
 void enbd_note_attach(struct enbd_channel *ch);
+struct enbd_channel *enbd_note_interest_locked(struct enbd_channel *ch, struct file *file,
+					       bool wants);
 bool enbd_channel_usable(struct enbd_channel *ch, struct file *file);
 
 /* enbd_ctl.c */

@@ -13,7 +13,8 @@
  * A copy that fails (a bad user buffer) puts the request back: a fetch rolls
  * it back onto the queue; a completion leaves it claimed if its channel can
  * still send a good one, rolls it back if not, and fails it if aborted.
- * Whatever puts work on the queue wakes the fetchers.
+ * A new request wakes one idle channel, turn by turn (enbd_take_idle_locked);
+ * whatever else puts work on the queue, or changes a channel, wakes them all.
  *
  * Aging (enbd_age_requests, once a second): a claim older than the aging time
  * (ENBD_SLOW_AGING_FACTOR times that for flushes, trims and write-zeroes)
@@ -158,9 +159,58 @@ static void enbd_note_outstanding(struct enbd_device *dev)
 		dev->max_outstanding = now;
 }
 
+/*
+ * The next idle channel after the last one woken, no longer idle; NULL if
+ * none.  Bits of channels that died, stalled or were ejected since they
+ * went idle are dropped on the way: those were woken when that happened.
+ */
+static struct enbd_channel *enbd_take_idle_locked(struct enbd_device *dev)
+{
+	struct enbd_channel *ch;
+	unsigned int i;
+
+	lockdep_assert_held(&dev->lock);
+	BUILD_BUG_ON(ENBD_MAX_CHANNELS > BITS_PER_LONG);
+	while (dev->idle_channels) {
+		i = find_next_bit(&dev->idle_channels, ENBD_MAX_CHANNELS, dev->wake_next);
+		if (i >= ENBD_MAX_CHANNELS)
+			i = find_first_bit(&dev->idle_channels, ENBD_MAX_CHANNELS);
+		__clear_bit(i, &dev->idle_channels);
+		ch = &dev->channels[i];
+		if (enbd_channel_live(ch)) {
+			dev->wake_next = i + 1;
+			return ch;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * @ch's daemon looks at the queue before it may sleep, wanting a request
+ * (@wants: it polls for POLLIN, or fetches blocking) or not.  It is idle if
+ * it wants one and none is there: the next request wakes it.  If requests
+ * wait that it does not take, it may be the idle channel woken for them:
+ * returns an idle sibling for the caller to wake in its place, so that no
+ * request waits while a channel that would take it sleeps.
+ */
+struct enbd_channel *enbd_note_interest_locked(struct enbd_channel *ch, struct file *file,
+					       bool wants)
+{
+	struct enbd_device *dev = ch->dev;
+
+	lockdep_assert_held(&dev->lock);
+	if (wants && list_empty(&dev->queue) && enbd_channel_usable(ch, file) && !ch->stalled) {
+		__set_bit(ch->index, &dev->idle_channels);
+		return NULL;
+	}
+	__clear_bit(ch->index, &dev->idle_channels);
+	return wants || list_empty(&dev->queue) ? NULL : enbd_take_idle_locked(dev);
+}
+
 blk_status_t enbd_queue_request(struct enbd_device *dev, struct request *rq)
 {
 	struct enbd_cmd *cmd = blk_mq_rq_to_pdu(rq);
+	struct enbd_channel *idle;
 
 	spin_lock(&dev->lock);
 	if (!dev->accepting || dev->failing) {
@@ -177,8 +227,11 @@ blk_status_t enbd_queue_request(struct enbd_device *dev, struct request *rq)
 	list_add_tail(&cmd->link, &dev->queue);
 	dev->nr_queued++;
 	enbd_note_outstanding(dev);
+	idle = enbd_take_idle_locked(dev);
 	spin_unlock(&dev->lock);
-	wake_up(&dev->fetch_wait);
+	/* The others are busy: each fetches again before it sleeps. */
+	if (idle)
+		wake_up(&idle->wait);
 	return BLK_STS_OK;
 }
 
@@ -248,19 +301,20 @@ static bool enbd_resubmit_locked(struct enbd_device *dev, struct enbd_cmd *cmd,
 
 /*
  * After dropping dev->lock: end the requests on @failed with an I/O error,
- * and wake the fetchers if @wake: work was put on the queue, or a channel
- * stalled, was ejected or let go.
+ * and wake every channel's daemon if @wake: work was put on the queue, or a
+ * channel stalled, was ejected, let go or became suspect.
  */
 static void enbd_settle(struct enbd_device *dev, struct list_head *failed, bool wake)
 {
 	struct enbd_cmd *cmd, *next;
+	unsigned int i;
 
 	list_for_each_entry_safe(cmd, next, failed, link) {
 		list_del_init(&cmd->link);
 		blk_mq_end_request(cmd->rq, BLK_STS_IOERR);
 	}
-	if (wake)
-		wake_up_all(&dev->fetch_wait);
+	for (i = 0; wake && i < ENBD_MAX_CHANNELS; i++)
+		wake_up_all(&dev->channels[i].wait);
 }
 
 /*
@@ -349,6 +403,7 @@ static bool enbd_fetch_ready(struct enbd_device *dev, struct enbd_channel *ch,
 	spin_lock(&dev->lock);
 	ready = !list_empty(&dev->queue) || !enbd_channel_usable(ch, file) ||
 		ch->stalled;
+	enbd_note_interest_locked(ch, file, true);
 	spin_unlock(&dev->lock);
 	return ready;
 }
@@ -383,8 +438,7 @@ int enbd_fetch(struct enbd_channel *ch, struct file *file, struct enbd_io *io,
 		spin_unlock(&dev->lock);
 		if (nonblock)
 			return -EAGAIN;
-		if (wait_event_interruptible_exclusive(dev->fetch_wait,
-				enbd_fetch_ready(dev, ch, file)))
+		if (wait_event_interruptible(ch->wait, enbd_fetch_ready(dev, ch, file)))
 			return -EINTR;
 	}
 
@@ -402,6 +456,8 @@ int enbd_fetch(struct enbd_channel *ch, struct file *file, struct enbd_io *io,
 	ch->pending++;
 	ch->last_active = jiffies;
 	dev->last_channel = ch;
+	/* Busy: it looks at the queue again before it sleeps. */
+	__clear_bit(ch->index, &dev->idle_channels);
 
 	io->req.seq = cmd->seq;
 	io->req.tag = rq->tag;

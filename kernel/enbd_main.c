@@ -225,12 +225,12 @@ static int enbd_create_device(struct enbd_device *dev, unsigned int index)
 	spin_lock_init(&dev->lock);
 	INIT_LIST_HEAD(&dev->queue);
 	INIT_LIST_HEAD(&dev->journal);
-	init_waitqueue_head(&dev->fetch_wait);
 	INIT_DELAYED_WORK(&dev->age_work, enbd_age_work);
 	INIT_WORK(&dev->scan_work, enbd_scan_work);
 	for (i = 0; i < ENBD_MAX_CHANNELS; i++) {
 		dev->channels[i].dev = dev;
 		dev->channels[i].index = i;
+		init_waitqueue_head(&dev->channels[i].wait);
 	}
 
 	dev->tag_set.ops = &enbd_mq_ops;

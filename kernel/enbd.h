@@ -186,8 +186,7 @@ struct enbd_device {
 					 * request (poll for POLLIN, blocking
 					 * fetch) and may sleep: the next
 					 * request wakes it, and only it */
-	unsigned int wake_next;		/* slot where the search for an idle
-					 * channel starts: turn by turn */
+	unsigned int last_idle;		/* the channel that went idle last */
 
 	struct delayed_work age_work;	/* ages the journal once a second
 					 * while the device is open, and looks

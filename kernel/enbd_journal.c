@@ -13,7 +13,7 @@
  * A copy that fails (a bad user buffer) puts the request back: a fetch rolls
  * it back onto the queue; a completion leaves it claimed if its channel can
  * still send a good one, rolls it back if not, and fails it if aborted.
- * A new request wakes one idle channel, turn by turn (enbd_take_idle_locked);
+ * A new request wakes one idle channel (enbd_take_idle_locked);
  * whatever else puts work on the queue, or changes a channel, wakes them all.
  *
  * Aging (enbd_age_requests, once a second): a claim older than the aging time
@@ -160,29 +160,34 @@ static void enbd_note_outstanding(struct enbd_device *dev)
 }
 
 /*
- * The next idle channel after the last one woken, no longer idle; NULL if
- * none.  Bits of channels that died, stalled or were ejected since they
- * went idle are dropped on the way: those were woken when that happened.
+ * The idle channel to wake, no longer idle; NULL if none.  The one with the
+ * fewest requests in flight: on links of different speeds, the fast one's
+ * requests are back first, and a channel still waiting for its server is
+ * the worse choice.  Among equals the one that went idle last: it slept
+ * least long (on a busy host its CPU may not have gone idle yet).  Bits of
+ * channels that died, stalled or were ejected since they went idle are
+ * dropped: those were woken when that happened.
  */
 static struct enbd_channel *enbd_take_idle_locked(struct enbd_device *dev)
 {
-	struct enbd_channel *ch;
+	struct enbd_channel *ch, *best = NULL;
 	unsigned int i;
 
 	lockdep_assert_held(&dev->lock);
 	BUILD_BUG_ON(ENBD_MAX_CHANNELS > BITS_PER_LONG);
-	while (dev->idle_channels) {
-		i = find_next_bit(&dev->idle_channels, ENBD_MAX_CHANNELS, dev->wake_next);
-		if (i >= ENBD_MAX_CHANNELS)
-			i = find_first_bit(&dev->idle_channels, ENBD_MAX_CHANNELS);
-		__clear_bit(i, &dev->idle_channels);
+	for_each_set_bit(i, &dev->idle_channels, ENBD_MAX_CHANNELS) {
 		ch = &dev->channels[i];
-		if (enbd_channel_live(ch)) {
-			dev->wake_next = i + 1;
-			return ch;
+		if (!enbd_channel_live(ch)) {
+			__clear_bit(i, &dev->idle_channels);
+			continue;
 		}
+		if (!best || ch->pending < best->pending ||
+		    (ch->pending == best->pending && i == dev->last_idle))
+			best = ch;
 	}
-	return NULL;
+	if (best)
+		__clear_bit(best->index, &dev->idle_channels);
+	return best;
 }
 
 /*
@@ -200,7 +205,8 @@ struct enbd_channel *enbd_note_interest_locked(struct enbd_channel *ch, struct f
 
 	lockdep_assert_held(&dev->lock);
 	if (wants && list_empty(&dev->queue) && enbd_channel_usable(ch, file) && !ch->stalled) {
-		__set_bit(ch->index, &dev->idle_channels);
+		if (!__test_and_set_bit(ch->index, &dev->idle_channels))
+			dev->last_idle = ch->index;
 		return NULL;
 	}
 	__clear_bit(ch->index, &dev->idle_channels);

@@ -7,9 +7,8 @@
 # kernel wakes it, and until the server answers (less, where the answer is
 # there before it sleeps); were every idle channel woken for every request,
 # the others would add theirs (measured in the TCG VM: 1.77 per request with
-# one woken, 2.77 when each request woke them all).  And
-# no request waits while a channel sleeps: every channel carried some, and
-# dd finished.
+# one woken, 2.77 when each request woke them all).  And no request waits
+# while a channel sleeps: dd finishes.
 # timeout: 120
 . "$ENBD_ROOT/tests/vm/guardian-lib.sh"
 
@@ -46,8 +45,5 @@ requests=$((req1 - req0))
 per=$(awk -v s=$((sw1 - sw0)) -v r="$requests" 'BEGIN { printf "%.2f", s / r }')
 log "$requests requests, $((sw1 - sw0)) voluntary context switches of the channels: $per per request"
 log "$(grep -E '^\[0\] Requested' /proc/nbdinfo)"
-for slot in 0 1 2 3; do
-	[ "$(nbd_slot 0 Requested: "$slot")" -gt 0 ] || die "channel $slot carried nothing"
-done
 awk -v p="$per" -v m="$MAX_SWITCHES_PER_REQUEST" 'BEGIN { exit !(p < m) }' ||
 	die "$per context switches per request, not fewer than $MAX_SWITCHES_PER_REQUEST: idle channels woken for nothing"

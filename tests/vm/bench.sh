@@ -89,8 +89,8 @@ measure() {
 		echo "$1,$2,$3,$4,${w%%:*},$fig" >>"$CSV"
 		say "round $1 $2 $3 x$4 ${w%%:*}: $fig (MiB/s,IOPS,clat mean us,p99 us)"
 		[ "$3" = nd0 ] || continue
-		kill -INT "$perf_pid" 2>/dev/null
-		wait "$perf_pid" 2>/dev/null
+		kill -INT "$perf_pid" 2>/dev/null || true
+		wait "$perf_pid" 2>/dev/null || true	# SIGINT ends it: status 130
 		sys=$(awk -F, '/raw_syscalls/ { print $1 }' "$ENBD_TEST_TMP/syscalls.txt" 2>/dev/null)
 		awk -v r=$(($(nbd_total 0 Requested:) - req0)) -v s=$(($(ctx_switches "$pids") - sw0)) \
 			-v c="${sys:-}" -v pre="$1,$2,$4,${w%%:*}" 'BEGIN {

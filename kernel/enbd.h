@@ -128,7 +128,8 @@ struct enbd_channel {
  *  - lock (a spinlock, never taken from interrupt context: queue_rq runs in
  *    process context and the driver has no timers) protects the queue, the
  *    journal, every enbd_cmd, the channel slots and all counters.  Nothing
- *    that sleeps or copies from/to userspace runs under it.
+ *    that sleeps or may fault on userspace memory runs under it
+ *    (copy_to_user_nofault does not).
  */
 struct enbd_device {
 	unsigned int index;		/* constant: N of /dev/ndN */

@@ -10,6 +10,9 @@
  * an abort.  Copies between request pages and userspace happen outside
  * dev->lock in the FETCHING and COMPLETING states, which nothing else may end
  * or move: a shutdown marks such a request aborted and its copier fails it.
+ * A request with no payload to copy skips them: its fetch writes the header
+ * under the lock where that goes without faulting, its completion ends it
+ * in one hold of the lock.
  * A copy that fails (a bad user buffer) puts the request back: a fetch rolls
  * it back onto the queue; a completion leaves it claimed if its channel can
  * still send a good one, rolls it back if not, and fails it if aborted.
@@ -477,6 +480,18 @@ int enbd_fetch(struct enbd_channel *ch, struct file *file, struct enbd_io *io,
 	}
 	io->req.type = enbd_request_type(rq, &io->req.flags);
 	io->req.reserved = 0;
+	/*
+	 * Without a payload to copy out, the header alone is written here if
+	 * it goes without faulting (it is on the daemon's stack): claimed in
+	 * this one hold of the lock.  Else as a WRITE, outside the lock.
+	 */
+	if (io->req.type != ENBD_CMD_WRITE &&
+	    !copy_to_user_nofault(ureq, &io->req, sizeof(io->req))) {
+		cmd->state = ENBD_CMD_CLAIMED;
+		dev->claimed[rq->tag] = cmd;
+		spin_unlock(&dev->lock);
+		return 0;
+	}
 	spin_unlock(&dev->lock);
 
 	if (io->req.type == ENBD_CMD_WRITE)
@@ -569,16 +584,17 @@ int enbd_complete(struct enbd_channel *ch, struct file *file, struct enbd_io *io
 	}
 	dev->claimed[io->done_tag] = NULL;
 	cmd->state = ENBD_CMD_COMPLETING;
-	spin_unlock(&dev->lock);
-
-	ret = copy_in ? enbd_copy_payload(rq, u64_to_user_ptr(io->done_data), false) : 0;
-
-	spin_lock(&dev->lock);
-	if (ret) {
-		requeued = enbd_completion_failed_locked(ch, file, cmd, &failed);
+	/* Without READ data to copy in, it ends in this one hold of the lock. */
+	if (copy_in) {
 		spin_unlock(&dev->lock);
-		enbd_settle(dev, &failed, requeued);
-		return ret;
+		ret = enbd_copy_payload(rq, u64_to_user_ptr(io->done_data), false);
+		spin_lock(&dev->lock);
+		if (ret) {
+			requeued = enbd_completion_failed_locked(ch, file, cmd, &failed);
+			spin_unlock(&dev->lock);
+			enbd_settle(dev, &failed, requeued);
+			return ret;
+		}
 	}
 	/* Ended here even if shut down meanwhile: its data is complete. */
 	enbd_unclaim_locked(dev, cmd);

@@ -111,6 +111,10 @@ struct enbd_channel {
 	u64 cleared;			/* suspicions ended by a sign of life */
 	u64 reconnects;			/* re-attached by the same daemon */
 	u64 restarts;			/* re-attached by a new daemon */
+
+	wait_queue_head_t wait;		/* its daemon's poll() and blocking
+					 * fetch: woken for a request while
+					 * idle, and by enbd_settle() */
 };
 
 /*
@@ -124,7 +128,8 @@ struct enbd_channel {
  *  - lock (a spinlock, never taken from interrupt context: queue_rq runs in
  *    process context and the driver has no timers) protects the queue, the
  *    journal, every enbd_cmd, the channel slots and all counters.  Nothing
- *    that sleeps or copies from/to userspace runs under it.
+ *    that sleeps or may fault on userspace memory runs under it
+ *    (copy_to_user_nofault does not).
  */
 struct enbd_device {
 	unsigned int index;		/* constant: N of /dev/ndN */
@@ -177,8 +182,13 @@ struct enbd_device {
 					 * letting go or stalling */
 	struct enbd_channel channels[ENBD_MAX_CHANNELS];
 	struct enbd_channel *last_channel;	/* most recently active */
+	unsigned long idle_channels;	/* bit i: channel i's daemon found the
+					 * queue empty when it last asked for a
+					 * request (poll for POLLIN, blocking
+					 * fetch) and may sleep: the next
+					 * request wakes it, and only it */
+	unsigned int last_idle;		/* the channel that went idle last */
 
-	wait_queue_head_t fetch_wait;	/* channels waiting for a request */
 	struct delayed_work age_work;	/* ages the journal once a second
 					 * while the device is open, and looks
 					 * for suspects every
@@ -207,6 +217,8 @@ u32 enbd_suspect_threshold_ms(struct enbd_device *dev, u32 *p99_ms);
 int enbd_channel_event(struct enbd_channel *ch, struct file *file, u32 event);
 void enbd_check_outage(struct enbd_device *dev);
 void enbd_note_attach(struct enbd_channel *ch);
+struct enbd_channel *enbd_note_interest_locked(struct enbd_channel *ch, struct file *file,
+					       bool wants);
 bool enbd_channel_usable(struct enbd_channel *ch, struct file *file);
 
 /* enbd_ctl.c */

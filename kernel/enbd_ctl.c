@@ -438,13 +438,14 @@ static long enbd_ctl_ioctl(struct file *file, unsigned int cmd, unsigned long ar
 static __poll_t enbd_ctl_poll(struct file *file, poll_table *wait)
 {
 	struct enbd_channel *ch = enbd_file_channel(file);
+	struct enbd_channel *sibling;
 	struct enbd_device *dev;
 	__poll_t mask = 0;
 
 	if (!ch)
 		return EPOLLERR;
 	dev = ch->dev;
-	poll_wait(file, &dev->fetch_wait, wait);
+	poll_wait(file, &ch->wait, wait);
 	spin_lock(&dev->lock);
 	if (!enbd_channel_usable(ch, file))
 		mask = EPOLLHUP;
@@ -454,7 +455,10 @@ static __poll_t enbd_ctl_poll(struct file *file, poll_table *wait)
 		mask = EPOLLIN | EPOLLRDNORM;
 	if (ch->probe_asked)		/* suspect: probe the server */
 		mask |= EPOLLRDBAND;
+	sibling = enbd_note_interest_locked(ch, file, poll_requested_events(wait) & EPOLLIN);
 	spin_unlock(&dev->lock);
+	if (sibling)
+		wake_up(&sibling->wait);
 	return mask;
 }
 

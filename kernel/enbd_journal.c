@@ -10,10 +10,14 @@
  * an abort.  Copies between request pages and userspace happen outside
  * dev->lock in the FETCHING and COMPLETING states, which nothing else may end
  * or move: a shutdown marks such a request aborted and its copier fails it.
+ * A request with no payload to copy skips them: its fetch writes the header
+ * under the lock where that goes without faulting, its completion ends it
+ * in one hold of the lock.
  * A copy that fails (a bad user buffer) puts the request back: a fetch rolls
  * it back onto the queue; a completion leaves it claimed if its channel can
  * still send a good one, rolls it back if not, and fails it if aborted.
- * Whatever puts work on the queue wakes the fetchers.
+ * A new request wakes one idle channel (enbd_take_idle_locked);
+ * whatever else puts work on the queue, or changes a channel, wakes them all.
  *
  * Aging (enbd_age_requests, once a second): a claim older than the aging time
  * (ENBD_SLOW_AGING_FACTOR times that for flushes, trims and write-zeroes)
@@ -158,9 +162,64 @@ static void enbd_note_outstanding(struct enbd_device *dev)
 		dev->max_outstanding = now;
 }
 
+/*
+ * The idle channel to wake, no longer idle; NULL if none.  The one with the
+ * fewest requests in flight: on links of different speeds, the fast one's
+ * requests are back first, and a channel still waiting for its server is
+ * the worse choice.  Among equals the one that went idle last: it slept
+ * least long (on a busy host its CPU may not have gone idle yet).  Bits of
+ * channels that died, stalled or were ejected since they went idle are
+ * dropped: those were woken when that happened.
+ */
+static struct enbd_channel *enbd_take_idle_locked(struct enbd_device *dev)
+{
+	struct enbd_channel *ch, *best = NULL;
+	unsigned int i;
+
+	lockdep_assert_held(&dev->lock);
+	BUILD_BUG_ON(ENBD_MAX_CHANNELS > BITS_PER_LONG);
+	for_each_set_bit(i, &dev->idle_channels, ENBD_MAX_CHANNELS) {
+		ch = &dev->channels[i];
+		if (!enbd_channel_live(ch)) {
+			__clear_bit(i, &dev->idle_channels);
+			continue;
+		}
+		if (!best || ch->pending < best->pending ||
+		    (ch->pending == best->pending && i == dev->last_idle))
+			best = ch;
+	}
+	if (best)
+		__clear_bit(best->index, &dev->idle_channels);
+	return best;
+}
+
+/*
+ * @ch's daemon looks at the queue before it may sleep, wanting a request
+ * (@wants: it polls for POLLIN, or fetches blocking) or not.  It is idle if
+ * it wants one and none is there: the next request wakes it.  If requests
+ * wait that it does not take, it may be the idle channel woken for them:
+ * returns an idle sibling for the caller to wake in its place, so that no
+ * request waits while a channel that would take it sleeps.
+ */
+struct enbd_channel *enbd_note_interest_locked(struct enbd_channel *ch, struct file *file,
+					       bool wants)
+{
+	struct enbd_device *dev = ch->dev;
+
+	lockdep_assert_held(&dev->lock);
+	if (wants && list_empty(&dev->queue) && enbd_channel_usable(ch, file) && !ch->stalled) {
+		if (!__test_and_set_bit(ch->index, &dev->idle_channels))
+			dev->last_idle = ch->index;
+		return NULL;
+	}
+	__clear_bit(ch->index, &dev->idle_channels);
+	return wants || list_empty(&dev->queue) ? NULL : enbd_take_idle_locked(dev);
+}
+
 blk_status_t enbd_queue_request(struct enbd_device *dev, struct request *rq)
 {
 	struct enbd_cmd *cmd = blk_mq_rq_to_pdu(rq);
+	struct enbd_channel *idle;
 
 	spin_lock(&dev->lock);
 	if (!dev->accepting || dev->failing) {
@@ -177,8 +236,11 @@ blk_status_t enbd_queue_request(struct enbd_device *dev, struct request *rq)
 	list_add_tail(&cmd->link, &dev->queue);
 	dev->nr_queued++;
 	enbd_note_outstanding(dev);
+	idle = enbd_take_idle_locked(dev);
 	spin_unlock(&dev->lock);
-	wake_up(&dev->fetch_wait);
+	/* The others are busy: each fetches again before it sleeps. */
+	if (idle)
+		wake_up(&idle->wait);
 	return BLK_STS_OK;
 }
 
@@ -248,19 +310,20 @@ static bool enbd_resubmit_locked(struct enbd_device *dev, struct enbd_cmd *cmd,
 
 /*
  * After dropping dev->lock: end the requests on @failed with an I/O error,
- * and wake the fetchers if @wake: work was put on the queue, or a channel
- * stalled, was ejected or let go.
+ * and wake every channel's daemon if @wake: work was put on the queue, or a
+ * channel stalled, was ejected, let go or became suspect.
  */
 static void enbd_settle(struct enbd_device *dev, struct list_head *failed, bool wake)
 {
 	struct enbd_cmd *cmd, *next;
+	unsigned int i;
 
 	list_for_each_entry_safe(cmd, next, failed, link) {
 		list_del_init(&cmd->link);
 		blk_mq_end_request(cmd->rq, BLK_STS_IOERR);
 	}
-	if (wake)
-		wake_up_all(&dev->fetch_wait);
+	for (i = 0; wake && i < ENBD_MAX_CHANNELS; i++)
+		wake_up_all(&dev->channels[i].wait);
 }
 
 /*
@@ -349,6 +412,7 @@ static bool enbd_fetch_ready(struct enbd_device *dev, struct enbd_channel *ch,
 	spin_lock(&dev->lock);
 	ready = !list_empty(&dev->queue) || !enbd_channel_usable(ch, file) ||
 		ch->stalled;
+	enbd_note_interest_locked(ch, file, true);
 	spin_unlock(&dev->lock);
 	return ready;
 }
@@ -383,8 +447,7 @@ int enbd_fetch(struct enbd_channel *ch, struct file *file, struct enbd_io *io,
 		spin_unlock(&dev->lock);
 		if (nonblock)
 			return -EAGAIN;
-		if (wait_event_interruptible_exclusive(dev->fetch_wait,
-				enbd_fetch_ready(dev, ch, file)))
+		if (wait_event_interruptible(ch->wait, enbd_fetch_ready(dev, ch, file)))
 			return -EINTR;
 	}
 
@@ -402,6 +465,8 @@ int enbd_fetch(struct enbd_channel *ch, struct file *file, struct enbd_io *io,
 	ch->pending++;
 	ch->last_active = jiffies;
 	dev->last_channel = ch;
+	/* Busy: it looks at the queue again before it sleeps. */
+	__clear_bit(ch->index, &dev->idle_channels);
 
 	io->req.seq = cmd->seq;
 	io->req.tag = rq->tag;
@@ -415,6 +480,18 @@ int enbd_fetch(struct enbd_channel *ch, struct file *file, struct enbd_io *io,
 	}
 	io->req.type = enbd_request_type(rq, &io->req.flags);
 	io->req.reserved = 0;
+	/*
+	 * Without a payload to copy out, the header alone is written here if
+	 * it goes without faulting (it is on the daemon's stack): claimed in
+	 * this one hold of the lock.  Else as a WRITE, outside the lock.
+	 */
+	if (io->req.type != ENBD_CMD_WRITE &&
+	    !copy_to_user_nofault(ureq, &io->req, sizeof(io->req))) {
+		cmd->state = ENBD_CMD_CLAIMED;
+		dev->claimed[rq->tag] = cmd;
+		spin_unlock(&dev->lock);
+		return 0;
+	}
 	spin_unlock(&dev->lock);
 
 	if (io->req.type == ENBD_CMD_WRITE)
@@ -507,16 +584,17 @@ int enbd_complete(struct enbd_channel *ch, struct file *file, struct enbd_io *io
 	}
 	dev->claimed[io->done_tag] = NULL;
 	cmd->state = ENBD_CMD_COMPLETING;
-	spin_unlock(&dev->lock);
-
-	ret = copy_in ? enbd_copy_payload(rq, u64_to_user_ptr(io->done_data), false) : 0;
-
-	spin_lock(&dev->lock);
-	if (ret) {
-		requeued = enbd_completion_failed_locked(ch, file, cmd, &failed);
+	/* Without READ data to copy in, it ends in this one hold of the lock. */
+	if (copy_in) {
 		spin_unlock(&dev->lock);
-		enbd_settle(dev, &failed, requeued);
-		return ret;
+		ret = enbd_copy_payload(rq, u64_to_user_ptr(io->done_data), false);
+		spin_lock(&dev->lock);
+		if (ret) {
+			requeued = enbd_completion_failed_locked(ch, file, cmd, &failed);
+			spin_unlock(&dev->lock);
+			enbd_settle(dev, &failed, requeued);
+			return ret;
+		}
 	}
 	/* Ended here even if shut down meanwhile: its data is complete. */
 	enbd_unclaim_locked(dev, cmd);

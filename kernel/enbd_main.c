@@ -225,12 +225,12 @@ static int enbd_create_device(struct enbd_device *dev, unsigned int index)
 	spin_lock_init(&dev->lock);
 	INIT_LIST_HEAD(&dev->queue);
 	INIT_LIST_HEAD(&dev->journal);
-	init_waitqueue_head(&dev->fetch_wait);
 	INIT_DELAYED_WORK(&dev->age_work, enbd_age_work);
 	INIT_WORK(&dev->scan_work, enbd_scan_work);
 	for (i = 0; i < ENBD_MAX_CHANNELS; i++) {
 		dev->channels[i].dev = dev;
 		dev->channels[i].index = i;
+		init_waitqueue_head(&dev->channels[i].wait);
 	}
 
 	dev->tag_set.ops = &enbd_mq_ops;
@@ -238,7 +238,12 @@ static int enbd_create_device(struct enbd_device *dev, unsigned int index)
 	dev->tag_set.queue_depth = ENBD_QUEUE_DEPTH;
 	dev->tag_set.numa_node = NUMA_NO_NODE;
 	dev->tag_set.cmd_size = sizeof(struct enbd_cmd);
-	dev->tag_set.flags = BLK_MQ_F_SHOULD_MERGE;
+	/*
+	 * No I/O scheduler by default (like virtio-blk and nvme): sorting
+	 * requests for a server that orders its own I/O buys nothing, and
+	 * plugging still merges neighbours.  udev or sysfs may choose one.
+	 */
+	dev->tag_set.flags = BLK_MQ_F_SHOULD_MERGE | BLK_MQ_F_NO_SCHED_BY_DEFAULT;
 	dev->tag_set.driver_data = dev;
 	ret = blk_mq_alloc_tag_set(&dev->tag_set);
 	if (ret)
@@ -259,6 +264,9 @@ static int enbd_create_device(struct enbd_device *dev, unsigned int index)
 	set_capacity(disk, 0);
 
 	blk_queue_max_hw_sectors(disk->queue, ENBD_MAX_IO_BYTES >> SECTOR_SHIFT);
+	/* Payloads are copied page by page, never DMA'd: no segment limits. */
+	blk_queue_max_segments(disk->queue, USHRT_MAX);
+	blk_queue_max_segment_size(disk->queue, UINT_MAX);
 	blk_queue_rq_timeout(disk->queue, 60 * HZ);
 	blk_queue_flag_set(QUEUE_FLAG_NONROT, disk->queue);
 	blk_queue_flag_clear(QUEUE_FLAG_ADD_RANDOM, disk->queue);

@@ -11,6 +11,13 @@
 #include "nbd-proto.h"
 #include "xmit.h"
 
+/*
+ * Requests fetched in one pump before they go out in one sendmsg(): the
+ * first of a pump is sent at once (a lone request waits for no further
+ * fetch), those that were waiting with it are sent together.
+ */
+#define PUMP_BATCH	16
+
 unsigned int xmit_in_flight(const struct channel *c)
 {
 	return c->busy - c->held;
@@ -59,10 +66,16 @@ static void slot_release(struct channel *c, struct slot *s)
 	c->busy--;
 }
 
-bool xmit_can_fetch(const struct channel *c)
+/* Room to fetch, with @unsent requests of this pump waiting to be sent. */
+static bool fetch_room(const struct channel *c, unsigned int unsent)
 {
 	return !c->draining && !c->want && !c->ejected && c->free_head >= 0 &&
-	       c->busy < c->window && c->sq_len == 0 && c->disc_len == 0;
+	       c->busy < c->window && c->sq_len == unsent && c->disc_len == 0;
+}
+
+bool xmit_can_fetch(const struct channel *c)
+{
+	return fetch_room(c, 0);
 }
 
 /*
@@ -78,11 +91,13 @@ int xmit_stalled(struct channel *c)
 
 /*
  * Complete @done (if not NULL) and fetch new requests while a slot is free
- * and nothing waits to be sent: completion of one request and fetch of the
- * next in one ioctl.  0, or -1 with c->want set.
+ * and nothing but this pump's fetches waits to be sent: completion of one
+ * request and fetch of the next in one ioctl.  0, or -1 with c->want set.
  */
 int xmit_pump(struct channel *c, struct slot *done)
 {
+	unsigned int fetched = 0, unsent = 0;
+
 	for (;;) {
 		struct enbd_io io = { .size = sizeof(io) };
 		struct slot *n = NULL;
@@ -106,7 +121,7 @@ int xmit_pump(struct channel *c, struct slot *done)
 			/* The kernel copies READ data before it writes a fetch into the same buffer. */
 			slot_release(c, done);
 		}
-		if (xmit_can_fetch(c)) {
+		if (unsent < PUMP_BATCH && fetch_room(c, unsent)) {
 			n = slot_peek(c);
 			if (n) {
 				io.flags |= ENBD_IO_FETCH | ENBD_IO_NONBLOCK;
@@ -115,14 +130,14 @@ int xmit_pump(struct channel *c, struct slot *done)
 			}
 		}
 		if (!io.flags)
-			return 0;
+			break;
 		rc = c->dev->ops->io(c->dev, &io);
 		if (done && rc == 0 && io.done_result == ENBD_DONE_DISCARDED)
 			log_debug("completion of seq %llu discarded by the kernel",
 				  (unsigned long long)io.done_seq);
 		done = NULL;
 		if (rc == -EAGAIN || rc == -EINTR)
-			return 0;
+			break;
 		if (rc == -ESHUTDOWN) {
 			c->ejected = true;
 			return want(c, XMIT_EJECTED);
@@ -134,7 +149,7 @@ int xmit_pump(struct channel *c, struct slot *done)
 			return want(c, rc == -ENOTTY || rc == -EFAULT ? XMIT_FATAL : XMIT_BROKEN);
 		}
 		if (!(io.flags & ENBD_IO_FETCH))
-			return 0;
+			break;
 		slot_take(c, n, &io.req);
 		c->st.requests++;
 		err = check_request(c, n);
@@ -148,7 +163,12 @@ int xmit_pump(struct channel *c, struct slot *done)
 			continue;
 		}
 		sendq_push(c, n);
-		if (xmit_tx(c) < 0)
-			return -1;
+		unsent++;
+		if (++fetched == 1 || unsent == PUMP_BATCH) {
+			if (xmit_tx(c) < 0)
+				return -1;
+			unsent = 0;
+		}
 	}
+	return unsent ? xmit_tx(c) : 0;
 }

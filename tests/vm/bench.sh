@@ -5,17 +5,21 @@
 # and /dev/nbd0 (the kernel's nbd, nbd-client -b 4096 -C 1 and -C 4) in alternating
 # rounds, brd as the ceiling, and /dev/nd0's two channels over one link and over two
 # links shaped to the same rate (tc tbf).  Raw figures go to $ENBD_TEST_OUT/rounds.csv;
-# tools/bench-report turns them into the table and the chart.
+# the channel processes' work per request of /dev/nd0 (context switches, and
+# system calls counted by perf stat) to work.csv: unlike throughput and
+# latency, those hardly move with the host's load.  tools/bench-report turns
+# them into the tables and the chart.
 #
 # Plan (written by tools/bench-vm into build/bench/plan, shell assignments):
 # ROUNDS, RUNTIME (s per fio job, after a 1 s ramp), QUICK (1: fewer workloads),
 # LINK_RATE (tbf rate of each link), SIZE_MB (export size), PROFILE (1: perf
-# record -a -g during randread 4 KiB QD32 on nd0, report in perf.txt).
+# record -a -g during randread 4 KiB QD32 on nd0, report in perf.txt), SERVERS
+# (of "enbd nbdkit": the servers measured against).
 # timeout: 5400
 . "$ENBD_ROOT/tests/vm/guardian-lib.sh"
 require_cmd fio jq nbd-client nbdkit tc
 
-ROUNDS=3 RUNTIME=5 QUICK=0 LINK_RATE=100mbit SIZE_MB=256 PROFILE=0
+ROUNDS=3 RUNTIME=5 QUICK=0 LINK_RATE=100mbit SIZE_MB=256 PROFILE=0 SERVERS="enbd nbdkit"
 PLAN=$ENBD_ROOT/build/bench/plan
 # shellcheck disable=SC1090 # written by tools/bench-vm
 [ -f "$PLAN" ] && . "$PLAN"
@@ -30,6 +34,8 @@ CSV=$ENBD_TEST_OUT/rounds.csv
 echo "round,server,device,connections,workload,mib_s,iops,clat_mean_us,clat_p99_us" >"$CSV"
 NBDINFO=$ENBD_TEST_OUT/nbdinfo.txt
 : >"$NBDINFO"
+WORK=$ENBD_TEST_OUT/work.csv
+echo "round,server,connections,workload,requests,switches_per_request,syscalls_per_request" >"$WORK"
 
 say() { log "bench: $*"; }
 
@@ -47,13 +53,49 @@ fio_job() {
 		 (.clat_ns.percentile["99.000000"] / 100 | round / 10)] | map(tostring) | join(",")' "$json"
 }
 
-# measure ROUND SERVER DEVICE CONNECTIONS: every workload on DEVICE, into the CSV
+# nd0_pids N: the pids of /dev/nd0's N channel processes, comma-separated
+nd0_pids() {
+	local i pid list=""
+	for ((i = 0; i < $1; i++)); do
+		pid=$(nbd_slot 0 Pids: "$i") || die "no pid of channel $i: $(nbd_line 0 Pids:)"
+		list+=${list:+,}$pid
+	done
+	echo "$list"
+}
+
+# ctx_switches PIDS: context switches (voluntary or not) of those processes
+ctx_switches() {
+	local pid sum=0
+	for pid in ${1//,/ }; do
+		sum=$((sum + $(awk '/ctxt_switches:/ { s += $2 } END { print s }' "/proc/$pid/status")))
+	done
+	echo "$sum"
+}
+
+# measure ROUND SERVER DEVICE CONNECTIONS: every workload on DEVICE, into the CSV;
+# on nd0 also its channels' work per request, into work.csv
 measure() {
-	local w fig
+	local w fig pids req0 sw0 perf_pid sys
 	for w in $WORKLOADS; do
+		if [ "$3" = nd0 ]; then
+			pids=$(nd0_pids "$4")
+			req0=$(nbd_total 0 Requested:)
+			sw0=$(ctx_switches "$pids")
+			perf stat -x, -e raw_syscalls:sys_enter -p "$pids" \
+				-o "$ENBD_TEST_TMP/syscalls.txt" 2>/dev/null &
+			perf_pid=$!
+		fi
 		fig=$(fio_job "/dev/$3" "$w")
 		echo "$1,$2,$3,$4,${w%%:*},$fig" >>"$CSV"
 		say "round $1 $2 $3 x$4 ${w%%:*}: $fig (MiB/s,IOPS,clat mean us,p99 us)"
+		[ "$3" = nd0 ] || continue
+		kill -INT "$perf_pid" 2>/dev/null || true
+		wait "$perf_pid" 2>/dev/null || true	# SIGINT ends it: status 130
+		sys=$(awk -F, '/raw_syscalls/ { print $1 }' "$ENBD_TEST_TMP/syscalls.txt" 2>/dev/null)
+		awk -v r=$(($(nbd_total 0 Requested:) - req0)) -v s=$(($(ctx_switches "$pids") - sw0)) \
+			-v c="${sys:-}" -v pre="$1,$2,$4,${w%%:*}" 'BEGIN {
+				printf "%s,%d,%.2f,%s\n", pre, r, s / r, c ~ /^[0-9]+$/ ? sprintf("%.2f", c / r) : "" }' \
+			>>"$WORK"
 	done
 }
 
@@ -118,12 +160,12 @@ on_exit modprobe -r brd
 declare -A PORT
 start_enbd_server 0 -a 127.0.0.1 --name disk --memory "${SIZE_MB}M"
 PORT[enbd]=$SERVER_PORT
-PORT[nbdkit]=$(start_nbdkit memory "${SIZE_MB}M")
+[[ " $SERVERS " = *" nbdkit "* ]] && PORT[nbdkit]=$(start_nbdkit memory "${SIZE_MB}M")
 say "plan: $ROUNDS rounds, $RUNTIME s per job, quick=$QUICK, workloads: ${WORKLOADS//$'\n'/ }"
 say "kernel $(uname -r), $(nproc) CPUs, fio $(fio --version), nbdkit $(nbdkit --version | cut -d' ' -f2)"
 
 fill /dev/ram0
-for server in enbd nbdkit; do
+for server in $SERVERS; do
 	nbd0_start "${PORT[$server]}" 1
 	fill /dev/nbd0
 	nbd0_stop
@@ -135,7 +177,7 @@ say "exports filled; schedulers: nd0 $(cat /sys/block/nd0/queue/scheduler), nbd0
 CONFIGS=("nd0 1" "nbd0 1" "nd0 4" "nbd0 4")
 for ((round = 1; round <= ROUNDS; round++)); do
 	measure "$round" brd ram0 1
-	for server in enbd nbdkit; do
+	for server in $SERVERS; do
 		for ((i = 0; i < ${#CONFIGS[@]}; i++)); do
 			# shellcheck disable=SC2086 # "DEVICE N"
 			one_config "$round" "$server-server" "${PORT[$server]}" \

@@ -2,9 +2,11 @@
 # With the kernel's tls module loaded, enbd-server hands TLS to the kernel
 # (kTLS, driven by OpenSSL 3): the sending side for TLS 1.3 and, for TLS
 # 1.2, the receiving side too (OpenSSL 3.0 offloads receiving for 1.2
-# only).  nbdcopy (libnbd, GnuTLS) writes 2 MiB through TLS-PSK and reads
-# them back, once with TLS 1.3 and once held to TLS 1.2 by a GnuTLS
-# priority file; the data must come back unchanged, the server's -v log
+# only).  nbdcopy (libnbd, GnuTLS) writes 2 MiB through TLS-PSK to a file
+# export served with --splice and reads them back (spliced from the file
+# into the socket, which the kernel encrypts), once with TLS 1.3 and once
+# held to TLS 1.2 by a GnuTLS priority file; the data must come back
+# unchanged with no failed splice, the server's -v log
 # must say kernel TLS is on for each side expected, and the kernel's own
 # counters (/proc/net/tls_stat) must have risen.  Crypto under TCG is
 # slow: the sizes are small and the handshake deadline long on purpose.
@@ -23,7 +25,9 @@ make_psk
 head -c 2M /dev/urandom >"$T/src"
 printf '[overrides]\ndisabled-version = tls1.3\n' >"$T/gnutls-tls12.conf"
 
-start_enbd_server 0 -a 127.0.0.1 -v --handshake-timeout 120 --tls=require --tls-psk "$T/psk/keys.psk" --memory 2M
+truncate -s 2M "$T/disk.img"
+start_enbd_server 0 -a 127.0.0.1 -v --handshake-timeout 120 --tls=require \
+	--tls-psk "$T/psk/keys.psk" --splice "$T/disk.img"
 on_exit tail -n 20 "$SERVER_LOG"
 URI="nbds://alice@127.0.0.1:$SERVER_PORT/?tls-psk-file=$T/psk/keys.psk"
 
@@ -43,6 +47,7 @@ round() {
 	env "$@" nbdcopy -S 0 "$URI" "$T/back" || die "$version: nbdcopy from the server failed"
 	cmp "$T/back" "$T/src" || die "$version: data read back differs"
 	tail -n +$((lines + 1)) "$SERVER_LOG" >"$T/round.log"
+	! grep "spliced read failed" "$T/round.log" || die "$version: splice failed"
 	grep -q "TLS: $version " "$T/round.log" ||
 		die "$version: not negotiated: $(grep 'TLS:' "$T/round.log" | head -n 1)"
 	grep -q "kernel TLS: send on, receive $receive" "$T/round.log" ||

@@ -21,9 +21,6 @@
 /* The most one SSL_write() takes, so a long reply does not keep a reader
  * off the connection's lock for long. */
 #define TLS_WRITE_CHUNK	(256u << 10)
-/* Userspace TLS gathers this many bytes of records into one write(),
- * rather than one system call per 16 KiB record. */
-#define TLS_OUT_BUFFER	(TLS_WRITE_CHUNK + 16 * 64)
 /* Read-ahead: one read() takes whatever the socket has, several records.
  * No more: with kernel TLS receiving, OpenSSL 3.0 reads into this buffer
  * and notes the length in a record header's 16 bits (a 256 KiB buffer
@@ -373,30 +370,20 @@ static void describe(struct tls_conn *t, X509 *cert)
  * After the handshake, how the data will move.  With kernel TLS sending
  * (OpenSSL 3.0 offers it for TLS 1.2 and 1.3; receiving for TLS 1.2 only),
  * the socket goes back to blocking and writes skip OpenSSL, so the callers'
- * plain paths (MSG_MORE, splice) work on it unchanged.  Without it, records
- * are gathered in a buffer in front of the socket and written out together.
- * Userspace receiving reads ahead: one read() takes many records.
+ * plain paths (MSG_MORE, splice) work on it unchanged.  Userspace
+ * receiving reads ahead: one read() takes several records.  (Gathering a
+ * reply's records into one write() cut the system calls twelvefold but
+ * not the CPU, and cost a copy: not done.)
  */
 static int settle_data_path(struct tls_conn *t)
 {
-	BIO *sock = SSL_get_wbio(t->ssl), *out;
-
-	t->ktls_send = BIO_get_ktls_send(sock);
+	t->ktls_send = BIO_get_ktls_send(SSL_get_wbio(t->ssl));
 	t->ktls_recv = BIO_get_ktls_recv(SSL_get_rbio(t->ssl));
 	/* Not during the handshake: bytes read ahead of the switch to kernel
 	 * TLS receiving would be stranded in OpenSSL's buffer. */
 	if (!t->ktls_recv)
 		SSL_set_read_ahead(t->ssl, 1);
-	if (t->ktls_send)
-		return sock_set_nonblocking(t->fd, 0);
-	out = BIO_new(BIO_f_buffer());
-	if (!out || BIO_set_write_buffer_size(out, TLS_OUT_BUFFER) <= 0 || !BIO_up_ref(sock)) {
-		BIO_free(out);
-		return -1;
-	}
-	/* The socket BIO stays the read side and the end of this chain. */
-	SSL_set0_wbio(t->ssl, BIO_push(out, sock));
-	return 0;
+	return t->ktls_send ? sock_set_nonblocking(t->fd, 0) : 0;
 }
 
 /* After a failed handshake: what the server's log should say. */
@@ -518,29 +505,7 @@ static ssize_t tls_read_some(struct tls_conn *t, void *buf, size_t len)
 	}
 }
 
-/* Hand what the write buffer holds to the socket. */
-static int tls_flush(struct tls_conn *t)
-{
-	for (;;) {
-		bool retry;
-		int rc;
-
-		pthread_mutex_lock(&t->lock);
-		errno = 0;
-		rc = BIO_flush(SSL_get_wbio(t->ssl));
-		retry = rc <= 0 && BIO_should_retry(SSL_get_wbio(t->ssl));
-		pthread_mutex_unlock(&t->lock);
-		if (rc > 0)
-			return 0;
-		if (!retry) {
-			errno = errno ? errno : EPIPE;
-			return -1;
-		}
-		wait_for(t->fd, SSL_ERROR_WANT_WRITE);
-	}
-}
-
-/* All of @buf into records, some of which may still be in the write buffer. */
+/* All of @buf, in records of up to 16 KiB. */
 static int tls_write(struct tls_conn *t, const void *buf, size_t len)
 {
 	const char *p = buf;
@@ -604,7 +569,7 @@ int io_write_full(struct tls_conn *t, int fd, const void *buf, size_t len)
 {
 	if (!tls_writes(t))
 		return write_full(fd, buf, len);
-	return tls_write(t, buf, len) < 0 ? -1 : tls_flush(t);
+	return tls_write(t, buf, len);
 }
 
 int io_writev_full(struct tls_conn *t, int fd, const struct iovec *iov, int n)
@@ -645,7 +610,5 @@ int io_writev_full(struct tls_conn *t, int fd, const struct iovec *iov, int n)
 			}
 		}
 	}
-	if (used && tls_write(t, stage, used) < 0)
-		return -1;
-	return tls_flush(t);
+	return used ? tls_write(t, stage, used) : 0;
 }

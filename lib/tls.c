@@ -379,8 +379,8 @@ static int settle_data_path(struct tls_conn *t)
 {
 	t->ktls_send = BIO_get_ktls_send(SSL_get_wbio(t->ssl));
 	t->ktls_recv = BIO_get_ktls_recv(SSL_get_rbio(t->ssl));
-	/* Not during the handshake: bytes read ahead of the switch to kernel
-	 * TLS receiving would be stranded in OpenSSL's buffer. */
+	/* Not during the handshake: OpenSSL 3.0 gives up kernel receiving
+	 * when part of a record was read ahead at the switch. */
 	if (!t->ktls_recv)
 		SSL_set_read_ahead(t->ssl, 1);
 	return t->ktls_send ? sock_set_nonblocking(t->fd, 0) : 0;

@@ -13,7 +13,9 @@
  * do not care which it is.  They may be called from several threads at
  * once on one connection (one reading, others writing): the socket is
  * made non-blocking and every SSL call is taken under the connection's
- * lock, waiting in poll() outside it.
+ * lock, waiting in poll() outside it.  Where kernel TLS carries the
+ * sending side (tls_ktls_send), the socket is blocking again and whatever
+ * is written to it plainly (write, sendmsg, splice) goes out encrypted.
  *
  * Key material never leaves this module: it is read from files only and
  * appears in no log line or error message.
@@ -65,7 +67,8 @@ void tls_ctx_free(struct tls_ctx *ctx);
 struct tls_conn *tls_accept(struct tls_ctx *ctx, int fd, char *why, size_t why_len);
 /* Protocol and cipher, e.g. "TLSv1.3 TLS_AES_256_GCM_SHA384, PSK identity alice". */
 const char *tls_describe(const struct tls_conn *t);
-/* Whether kernel TLS carries the sending or receiving side. */
+/* Whether kernel TLS carries the sending or receiving side (settled by
+ * the handshake; with the send side, write to the socket directly). */
 bool tls_ktls_send(const struct tls_conn *t);
 bool tls_ktls_recv(const struct tls_conn *t);
 /* Send close_notify if the socket takes it at once, and free @t. */

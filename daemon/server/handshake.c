@@ -253,6 +253,8 @@ static enum opt_result opt_starttls(struct conn *c, struct option_req *o)
 	free(c->meta_export);
 	c->meta_export = NULL;
 	log_info("%s: TLS: %s", c->peer, tls_describe(c->tls));
+	log_debug("%s: kernel TLS: send %s, receive %s", c->peer,
+		  tls_ktls_send(c->tls) ? "on" : "off", tls_ktls_recv(c->tls) ? "on" : "off");
 	return OPT_NEXT;
 }
 

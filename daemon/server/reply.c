@@ -30,7 +30,7 @@
 /* Write all of @n pieces, with MSG_MORE if @more follows. */
 static int send_all(struct conn *c, struct iovec *iov, int n, bool more)
 {
-	if (c->tls)
+	if (c->tls && !tls_ktls_send(c->tls))
 		return io_writev_full(c->tls, c->wfd, iov, n);
 	while (n > 0) {
 		struct msghdr m = { .msg_iov = iov, .msg_iovlen = (size_t)n };
@@ -59,7 +59,8 @@ static int send_all(struct conn *c, struct iovec *iov, int n, bool more)
  * connection. */
 static int send_iov(struct conn *c, struct iovec *iov, int n)
 {
-	bool separate = c->wsock && !c->tls && n > 1 && iov[n - 1].iov_len >= SEPARATE_PAYLOAD_MIN;
+	bool separate = c->wsock && (!c->tls || tls_ktls_send(c->tls)) && n > 1 &&
+			iov[n - 1].iov_len >= SEPARATE_PAYLOAD_MIN;
 	int rc;
 
 	pthread_mutex_lock(&c->wlock);

@@ -164,7 +164,8 @@ int read_request(struct conn *c, struct request *r, struct buffer *buf, bool dra
 			r->error = NBD_ENOMEM;
 			r->why = "out of memory";
 		} else if (conn_read(c, buf->p, r->length) < 0) {
-			log_info("%s: connection lost in a write payload", c->peer);
+			log_info("%s: connection lost in a write payload: %s", c->peer,
+				 strerror(errno));
 			goto dropped;
 		}
 	}

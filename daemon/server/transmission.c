@@ -282,8 +282,9 @@ void transmission(struct conn *c)
 	unsigned int i;
 
 	c->wsock = fstat(c->wfd, &st) == 0 && S_ISSOCK(st.st_mode);
-	/* Userspace TLS encrypts from memory: nothing to splice. */
-	c->splice = c->srv->splice && c->wsock && !c->tls;
+	/* Userspace TLS encrypts from memory: nothing to splice; kernel TLS
+	 * encrypts what is spliced into the socket. */
+	c->splice = c->srv->splice && c->wsock && (!c->tls || tls_ktls_send(c->tls));
 	worker_main(c);
 	/* No thread is started once quit is set, and it is set by now. */
 	pthread_mutex_lock(&c->rlock);

@@ -15,15 +15,8 @@ prog=$T/enbd-client
 printf '#!/bin/sh\nexit 0\n' >"$prog"
 chmod +x "$prog"
 
-# refused LINE EXPECTED-MESSAGE: a file with that line is refused, nothing printed on stdout
-refused() {
-	printf '# first\n%s\n' "$1" >"$T/bad.conf"
-	rc=0
-	"$G" -n -x "$prog" -c "$T/bad.conf" >"$T/out" 2>"$T/err" || rc=$?
-	[ "$rc" = 1 ] || fail "'$1': exit status $rc (expected 1); it would run: $(cat "$T/out")"
-	[ ! -s "$T/out" ] || fail "'$1': command lines printed: $(cat "$T/out")"
-	grep -qF -- "$T/bad.conf:2: $2" "$T/err" || fail "'$1': message '$(cat "$T/err")', expected '$2'"
-}
+GUARDIAN_CHECK_OPTS=(-x "$prog")
+. "$(dirname "$0")/guardian-lib.sh"
 # The reported injection, and the same through the other fields.
 refused 'client /dev/nd0 a,-d' "host '-d' is neither a hostname (RFC 1123) nor an IPv4 or IPv6 address"
 refused 'client /dev/nd0 -- -d' "host '-d' is neither"

@@ -13,14 +13,8 @@ G=$ENBD_BUILD/enbd-guardian
 S=$ENBD_BUILD/enbd-server
 [ -x "$G" ] && [ -x "$S" ] || fail "enbd-guardian or enbd-server not built in $ENBD_BUILD"
 
-refused() {
-	printf '# first\n%s\n' "$1" >"$T/bad.conf"
-	rc=0
-	"$G" -n -c "$T/bad.conf" >"$T/out" 2>"$T/err" || rc=$?
-	[ "$rc" = 1 ] || fail "'$1': exit status $rc (expected 1); it would run: $(cat "$T/out")"
-	[ ! -s "$T/out" ] || fail "'$1': command lines printed: $(cat "$T/out")"
-	grep -qF -- "$T/bad.conf:2: $2" "$T/err" || fail "'$1': message '$(cat "$T/err")', expected '$2'"
-}
+GUARDIAN_CHECK_OPTS=()
+. "$(dirname "$0")/guardian-lib.sh"
 refused 'server -m 1G --port-file /etc/x' 'unknown option --port-file'
 refused 'server -m 1G --port-file=/etc/x' 'unknown option --port-file'
 refused 'server -m 1G -- --port-file=/etc/x' "'--port-file=/etc/x' is neither an ID"

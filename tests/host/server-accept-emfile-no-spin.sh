@@ -3,7 +3,9 @@
 # When accept() fails with EMFILE the pending connection stays in the
 # backlog and poll() reports it again at once: the server must pause
 # instead of spinning, log the run of failures once, and serve the waiting
-# clients once descriptors are free again.
+# clients once descriptors are free again.  Serving the waiting clients
+# can hit the limit again (the third waits for the first to finish): that
+# is a new run, so only the run measured is counted.
 . "$(dirname "$0")/server-lib.sh"
 need prlimit
 start_server --memory 1M
@@ -41,13 +43,14 @@ wait_until 20 emfile_logged || fail "accept never hit EMFILE"
 before=$(cpu_ticks)
 sleep 2		# the measurement window: a spinning server burns all of it
 after=$(cpu_ticks)
+runs_logged=$(grep -c "accept: Too many open files" "$SERVER_LOG")
 ticks=$((after - before))
 hz=$(getconf CLK_TCK)
 echo "server CPU while at the descriptor limit: $ticks ticks of 1/$hz s in 2 s"
 echo go >"$T/go"
 wait "$client" || fail "the waiting clients were not served: $(cat "$T/client.log")"
 [ "$ticks" -le $((hz / 5)) ] || fail "the server spun: $ticks/$hz s of CPU in 2 s"
-[ "$(grep -c "accept: Too many open files" "$SERVER_LOG")" -eq 1 ] ||
+[ "$runs_logged" -eq 1 ] ||
 	fail "a run of failed accepts logged more than once"
 grep -q "accepting again after [0-9]* failed accepts" "$SERVER_LOG" || fail "no end of the run logged"
 stop_server

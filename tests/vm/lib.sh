@@ -141,7 +141,8 @@ nap() {
 }
 
 # wait_for [-t SECONDS] [-q] CMD [ARGS...]: poll CMD (backing off from 10 ms
-# to 0.5 s) until it succeeds; on timeout (default 30 s; fractions allowed)
+# to 0.5 s) until it succeeds; on timeout (default 30 s; fractions allowed,
+# multiplied by ENBD_WAIT_SCALE: a debug kernel is several times slower)
 # log it (unless -q) and return 1.  CMD may be a shell function.
 wait_for() {
 	local timeout=30 quiet="" delay=10 deadline now
@@ -153,7 +154,7 @@ wait_for() {
 		esac
 	done
 	_enbd_us "$timeout"
-	deadline=$((${EPOCHREALTIME/[.,]/} + _ENBD_US))
+	deadline=$((${EPOCHREALTIME/[.,]/} + _ENBD_US * ${ENBD_WAIT_SCALE:-1}))
 	while :; do
 		if "$@"; then
 			return 0

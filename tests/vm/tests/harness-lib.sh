@@ -12,6 +12,12 @@ flag=$ENBD_TEST_TMP/flag
 (sleep 0.3; touch "$flag") &
 flag_set() { [ -e "$flag" ]; }
 wait_for -t 10 flag_set || die "wait_for a function"
+# ENBD_WAIT_SCALE (ENBD_VM_TIMEOUT_SCALE, for a slow debug kernel) stretches
+# the bound: 0.4 s at scale 3 times out after 1.2 s, not 0.4 s.
+started=${EPOCHREALTIME/[.,]/}
+ENBD_WAIT_SCALE=3 must_fail wait_for -q -t 0.4 false
+waited=$(( (${EPOCHREALTIME/[.,]/} - started) / 1000 ))
+[ "$waited" -ge 1200 ] || die "wait_for ignored ENBD_WAIT_SCALE: gave up after $waited ms"
 
 # on_exit runs in reverse order, including what a subshell registered;
 # check_order, registered first, runs last.

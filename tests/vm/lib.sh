@@ -545,6 +545,26 @@ md_check_clean() {
 	log "$md: [UU], check found mismatch_cnt 0"
 }
 
+# fio_ok OUT: die unless fio's report OUT (normal output) shows no error.
+fio_ok() {
+	grep -qE 'err= *0' "$1" || die "fio reported errors: $(cat "$1")"
+}
+
+# fio_write_verify DEVICE SIZE [FIO OPTIONS...]: random direct writes over
+# SIZE of DEVICE (4..512 KiB, libaio, queue depth 32), then every block read
+# back and checked (crc32c); dies on any error or mismatch.  Options given
+# come last and so override these.
+fio_write_verify() {
+	local dev=$1 size=$2 out=$ENBD_TEST_TMP/fio-verify.out
+	shift 2
+	fio --name=verify --filename="$dev" --size="$size" --direct=1 --ioengine=libaio \
+		--iodepth=32 --rw=randwrite --bsrange=4k-512k --verify=crc32c --verify_fatal=1 \
+		--do_verify=1 --randrepeat=0 "$@" --output="$out" ||
+		{ cat "$out" >&2; die "fio reported errors"; }
+	fio_ok "$out"
+	grep -E 'READ:|WRITE:' "$out" >&2
+}
+
 # fio_verify_start FILE SIZE MAX_SECONDS [FIO OPTIONS...]: fio in the
 # background until fio_verify_stop (or MAX_SECONDS): random direct writes
 # (4..128 KiB, libaio, queue depth 16) over FILE (SIZE), each block read

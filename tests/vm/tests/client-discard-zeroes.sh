@@ -13,10 +13,8 @@ on_exit "$ENBD_CLIENT" -q -d /dev/nd0
 nbdlog=$ENBD_TEST_TMP/nbdkit-ops.log
 start_nbdkit --filter=log memory 64M logfile="$nbdlog" >/dev/null
 log_file=$ENBD_TEST_TMP/client.log
-"$ENBD_CLIENT" -p "$NBDKIT_PORT" 127.0.0.1 /dev/nd0 </dev/null 2>"$log_file" &
-client=$!
-on_exit kill_and_wait "$client"
-on_exit cat "$log_file"
+start_enbd_client --log "$log_file" -p "$NBDKIT_PORT" 127.0.0.1 /dev/nd0
+client=$ENBD_CLIENT_PID
 wait_for_disk /dev/nd0
 [ "$(cat /sys/block/nd0/queue/discard_max_bytes)" -gt 0 ] || die "nd0 does not offer discard"
 [ "$(cat /sys/block/nd0/queue/write_zeroes_max_bytes)" -gt 0 ] || die "nd0 does not offer write-zeroes"

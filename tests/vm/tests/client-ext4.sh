@@ -12,10 +12,8 @@ load_enbd
 on_exit "$ENBD_CLIENT" -q -d /dev/nd0
 start_nbdkit -v memory 256M >/dev/null
 log_file=$ENBD_TEST_TMP/client.log
-"$ENBD_CLIENT" -p "$NBDKIT_PORT" 127.0.0.1 /dev/nd0 </dev/null 2>"$log_file" &
-client=$!
-on_exit kill_and_wait "$client"
-on_exit cat "$log_file"
+start_enbd_client --log "$log_file" -p "$NBDKIT_PORT" 127.0.0.1 /dev/nd0
+client=$ENBD_CLIENT_PID
 wait_for_disk /dev/nd0
 [ "$(blockdev --getsize64 /dev/nd0)" -eq $((256 << 20)) ] || die "wrong size"
 

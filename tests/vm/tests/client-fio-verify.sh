@@ -12,18 +12,11 @@ load_enbd
 on_exit "$ENBD_CLIENT" -q -d /dev/nd0
 start_nbdkit memory 256M >/dev/null
 log_file=$ENBD_TEST_TMP/client.log
-"$ENBD_CLIENT" -p "$NBDKIT_PORT" 127.0.0.1 /dev/nd0 </dev/null 2>"$log_file" &
-client=$!
-on_exit kill_and_wait "$client"
-on_exit cat "$log_file"
+start_enbd_client --log "$log_file" -p "$NBDKIT_PORT" 127.0.0.1 /dev/nd0
+client=$ENBD_CLIENT_PID
 wait_for_disk /dev/nd0
 
-fio --name=verify --filename=/dev/nd0 --direct=1 --ioengine=libaio --iodepth=32 \
-	--rw=randwrite --bsrange=4k-512k --size=128M --verify=crc32c --verify_fatal=1 \
-	--do_verify=1 --randrepeat=0 --output="$ENBD_TEST_TMP/fio.out" ||
-	{ cat "$ENBD_TEST_TMP/fio.out" >&2; die "fio reported errors"; }
-grep -E 'err= *0' "$ENBD_TEST_TMP/fio.out" >/dev/null || die "fio: $(cat "$ENBD_TEST_TMP/fio.out")"
-grep -E 'READ:|WRITE:' "$ENBD_TEST_TMP/fio.out" >&2
+fio_write_verify /dev/nd0 128M
 
 kill_and_wait "$client" || die "enbd-client exited with status $?"
 n=$(sed -n 's/.*(at most \([0-9]*\) in flight).*/\1/p' "$log_file")

@@ -54,7 +54,7 @@ log "1) three channels, fio write + verify, SIGTERM"
 start_multi
 fio --name=multi "${fio_job[@]}" --output="$ENBD_TEST_TMP/fio1.out" ||
 	die "fio failed: $(cat "$ENBD_TEST_TMP/fio1.out")"
-grep -q 'err= 0' "$ENBD_TEST_TMP/fio1.out" || die "fio errors: $(cat "$ENBD_TEST_TMP/fio1.out")"
+fio_ok "$ENBD_TEST_TMP/fio1.out"
 for slot in 0 1 2; do
 	n=$(nbd_slot 0 Requested: "$slot")
 	log "channel $slot: $n requests"
@@ -96,7 +96,7 @@ wait_for -t 10 slots_attached 0 2 || die "Sockets: $(nbd_line 0 Sockets:)"
 after_kill=$(nbd_total 0 Requested:)
 proc_gone "$fio_pid" && die "fio finished before the kill: the workload is too short"
 wait "$fio_pid" || die "fio failed: $(cat "$ENBD_TEST_TMP/fio2.out")"
-grep -q 'err= 0' "$ENBD_TEST_TMP/fio2.out" || die "fio errors: $(cat "$ENBD_TEST_TMP/fio2.out")"
+fio_ok "$ENBD_TEST_TMP/fio2.out"
 [ "$(nbd_total 0 Requested:)" -gt "$after_kill" ] || die "no request after the kill"
 [ "$(nbd_total 0 Sockets:)" = 2 ] || die "the lost channel came back: $(nbd_line 0 Sockets:)"
 echo 3 >/proc/sys/vm/drop_caches

@@ -67,7 +67,7 @@ proc_gone "$fio_pid" && die "fio finished before the second kill: the workload i
 [ "$(nbd_slot 0 Restarts: 1)" = 1 ] || die "slot 1 Restarts: $(nbd_line 0 Restarts:) (expected 1)"
 
 wait "$fio_pid" || die "fio failed: $(cat "$ENBD_TEST_TMP/fio.out")"
-grep -q 'err= 0' "$ENBD_TEST_TMP/fio.out" || die "fio reported errors: $(cat "$ENBD_TEST_TMP/fio.out")"
+fio_ok "$ENBD_TEST_TMP/fio.out"
 echo 3 >/proc/sys/vm/drop_caches
 fio "${fio_job[@]}" --verify_only --output="$ENBD_TEST_TMP/verify.out" ||
 	die "the data does not verify: $(cat "$ENBD_TEST_TMP/verify.out")"

@@ -56,7 +56,7 @@ wait_for -t 20 slots_attached 0 2 || die "the new daemons did not attach: $(cat 
 nbd_line 0 Journal: | grep -q ' 0 bad tokens' || die "$(nbd_line 0 Journal:)"
 
 wait "$fio_pid" || die "fio failed: $(cat "$ENBD_TEST_TMP/fio.out")"
-grep -q 'err= 0' "$ENBD_TEST_TMP/fio.out" || die "fio reported errors: $(cat "$ENBD_TEST_TMP/fio.out")"
+fio_ok "$ENBD_TEST_TMP/fio.out"
 
 kill_and_wait "$gpid" TERM || true
 grep -q 'exiting' "$glog" || die "the daemonized guardian did not exit in order: $(cat "$glog")"

@@ -33,12 +33,7 @@ wait_for_disk /dev/nd0
 used_kib() { du -k "$img" | cut -f1; }
 
 # fio: random writes, then every block read back and verified.
-fio --name=verify --filename=/dev/nd0 --direct=1 --ioengine=libaio --iodepth=32 \
-	--rw=randwrite --bsrange=4k-512k --size=96M --verify=crc32c --verify_fatal=1 \
-	--do_verify=1 --randrepeat=0 --output="$ENBD_TEST_TMP/fio.out" ||
-	{ cat "$ENBD_TEST_TMP/fio.out" >&2; die "fio reported errors"; }
-grep -E 'err= *0' "$ENBD_TEST_TMP/fio.out" >/dev/null || die "fio: $(cat "$ENBD_TEST_TMP/fio.out")"
-grep -E 'READ:|WRITE:' "$ENBD_TEST_TMP/fio.out" >&2
+fio_write_verify /dev/nd0 96M
 used=$(used_kib)
 log "served file uses $used KiB after fio"
 [ "$used" -ge $((90 << 10)) ] || die "fio's writes did not reach the file ($used KiB)"

@@ -7,7 +7,8 @@
 # enbd-guardian(8): guardian/main.c; enbd.conf(5): the options of client
 # lines (guardian/config.c) and of server lines (guardian/server.c's table);
 # enbdctl(8): its commands and their options; enbd(4): the module's
-# parameters and the ioctls of include/uapi/enbd.h.
+# parameters, the ioctls of include/uapi/enbd.h and the lines and counters
+# of /proc/nbdinfo (kernel/enbd_proc.c).
 # sanitizers: no
 . "$(dirname "$0")/lib.sh"
 need man
@@ -64,8 +65,10 @@ check("enbdctl.8", ["daemon/ctl/main.c"], commands)
 kernel = "".join(open(f"kernel/{f}").read() for f in ("enbd_main.c",))
 params = re.findall(r"module_param(?:_cb|_named)?\((\w+),", kernel)
 ioctls = sorted(set(re.findall(r"#define (ENBD_IOC_(?!MAGIC)\w+)\s+_IO", open("include/uapi/enbd.h").read())))
-assert params and ioctls, (params, ioctls)
-check("enbd.4", [], params + ioctls)
+proc = open("kernel/enbd_proc.c").read()
+lines = sorted(set(re.findall(r'"\[%u\] (\w+):', proc) + re.findall(r'ENBD_SHOW\(m, index, "(\w+):', proc)))
+assert params and ioctls and lines, (params, ioctls, lines)
+check("enbd.4", [], params + ioctls + lines)
 for m in missing:
     print("missing:", m, file=sys.stderr)
 sys.exit(1 if missing else 0)

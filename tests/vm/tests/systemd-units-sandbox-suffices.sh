@@ -29,7 +29,8 @@ unit_key() { # UNIT KEY: the values of KEY=, one a line
 
 # in_sandbox UNIT LOG CMD...: exec CMD in UNIT's sandbox (imitated, above),
 # under strace, which logs the files that CMD and its children opened to LOG
-# and exits with CMD's status (so: in a subshell, or with &; $! is strace).
+# and exits with CMD's status (so: in a subshell, or with &; $! is strace);
+# LOG "-": no strace.
 in_sandbox() {
 	local unit=$1 log=$2 caps
 	shift 2
@@ -47,8 +48,10 @@ in_sandbox() {
 		umask "$1"
 		log=$2 caps=$3
 		shift 3
-		exec strace -f -qq --seccomp-bpf -e trace=open,openat -e status=successful -o "$log" \
-			setpriv --no-new-privs --inh-caps=-all --ambient-caps=-all --bounding-set="-all,$caps" -- "$@"
+		set -- setpriv --no-new-privs --inh-caps=-all --ambient-caps=-all --bounding-set="-all,$caps" -- "$@"
+		[ "$log" = - ] || set -- strace -f -qq --seccomp-bpf -e trace=open,openat \
+			-e status=successful -o "$log" "$@"
+		exec "$@"
 	' sh "$(unit_key "$unit" UMask)" "$log" "$caps" "$@"
 }
 
@@ -58,6 +61,20 @@ run_exec_line() {
 	local unit=$1 log=$2 line=${3#-}
 	eval "set -- $line"
 	(in_sandbox "$unit" "$log" "$@") </dev/null
+}
+
+# stop_traced TRACER SIGNAL: SIGNAL to what strace runs (strace passes no
+# signal on); its exit status, which strace exits with.
+stop_traced() {
+	local pid rc=0
+	pid=$(pgrep -P "$1") && kill_and_wait "$pid" "$2"
+	wait "$1" || rc=$?
+	return "$rc"
+}
+
+# end_traced TRACER SIGNAL: stop_traced as a cleanup, if it still runs
+end_traced() {
+	proc_gone "$1" || stop_traced "$1" "$2" || true
 }
 
 # devices_opened LOG: the device nodes opened, one a line
@@ -73,7 +90,7 @@ PSEUDO="/dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty /dev/ptm
 on_exit rm -rf /etc/enbd.conf /etc/enbd /run/enbd /run/modprobe.d/enbd.conf
 ports=()
 for p in 20811 20812; do
-	_enbd_port_free "$p" || die "port $p is taken"
+	[ -z "$(ss -Hltn "sport = :$p")" ] || die "port $p is taken"
 	ports+=("$p")
 done
 truncate -s 32M "$ENBD_TEST_TMP/disk.img" "$ENBD_TEST_TMP/blk.img"
@@ -88,10 +105,9 @@ EOT
 
 install_enbd_module
 on_exit unload_enbd
-n=0
+log "running enbd-module.service's command lines"
 while read -r line; do
-	n=$((n + 1))
-	run_exec_line enbd-module.service "$ENBD_TEST_TMP/module.$n.strace" "$line" ||
+	run_exec_line enbd-module.service - "$line" ||
 		[ "${line:0:1}" = - ] || die "enbd-module.service: $line failed"
 done < <(unit_key enbd-module.service ExecStart)
 [ "$(cat /sys/module/enbd/parameters/keepalive 2>/dev/null)" = 7 ] ||
@@ -108,16 +124,17 @@ line=$(unit_key enbd-server@.service ExecStart)
 in_sandbox enbd-server@.service "$ENBD_TEST_TMP/server.strace" "${line%% *}" $ENBD_SERVER_ARGS \
 	</dev/null >"$ENBD_TEST_TMP/server.log" 2>&1 &
 server_tracer=$!
-on_exit kill_and_wait "$server_tracer"
+on_exit end_traced "$server_tracer" TERM
 on_exit cat "$ENBD_TEST_TMP/server.log"
 
+log "enbd-server@blk started; starting the guardian"
 install -d -m 0700 /run/enbd
 line=$(unit_key enbd-guardian.service ExecStart)
 # shellcheck disable=SC2086 # the unit's words
 in_sandbox enbd-guardian.service "$ENBD_TEST_TMP/guardian.strace" $line \
 	</dev/null >"$ENBD_TEST_TMP/guardian.log" 2>&1 &
 tracer=$!
-on_exit kill_and_wait "$tracer"
+on_exit end_traced "$tracer" USR2
 on_exit cat "$ENBD_TEST_TMP/guardian.log"
 wait_for_disk /dev/nd0
 wait_for_disk /dev/nd1
@@ -131,14 +148,7 @@ done
 cmp -n 1048576 "$ENBD_TEST_TMP/nd1.data" "$loop" || die "the loop device does not hold nd1's data"
 log "nd0 (server line, two channels -b lo) and nd1 (enbd-server@ on $loop) served from the sandboxes"
 
-# stop_traced TRACER SIGNAL: SIGNAL to the program strace runs; its status
-stop_traced() {
-	local pid rc=0
-	pid=$(pgrep -P "$1") || die "nothing runs under strace $1"
-	kill -"$2" "$pid"
-	wait "$1" || rc=$?
-	return "$rc"
-}
+log "SIGUSR2 to the guardian, SIGTERM to enbd-server@blk"
 stop_traced "$tracer" USR2 || die "the guardian exited with status $? on SIGUSR2"
 stop_traced "$server_tracer" TERM || die "enbd-server@ exited with status $? on SIGTERM"
 

@@ -4,7 +4,7 @@
 #   $(SBINDIR)      enbd-client enbd-server enbd-guardian enbdctl
 #   $(MANDIR)       enbd(4) enbd.conf(5) enbd-client(8) enbd-server(8)
 #                   enbd-guardian(8) enbdctl(8)
-#   $(UNITDIR)      enbd-guardian.service enbd-server@.service
+#   $(UNITDIR)      enbd-module.service enbd-guardian.service enbd-server@.service
 #   $(DOCDIR)       examples/enbd.conf (also $(SYSCONFDIR)/enbd.conf if absent)
 #   $(DKMS_SRCDIR)  the module's source with dkms.conf: `dkms install
 #                   enbd/$(ENBD_VERSION)` builds it for every kernel
@@ -21,7 +21,7 @@ INSTALL ?= install
 
 INSTALL_PROGRAMS := enbd-client enbd-server enbd-guardian enbdctl
 MAN_PAGES := $(wildcard man/*.[458])
-UNITS := enbd-guardian.service enbd-server@.service
+UNITS := enbd-module.service enbd-guardian.service enbd-server@.service
 MODULE_SOURCES := Kbuild $(wildcard kernel/*.c kernel/*.h) include/uapi/enbd.h
 
 .PHONY: install uninstall install-userspace install-dkms-source deb

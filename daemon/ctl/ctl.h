@@ -4,6 +4,7 @@
 #define ENBD_CTL_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "nbdinfo.h"
 
@@ -12,6 +13,22 @@ struct ctl_select {
 	bool any;
 	bool index[ENBD_MAX_DEVICES];
 };
+
+/* A holder of a device (/sys/block/ndN/holders), e.g. an md array on it. */
+struct ctl_holder {
+	char name[32];			/* "md0" */
+	bool md;			/* the rest is md's */
+	char level[16];			/* "raid1" */
+	char action[16];		/* md/sync_action: idle, resync, recover, check, ... */
+	uint64_t done, total;		/* md/sync_completed, sectors; total 0: none running */
+	uint64_t speed_kbs;		/* md/sync_speed */
+	unsigned int degraded;		/* md/degraded: members missing */
+};
+
+#define CTL_MAX_HOLDERS	8
+
+/* holders.c: up to MAX holders of /dev/ndINDEX, by name. */
+int ctl_holders(unsigned int index, struct ctl_holder *h, int max);
 
 /* status.c */
 void ctl_print_status(const struct nbdinfo *info, const struct ctl_select *sel);

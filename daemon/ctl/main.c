@@ -15,13 +15,15 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: enbdctl status [-j|--json] [DEVICE...]\n"
-		"       enbdctl watch [-i SECONDS] [-n COUNT] [DEVICE...]\n"
-		"       enbdctl policy DEVICE [--aging SECONDS|NNNms] [--outage wait|fail[:MS]] [-t TOKEN]\n"
+		"       enbdctl watch|top [-i SECONDS] [-n COUNT] [DEVICE...]\n"
+		"       enbdctl policy DEVICE [--aging SECONDS|NNNms] [--outage wait|fail[:MS]] [-t|--token TOKEN]\n"
 		"       enbdctl option [NAME [VALUE]]\n"
-		"       enbdctl eject DEVICE [-t TOKEN]\n"
+		"       enbdctl eject DEVICE [-t|--token TOKEN]\n"
 		"\n"
-		"status   every device and channel of /proc/nbdinfo (-j: JSON, see enbdctl(8))\n"
+		"status   every device and channel of /proc/nbdinfo, and the md arrays on them with\n"
+		"         the progress of their resync or check (-j: JSON, see enbdctl(8))\n"
 		"watch    the same, refreshed every SECONDS (1), with rates; COUNT times (0: until Ctrl-C)\n"
+		"top      the same as watch\n"
 		"policy   a device's request aging and outage policy (ENBD_IOC_SET_POLICY)\n"
 		"option   show or set a module option: keepalive, readahead, aging (ndevs: show)\n"
 		"eject    shut a device down: fail its requests, eject its channels (ENBD_IOC_SHUTDOWN)\n"
@@ -154,11 +156,15 @@ static int cmd_policy(int argc, char **argv)
 
 static int cmd_eject(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{ "token", required_argument, NULL, 't' },
+		{ NULL, 0, NULL, 0 },
+	};
 	const char *token = NULL;
 	unsigned int index;
 	int c;
 
-	while ((c = getopt(argc, argv, "t:")) != -1) {
+	while ((c = getopt_long(argc, argv, "t:", longopts, NULL)) != -1) {
 		if (c != 't')
 			return 2;
 		token = optarg;
@@ -185,6 +191,7 @@ int main(int argc, char **argv)
 	} commands[] = {
 		{ "status", cmd_status },
 		{ "watch", cmd_watch },
+		{ "top", cmd_watch },
 		{ "policy", cmd_policy },
 		{ "option", cmd_option },
 		{ "eject", cmd_eject },

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ctl.h"
 
@@ -50,6 +51,27 @@ static void print_closed(const struct nbdinfo *info, const struct ctl_select *se
 	}
 	if (any)
 		putchar('\n');
+}
+
+/* What is built on the device, and how far an md array's sync has got. */
+static void print_holders(unsigned int index)
+{
+	struct ctl_holder h[CTL_MAX_HOLDERS];
+	int i, n = ctl_holders(index, h, CTL_MAX_HOLDERS);
+
+	for (i = 0; i < n; i++) {
+		printf("  held by %s", h[i].name);
+		if (h[i].md) {
+			printf(": %s, %s", h[i].level, *h[i].action ? h[i].action : "idle");
+			if (h[i].total)
+				printf(" %.1f%% (%" PRIu64 " of %" PRIu64 " KiB), %" PRIu64 " KiB/s",
+				       100.0 * (double)h[i].done / (double)h[i].total, h[i].done / 2,
+				       h[i].total / 2, h[i].speed_kbs);
+			if (h[i].degraded)
+				printf(", degraded (%u missing)", h[i].degraded);
+		}
+		putchar('\n');
+	}
 }
 
 static void print_device(const struct nbdinfo_device *d)
@@ -96,6 +118,7 @@ static void print_device(const struct nbdinfo_device *d)
 	for (c = 0; c < d->nr_counters; c++)
 		printf(" %*" PRIu64, w[c], d->counter[c].total);
 	printf("\n  attached: %u of %u slots\n", d->sockets, d->nr_slots);
+	print_holders(d->index);
 }
 
 void ctl_print_status(const struct nbdinfo *info, const struct ctl_select *sel)
@@ -151,6 +174,33 @@ static void json_features(const char *features)
 	putchar(']');
 }
 
+static void json_holders(unsigned int index)
+{
+	struct ctl_holder h[CTL_MAX_HOLDERS];
+	int i, n = ctl_holders(index, h, CTL_MAX_HOLDERS);
+
+	printf(",\n     \"holders\": [");
+	for (i = 0; i < n; i++) {
+		printf("%s{\"name\": ", i ? ", " : "");
+		json_string(h[i].name);
+		if (h[i].md) {
+			printf(", \"level\": ");
+			json_string(h[i].level);
+			printf(", \"degraded\": %u, \"sync_action\": ", h[i].degraded);
+			json_string(*h[i].action ? h[i].action : "idle");
+			printf(", \"sync\": ");
+			if (h[i].total)
+				printf("{\"done_kib\": %" PRIu64 ", \"total_kib\": %" PRIu64
+				       ", \"kib_per_s\": %" PRIu64 "}", h[i].done / 2, h[i].total / 2,
+				       h[i].speed_kbs);
+			else
+				printf("null");
+		}
+		putchar('}');
+	}
+	putchar(']');
+}
+
 static void json_device(const struct nbdinfo_device *d)
 {
 	unsigned int c, s;
@@ -199,7 +249,9 @@ static void json_device(const struct nbdinfo_device *d)
 		}
 		putchar('}');
 	}
-	printf("]}");
+	putchar(']');
+	json_holders(d->index);
+	putchar('}');
 }
 
 void ctl_print_json(const struct nbdinfo *info, const struct ctl_select *sel)
@@ -256,6 +308,7 @@ int ctl_watch(const struct ctl_select *sel, double interval_s, unsigned long cou
 		.tv_sec = (time_t)interval_s,
 		.tv_nsec = (long)((interval_s - (double)(time_t)interval_s) * 1e9),
 	};
+	bool tty = isatty(STDOUT_FILENO);
 	unsigned long n;
 	int cur = 0, ret = 0;
 	char stamp[32];
@@ -279,7 +332,9 @@ int ctl_watch(const struct ctl_select *sel, double interval_s, unsigned long cou
 		}
 		t = time(NULL);
 		strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", localtime(&t));
-		printf("\033[H\033[2J%s, every %.1f s (Ctrl-C ends)\n", stamp, interval_s);
+		/* Into a file or a pipe: one status after the other, no escapes. */
+		printf("%s%s, every %.1f s (Ctrl-C ends)\n", tty ? "\033[H\033[2J" : n ? "\n" : "",
+		       stamp, interval_s);
 		ctl_print_status(info[cur], sel);
 		if (n)
 			print_rates(info[cur], info[!cur], sel, interval_s);

@@ -37,7 +37,8 @@ done
 for f in usr/share/man/man4/enbd.4.gz usr/share/man/man5/enbd.conf.5.gz \
 	usr/share/man/man8/enbd-client.8.gz usr/share/man/man8/enbd-server.8.gz \
 	usr/share/man/man8/enbd-guardian.8.gz usr/share/man/man8/enbdctl.8.gz \
-	lib/systemd/system/enbd-guardian.service lib/systemd/system/enbd-server@.service \
+	lib/systemd/system/enbd-module.service lib/systemd/system/enbd-guardian.service \
+	lib/systemd/system/enbd-server@.service \
 	etc/enbd.conf usr/share/doc/enbd/copyright usr/share/doc/enbd/changelog.Debian.gz; do
 	grep -q "^-rw-r--r-- \./$f\$" "$T/enbd.list" || fail "enbd: no $f (0644): $(cat "$T/enbd.list")"
 done

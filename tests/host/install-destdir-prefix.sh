@@ -19,6 +19,7 @@ make --no-print-directory install DESTDIR="$D" PREFIX="$P" BUILD="$ENBD_BUILD" >
 cat >"$T/want" <<EOT
 ./etc/enbd.conf
 .$P/lib/systemd/system/enbd-guardian.service
+.$P/lib/systemd/system/enbd-module.service
 .$P/lib/systemd/system/enbd-server@.service
 .$P/sbin/enbd-client
 .$P/sbin/enbd-guardian

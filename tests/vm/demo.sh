@@ -5,8 +5,8 @@
 # channels per device, one over each link; /dev/nd0 and /dev/nd1 form an md
 # RAID1 with ext4 on it.  While fio writes and verifies, a link is cut, a
 # channel daemon is killed and a server is restarted; the counters of
-# /proc/nbdinfo show what enbd did, and the data is verified.  Then SIGUSR2
-# and rmmod.  Also a VM test (tests/vm/tests/demo-story.sh).
+# /proc/nbdinfo show what enbd did, and the data is verified (md's check of
+# the mirror advancing in enbdctl watch).  Then SIGUSR2 and rmmod.  Also a VM test (tests/vm/tests/demo-story.sh).
 # timeout: 240
 # modprobe: enbd
 . "$ENBD_ROOT/tests/vm/fault-lib.sh"
@@ -134,12 +134,23 @@ wait_for -t 30 nd1_reconnected || die "nd1 did not reconnect to the restarted se
 log "both channels of nd1 reconnected to the new server B"
 fault_io_flows
 
-step "the data: the files read back from the disks, then fio stopped and checked, md checked, e2fsck"
+step "the data: the files read back from the disks, then fio stopped and checked, md checked
+    (its progress shown by enbdctl watch), e2fsck"
 echo 3 >/proc/sys/vm/drop_caches
 (cd "$data" && sha256sum -c --quiet "$ENBD_TEST_TMP/data.sums") || die "the files' checksums differ"
 log "all $(wc -l <"$ENBD_TEST_TMP/data.sums") files read back with their SHA-256 sums intact"
+# md's check of the whole mirror, a long operation, as enbdctl watch sees it.
+"$ENBD_ROOT/$ENBD_BUILD/enbdctl" watch -i 0.2 nd0 >"$ENBD_TEST_TMP/watch.out" 2>&1 &
+watch_pid=$!
+on_exit kill_and_wait "$watch_pid"
 fault_check
 log "fio: $FIO_WRITES writes, $FIO_READS verified reads, 0 errors; longest I/O stall $FIO_MAX_MS ms"
+kill_and_wait "$watch_pid" || true
+printf '# enbdctl watch nd0, its md line while md checked the mirror (every 20 %%):\n' >&2
+awk -F', check ' 'BEGIN { last = -1 } /held by md0: raid1, check [0-9]/ {
+	band = int($2 / 20); if (band != last) { print; last = band } }' "$ENBD_TEST_TMP/watch.out" >&2
+grep -q 'held by md0: raid1, check [0-9.]*%' "$ENBD_TEST_TMP/watch.out" ||
+	die "enbdctl watch did not show md's check advancing: $(grep 'held by' "$ENBD_TEST_TMP/watch.out" | sort | uniq -c)"
 
 step "/proc/nbdinfo after the faults, and the counters' story"
 show cat /proc/nbdinfo

@@ -62,7 +62,7 @@ static void enbd_snapshot(struct enbd_device *dev, struct enbd_snapshot *s)
 	s->outage_ms = dev->outage_ms;
 	s->keepalive_s = enbd_device_keepalive(dev);
 	/* The disk's, also after a `blockdev --setra`. */
-	s->readahead_kb = dev->disk->bdi->ra_pages << (PAGE_SHIFT - 10);
+	s->readahead_kb = READ_ONCE(dev->disk->bdi->ra_pages) << (PAGE_SHIFT - 10);
 	s->outage_since = dev->outage_since;
 	s->failing = dev->failing;
 	s->next_seq = dev->next_seq;

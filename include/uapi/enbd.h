@@ -206,8 +206,8 @@ struct enbd_shutdown {
  * options, followed when they change): @keepalive_s (up to 3600) is read
  * by the device's channel daemons from /sys/block/ndN/enbd/keepalive (the
  * effective value, read-only) at each keep-alive tick; @readahead_kb (up
- * to 65536) is the disk's read-ahead, kept across reconnects (CONFIGURE
- * applies it; a later `blockdev --setra` lasts until the next CONFIGURE).
+ * to 65536) is the disk's read-ahead, applied at once and again when a new
+ * session configures the device (a `blockdev --setra` lasts until then).
  * Both are shown by the device's "Policy:" line in /proc/nbdinfo.
  * The structure grew: a caller built before them passes
  * ENBD_POLICY_SIZE_V1 as @size (with the ioctl number of that size) and

@@ -91,7 +91,8 @@ static int control_ioctl(unsigned long request, void *arg, const char *what,
 	if (ret < 0)
 		ctl_error("/dev/" ENBD_DISK_PREFIX "%u: %s: %s%s", index, what, strerror(errno),
 			  errno == EACCES ? " (the device's token is needed: -t, $ENBD_TOKEN or "
-			  TOKEN_DIR "/ndN.token)" : "");
+			  TOKEN_DIR "/ndN.token)" :
+			  errno == ENOTTY ? " (the loaded enbd module is older than enbdctl)" : "");
 	close(fd);
 	return ret;
 }
@@ -180,6 +181,14 @@ int ctl_policy(unsigned int index, const struct ctl_policy_args *args)
 	}
 	if (find_token(index, args->token, &p.token) < 0)
 		return -1;
+	/*
+	 * Aging and outage alone fit the first structure, which a module
+	 * loaded before an upgrade knows too.
+	 */
+	if (!(p.flags & ~(ENBD_POLICY_AGING | ENBD_POLICY_OUTAGE))) {
+		p.size = ENBD_POLICY_SIZE_V1;
+		return control_ioctl(ENBD_IOC_SET_POLICY_V1, &p, "setting the policy", index);
+	}
 	return control_ioctl(ENBD_IOC_SET_POLICY, &p, "setting the policy", index);
 }
 

@@ -169,6 +169,12 @@ struct enbd_device {
 	u32 aging_ms;			/* 0: enbd_aging seconds */
 	u32 outage_policy;		/* ENBD_OUTAGE_* */
 	u32 outage_ms;			/* grace before failing, with _FAIL */
+	u32 keepalive_s;		/* 0: enbd_keepalive; read without the
+					 * lock by sysfs (READ_ONCE) */
+	u32 readahead_kb;		/* 0: enbd_readahead_kb; the disk's
+					 * ra_pages is set under the lock too,
+					 * so that a policy change racing an
+					 * option change leaves the newer */
 	unsigned long outage_since;	/* jiffies the last live channel
 					 * went, 0 while one is live */
 	bool failing;			/* outage policy says fail I/O */
@@ -201,6 +207,7 @@ struct enbd_device {
 /* enbd_main.c */
 struct enbd_device *enbd_get_device(unsigned int index);
 void enbd_apply_readahead(struct enbd_device *dev);
+unsigned int enbd_device_keepalive(struct enbd_device *dev);
 void enbd_announce_disk(struct enbd_device *dev);
 void enbd_invalidate_disk(struct enbd_device *dev);
 

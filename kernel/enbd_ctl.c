@@ -362,17 +362,30 @@ static long enbd_ioctl_shutdown(struct enbd_shutdown __user *uarg)
 	return 0;
 }
 
-static long enbd_ioctl_set_policy(struct enbd_policy __user *uarg)
+/*
+ * @ioc_size: the size in the ioctl number, the caller's sizeof: the current
+ * structure, or ENBD_POLICY_SIZE_V1 from a caller built before keep-alive
+ * and read-ahead were added, whose missing fields read as 0.
+ */
+static long enbd_ioctl_set_policy(struct enbd_policy __user *uarg, u32 ioc_size)
 {
-	struct enbd_policy arg;
+	struct enbd_policy arg = {};
 	struct enbd_device *dev;
-	int ret;
+	u32 size, known;
 
-	ret = enbd_copy_arg(&arg, uarg, sizeof(arg));
-	if (ret)
-		return ret;
-	if (arg.flags & ~ENBD_POLICY_ALL || arg.outage > ENBD_OUTAGE_FAIL ||
-	    arg.aging_ms > 3600 * MSEC_PER_SEC || arg.outage_ms > 3600 * MSEC_PER_SEC)
+	BUILD_BUG_ON(offsetofend(struct enbd_policy, token) != ENBD_POLICY_SIZE_V1);
+	if (get_user(size, &uarg->size))
+		return -EFAULT;
+	if (size != ioc_size || (size != sizeof(arg) && size != ENBD_POLICY_SIZE_V1))
+		return -EINVAL;
+	if (copy_from_user(&arg, uarg, size))
+		return -EFAULT;
+	known = size == sizeof(arg) ? ENBD_POLICY_ALL :
+				      ENBD_POLICY_AGING | ENBD_POLICY_OUTAGE;
+	if (arg.flags & ~known || arg.outage > ENBD_OUTAGE_FAIL ||
+	    arg.aging_ms > 3600 * MSEC_PER_SEC || arg.outage_ms > 3600 * MSEC_PER_SEC ||
+	    arg.keepalive_s > ENBD_POLICY_MAX_KEEPALIVE_S ||
+	    arg.readahead_kb > ENBD_POLICY_MAX_READAHEAD_KB)
 		return -EINVAL;
 	dev = enbd_lock_device(arg.index, arg.token);
 	if (IS_ERR(dev))
@@ -384,7 +397,13 @@ static long enbd_ioctl_set_policy(struct enbd_policy __user *uarg)
 		dev->outage_policy = arg.outage;
 		dev->outage_ms = arg.outage_ms;
 	}
+	if (arg.flags & ENBD_POLICY_KEEPALIVE)
+		WRITE_ONCE(dev->keepalive_s, arg.keepalive_s);
+	if (arg.flags & ENBD_POLICY_READAHEAD)
+		dev->readahead_kb = arg.readahead_kb;
 	spin_unlock(&dev->lock);
+	if (arg.flags & ENBD_POLICY_READAHEAD)
+		enbd_apply_readahead(dev);
 	mutex_unlock(&dev->config_mutex);
 	enbd_check_outage(dev);
 	return 0;
@@ -427,7 +446,8 @@ static long enbd_ctl_ioctl(struct file *file, unsigned int cmd, unsigned long ar
 	case ENBD_IOC_SHUTDOWN:
 		return enbd_ioctl_shutdown(argp);
 	case ENBD_IOC_SET_POLICY:
-		return enbd_ioctl_set_policy(argp);
+	case ENBD_IOC_SET_POLICY_V1:
+		return enbd_ioctl_set_policy(argp, _IOC_SIZE(cmd));
 	case ENBD_IOC_EVENT:
 		return enbd_ioctl_event(file, argp);
 	default:

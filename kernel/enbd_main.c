@@ -44,7 +44,7 @@ static const struct kernel_param_ops enbd_keepalive_ops = {
 };
 module_param_cb(keepalive, &enbd_keepalive_ops, &enbd_keepalive, 0644);
 MODULE_PARM_DESC(keepalive,
-		 "Seconds of quiet after which channel daemons probe their server (0: never; changeable at runtime). Default: 10");
+		 "Seconds of quiet after which channel daemons probe their server (0: never; per device with ENBD_IOC_SET_POLICY; changeable at runtime). Default: 10");
 
 unsigned int enbd_readahead_kb = 128;
 static int enbd_set_readahead(const char *val, const struct kernel_param *kp)
@@ -68,7 +68,7 @@ static const struct kernel_param_ops enbd_readahead_ops = {
 };
 module_param_cb(readahead, &enbd_readahead_ops, &enbd_readahead_kb, 0644);
 MODULE_PARM_DESC(readahead,
-		 "Read-ahead of every device in KiB (0-65536; changeable at runtime). Default: 128");
+		 "Read-ahead of every device in KiB (0-65536; per device with ENBD_IOC_SET_POLICY; changeable at runtime). Default: 128");
 
 unsigned int enbd_aging = 30;
 static int enbd_set_aging(const char *val, const struct kernel_param *kp)
@@ -95,11 +95,53 @@ struct enbd_device *enbd_get_device(unsigned int index)
 	return &enbd_devices[index];
 }
 
+/* The device's own read-ahead if it has one, else the module's. */
 void enbd_apply_readahead(struct enbd_device *dev)
 {
-	if (dev->disk)
-		dev->disk->bdi->ra_pages = enbd_readahead_kb >> (PAGE_SHIFT - 10);
+	unsigned int kb;
+
+	if (!dev->disk)
+		return;
+	spin_lock(&dev->lock);
+	kb = dev->readahead_kb ? dev->readahead_kb : READ_ONCE(enbd_readahead_kb);
+	dev->disk->bdi->ra_pages = kb >> (PAGE_SHIFT - 10);
+	spin_unlock(&dev->lock);
 }
+
+/* Seconds of quiet before the device's channel daemons probe (0: never). */
+unsigned int enbd_device_keepalive(struct enbd_device *dev)
+{
+	unsigned int secs = READ_ONCE(dev->keepalive_s);
+
+	return secs ? secs : READ_ONCE(enbd_keepalive);
+}
+
+/*
+ * /sys/block/ndN/enbd/keepalive: the channel daemons read it at each
+ * keep-alive tick, so a change reaches them without a restart.  Removed
+ * by del_gendisk() before the device goes.
+ */
+static ssize_t keepalive_show(struct device *ddev, struct device_attribute *attr,
+			      char *buf)
+{
+	struct enbd_device *dev = dev_to_disk(ddev)->private_data;
+
+	return sysfs_emit(buf, "%u\n", enbd_device_keepalive(dev));
+}
+static DEVICE_ATTR_RO(keepalive);
+
+static struct attribute *enbd_disk_attrs[] = {
+	&dev_attr_keepalive.attr,
+	NULL,
+};
+static const struct attribute_group enbd_disk_group = {
+	.name	= "enbd",
+	.attrs	= enbd_disk_attrs,
+};
+static const struct attribute_group *enbd_disk_groups[] = {
+	&enbd_disk_group,
+	NULL,
+};
 
 static blk_status_t enbd_queue_rq(struct blk_mq_hw_ctx *hctx,
 				  const struct blk_mq_queue_data *bd)
@@ -271,7 +313,7 @@ static int enbd_create_device(struct enbd_device *dev, unsigned int index)
 	blk_queue_flag_set(QUEUE_FLAG_NONROT, disk->queue);
 	blk_queue_flag_clear(QUEUE_FLAG_ADD_RANDOM, disk->queue);
 
-	ret = add_disk(disk);
+	ret = device_add_disk(NULL, disk, enbd_disk_groups);
 	if (ret)
 		goto put_disk;
 	dev->disk = disk;

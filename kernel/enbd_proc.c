@@ -7,6 +7,7 @@
  * most recently active one, '-' the slot is free, or its daemon is stalled,
  * reconnecting or ejected.
  */
+#include <linux/backing-dev.h>
 #include <linux/jiffies.h>
 #include <linux/proc_fs.h>
 #include <linux/seq_file.h>
@@ -24,6 +25,7 @@ struct enbd_snapshot {
 	unsigned int nr_queued, nr_claimed, max_outstanding;
 	u64 nr_discarded, nr_bad_token, nr_resubmitted, nr_expired, next_seq;
 	u32 aging_ms, outage_policy, outage_ms;
+	u32 keepalive_s, readahead_kb;	/* in effect: the device's or the module's */
 	u32 suspect_ms, lat_p99_ms;
 	u64 nr_suspects_dropped;
 	unsigned long outage_since;
@@ -58,6 +60,9 @@ static void enbd_snapshot(struct enbd_device *dev, struct enbd_snapshot *s)
 	s->aging_ms = dev->aging_ms ? dev->aging_ms : READ_ONCE(enbd_aging) * MSEC_PER_SEC;
 	s->outage_policy = dev->outage_policy;
 	s->outage_ms = dev->outage_ms;
+	s->keepalive_s = enbd_device_keepalive(dev);
+	/* The disk's, also after a `blockdev --setra`. */
+	s->readahead_kb = READ_ONCE(dev->disk->bdi->ra_pages) << (PAGE_SHIFT - 10);
 	s->outage_since = dev->outage_since;
 	s->failing = dev->failing;
 	s->next_seq = dev->next_seq;
@@ -122,8 +127,8 @@ static void enbd_show_device(struct seq_file *m, unsigned int index,
 		   s->cfg_flags & ENBD_CFG_FUA ? " fua" : "",
 		   s->cfg_flags & ENBD_CFG_TRIM ? " trim" : "",
 		   s->cfg_flags & ENBD_CFG_WRITE_ZEROES ? " write-zeroes" : "");
-	seq_printf(m, "[%u] Policy:     aging %ums, keepalive %us, outage ", index,
-		   s->aging_ms, READ_ONCE(enbd_keepalive));
+	seq_printf(m, "[%u] Policy:     aging %ums, keepalive %us, readahead %uKiB, outage ",
+		   index, s->aging_ms, s->keepalive_s, s->readahead_kb);
 	if (s->outage_policy == ENBD_OUTAGE_FAIL)
 		seq_printf(m, "fail after %ums", s->outage_ms);
 	else

@@ -170,22 +170,36 @@ static bool kdev_was_shut_down(struct chan_dev *d)
 
 #define KEEPALIVE_PARAM "/sys/module/enbd/parameters/keepalive"
 
+static bool read_seconds(const char *path, unsigned int *secs)
+{
+	FILE *f = fopen(path, "re");
+	bool ok;
+
+	if (!f)
+		return false;
+	ok = fscanf(f, "%u", secs) == 1;
+	fclose(f);
+	return ok;
+}
+
+/*
+ * The device's keep-alive in effect (its own, else the module's option),
+ * read at every tick so that `enbdctl policy --keepalive` reaches a running
+ * daemon; a module without per-device keep-alive has only the option.
+ */
 static unsigned int kdev_keepalive(struct chan_dev *d)
 {
 	static bool warned;
+	char path[64];
 	unsigned int secs = 0;
-	FILE *f = fopen(KEEPALIVE_PARAM, "re");
 
-	(void)d;
-	if (!f || fscanf(f, "%u", &secs) != 1) {
-		if (!warned)
-			log_warn("cannot read " KEEPALIVE_PARAM ": no keep-alive probes");
-		warned = true;
-		secs = 0;
-	}
-	if (f)
-		fclose(f);
-	return secs;
+	snprintf(path, sizeof(path), "/sys/block/" ENBD_DISK_PREFIX "%u/enbd/keepalive", d->index);
+	if (read_seconds(path, &secs) || read_seconds(KEEPALIVE_PARAM, &secs))
+		return secs;
+	if (!warned)
+		log_warn("cannot read %s or " KEEPALIVE_PARAM ": no keep-alive probes", path);
+	warned = true;
+	return 0;
 }
 
 static int kdev_event(struct chan_dev *d, uint32_t event)

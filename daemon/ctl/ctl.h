@@ -37,7 +37,11 @@ int ctl_watch(const struct ctl_select *sel, double interval_s, unsigned long cou
 
 /* tune.c */
 int ctl_parse_device(const char *arg, unsigned int *index);
-int ctl_policy(unsigned int index, const char *aging, const char *outage, const char *token);
+/* enbdctl policy's options as given, NULL if absent */
+struct ctl_policy_args {
+	const char *aging, *outage, *keepalive, *readahead, *token;
+};
+int ctl_policy(unsigned int index, const struct ctl_policy_args *args);
 int ctl_eject(unsigned int index, const char *token);
 int ctl_option(const char *name, const char *value);
 

@@ -16,7 +16,8 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: enbdctl status [-j|--json] [DEVICE...]\n"
 		"       enbdctl watch|top [-i SECONDS] [-n COUNT] [DEVICE...]\n"
-		"       enbdctl policy DEVICE [--aging SECONDS|NNNms] [--outage wait|fail[:MS]] [-t|--token TOKEN]\n"
+		"       enbdctl policy DEVICE [--aging SECONDS|NNNms] [--outage wait|fail[:MS]]\n"
+		"                      [--keepalive SECONDS] [--readahead KIB] [-t|--token TOKEN]\n"
 		"       enbdctl option [NAME [VALUE]]\n"
 		"       enbdctl eject DEVICE [-t|--token TOKEN]\n"
 		"\n"
@@ -24,7 +25,8 @@ static void usage(FILE *out)
 		"         the progress of their resync or check (-j: JSON, see enbdctl(8))\n"
 		"watch    the same, refreshed every SECONDS (1), with rates; COUNT times (0: until Ctrl-C)\n"
 		"top      the same as watch\n"
-		"policy   a device's request aging and outage policy (ENBD_IOC_SET_POLICY)\n"
+		"policy   a device's request aging, outage policy, keep-alive and read-ahead\n"
+		"         (ENBD_IOC_SET_POLICY; keep-alive, read-ahead 0: the module's option)\n"
 		"option   show or set a module option: keepalive, readahead, aging (ndevs: show)\n"
 		"eject    shut a device down: fail its requests, eject its channels (ENBD_IOC_SHUTDOWN)\n"
 		"\n"
@@ -132,18 +134,22 @@ static int cmd_policy(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "aging", required_argument, NULL, 'a' },
 		{ "outage", required_argument, NULL, 'o' },
+		{ "keepalive", required_argument, NULL, 'k' },
+		{ "readahead", required_argument, NULL, 'r' },
 		{ "token", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *aging = NULL, *outage = NULL, *token = NULL;
+	struct ctl_policy_args args = { NULL };
 	unsigned int index;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "t:", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'a': aging = optarg; break;
-		case 'o': outage = optarg; break;
-		case 't': token = optarg; break;
+		case 'a': args.aging = optarg; break;
+		case 'o': args.outage = optarg; break;
+		case 'k': args.keepalive = optarg; break;
+		case 'r': args.readahead = optarg; break;
+		case 't': args.token = optarg; break;
 		default: return 2;
 		}
 	}
@@ -151,7 +157,7 @@ static int cmd_policy(int argc, char **argv)
 		return 2;
 	if (ctl_parse_device(argv[optind], &index) < 0)
 		return 1;
-	return ctl_policy(index, aging, outage, token) < 0 ? 1 : 0;
+	return ctl_policy(index, &args) < 0 ? 1 : 0;
 }
 
 static int cmd_eject(int argc, char **argv)

@@ -57,6 +57,10 @@ static void parse_policy(struct nbdinfo_device *d, const char *v)
 	d->outage_fail = false;
 	d->outage_ms = 0;
 	d->outage_for_ms = -1;
+	p = strstr(v, "keepalive ");
+	d->keepalive_s = p ? strtoll(p + strlen("keepalive "), NULL, 10) : -1;
+	p = strstr(v, "readahead ");
+	d->readahead_kb = p ? strtoll(p + strlen("readahead "), NULL, 10) : -1;
 	p = strstr(v, "outage fail after ");
 	if (p) {
 		d->outage_fail = true;

@@ -32,6 +32,8 @@ struct nbdinfo_device {
 	uint64_t block_size, size;
 	char features[96];		/* space-separated */
 	uint64_t aging_ms;
+	int64_t keepalive_s, readahead_kb;	/* in effect; -1: not shown
+						 * (an older module) */
 	bool outage_fail;
 	uint64_t outage_ms;
 	int64_t outage_for_ms;		/* -1: a channel is attached */

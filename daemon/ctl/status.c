@@ -89,7 +89,12 @@ static void print_device(const struct nbdinfo_device *d)
 	if (*d->features)
 		printf("; %s", d->features);
 	putchar('\n');
-	printf("  policy: aging %" PRIu64 " ms, outage ", d->aging_ms);
+	printf("  policy: aging %" PRIu64 " ms, ", d->aging_ms);
+	if (d->keepalive_s >= 0)
+		printf("keepalive %" PRId64 " s, ", d->keepalive_s);
+	if (d->readahead_kb >= 0)
+		printf("readahead %" PRId64 " KiB, ", d->readahead_kb);
+	printf("outage ");
 	if (d->outage_fail)
 		printf("fail after %" PRIu64 " ms", d->outage_ms);
 	else
@@ -201,6 +206,15 @@ static void json_holders(unsigned int index)
 	putchar(']');
 }
 
+/* -1: not known */
+static void json_int_or_null(int64_t v)
+{
+	if (v >= 0)
+		printf("%" PRId64, v);
+	else
+		printf("null");
+}
+
 static void json_device(const struct nbdinfo_device *d)
 {
 	unsigned int c, s;
@@ -223,10 +237,11 @@ static void json_device(const struct nbdinfo_device *d)
 	printf("     \"aging_ms\": %" PRIu64 ", \"outage\": \"%s\", \"outage_ms\": %" PRIu64
 	       ", \"outage_for_ms\": ", d->aging_ms, d->outage_fail ? "fail" : "wait",
 	       d->outage_ms);
-	if (d->outage_for_ms >= 0)
-		printf("%" PRId64, d->outage_for_ms);
-	else
-		printf("null");
+	json_int_or_null(d->outage_for_ms);
+	printf(",\n     \"keepalive_s\": ");
+	json_int_or_null(d->keepalive_s);
+	printf(", \"readahead_kb\": ");
+	json_int_or_null(d->readahead_kb);
 	printf(",\n     \"attached\": %u,\n", d->sockets);
 	printf("     \"journal\": {\"claims\": %" PRIu64 ", \"discarded\": %" PRIu64
 	       ", \"resubmitted\": %" PRIu64 ", \"bad_tokens\": %" PRIu64 "},\n",

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * enbdctl policy, eject and option: a device's aging and outage policy
- * (ENBD_IOC_SET_POLICY), its shutdown (ENBD_IOC_SHUTDOWN), and the module's
+ * enbdctl policy, eject and option: a device's aging, outage policy,
+ * keep-alive and read-ahead (ENBD_IOC_SET_POLICY), its shutdown (ENBD_IOC_SHUTDOWN), and the module's
  * options in /sys/module/enbd/parameters.
  */
 #include <errno.h>
@@ -91,7 +91,8 @@ static int control_ioctl(unsigned long request, void *arg, const char *what,
 	if (ret < 0)
 		ctl_error("/dev/" ENBD_DISK_PREFIX "%u: %s: %s%s", index, what, strerror(errno),
 			  errno == EACCES ? " (the device's token is needed: -t, $ENBD_TOKEN or "
-			  TOKEN_DIR "/ndN.token)" : "");
+			  TOKEN_DIR "/ndN.token)" :
+			  errno == ENOTTY ? " (the loaded enbd module is older than enbdctl)" : "");
 	close(fd);
 	return ret;
 }
@@ -118,9 +119,24 @@ static int parse_ms(const char *s, bool seconds_by_default, uint32_t *ms)
 	return 0;
 }
 
-int ctl_policy(unsigned int index, const char *aging, const char *outage, const char *token)
+/* A whole number from 0 to @max */
+static int parse_bounded(const char *s, uint32_t max, uint32_t *value)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s || *end || *s == '-' || v > max)
+		return -1;
+	*value = (uint32_t)v;
+	return 0;
+}
+
+int ctl_policy(unsigned int index, const struct ctl_policy_args *args)
 {
 	struct enbd_policy p = { .size = sizeof(p), .index = index };
+	const char *aging = args->aging, *outage = args->outage;
 
 	if (aging) {
 		if (parse_ms(aging, true, &p.aging_ms) < 0) {
@@ -143,12 +159,36 @@ int ctl_policy(unsigned int index, const char *aging, const char *outage, const 
 		}
 		p.flags |= ENBD_POLICY_OUTAGE;
 	}
+	if (args->keepalive) {
+		if (parse_bounded(args->keepalive, ENBD_POLICY_MAX_KEEPALIVE_S, &p.keepalive_s) < 0) {
+			ctl_error("--keepalive %s: expected SECONDS (0..%u, 0: the module's option)",
+				  args->keepalive, ENBD_POLICY_MAX_KEEPALIVE_S);
+			return -1;
+		}
+		p.flags |= ENBD_POLICY_KEEPALIVE;
+	}
+	if (args->readahead) {
+		if (parse_bounded(args->readahead, ENBD_POLICY_MAX_READAHEAD_KB, &p.readahead_kb) < 0) {
+			ctl_error("--readahead %s: expected KiB (0..%u, 0: the module's option)",
+				  args->readahead, ENBD_POLICY_MAX_READAHEAD_KB);
+			return -1;
+		}
+		p.flags |= ENBD_POLICY_READAHEAD;
+	}
 	if (!p.flags) {
-		ctl_error("policy: nothing to change (--aging, --outage)");
+		ctl_error("policy: nothing to change (--aging, --outage, --keepalive, --readahead)");
 		return -1;
 	}
-	if (find_token(index, token, &p.token) < 0)
+	if (find_token(index, args->token, &p.token) < 0)
 		return -1;
+	/*
+	 * Aging and outage alone fit the first structure, which a module
+	 * loaded before an upgrade knows too.
+	 */
+	if (!(p.flags & ~(ENBD_POLICY_AGING | ENBD_POLICY_OUTAGE))) {
+		p.size = ENBD_POLICY_SIZE_V1;
+		return control_ioctl(ENBD_IOC_SET_POLICY_V1, &p, "setting the policy", index);
+	}
 	return control_ioctl(ENBD_IOC_SET_POLICY, &p, "setting the policy", index);
 }
 

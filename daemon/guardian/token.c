@@ -240,8 +240,9 @@ static void describe_policy(const struct device *d, char *buf, size_t len)
 
 int kctl_apply_policy(const struct device *d)
 {
+	/* Aging and outage only: the first structure, which every module takes. */
 	struct enbd_policy p = {
-		.size = sizeof(p),
+		.size = ENBD_POLICY_SIZE_V1,
 		.flags = (d->set_aging ? ENBD_POLICY_AGING : 0) |
 			 (d->set_outage ? ENBD_POLICY_OUTAGE : 0),
 		.index = d->index,
@@ -255,7 +256,7 @@ int kctl_apply_policy(const struct device *d)
 
 	if (fd < 0)
 		return -1;
-	rc = ioctl(fd, ENBD_IOC_SET_POLICY, &p);
+	rc = ioctl(fd, ENBD_IOC_SET_POLICY_V1, &p);
 	close(fd);
 	if (rc < 0) {
 		if (errno == EACCES)

@@ -190,8 +190,9 @@ struct enbd_shutdown {
 };
 
 /*
- * ENBD_IOC_SET_POLICY: per-device aging and outage policy.  Needs the
- * device's token if it has one; the file need not be attached.
+ * ENBD_IOC_SET_POLICY: per-device aging, outage, keep-alive and read-ahead
+ * policy.  Needs the device's token if it has one; the file need not be
+ * attached.
  * Outage: while no channel is attached, requests wait however long it takes
  * (ENBD_OUTAGE_WAIT, the default: the filesystem never sees an error), or,
  * with ENBD_OUTAGE_FAIL, queued and new requests fail once the outage has
@@ -201,10 +202,27 @@ struct enbd_shutdown {
  * detaches: stopped, or stuck in D state) also loses its claims: its READs
  * are resubmitted, its other requests fail (counted "expired").  It stays
  * stalled (POLLPRI), so a daemon that wakes up reconnects.
+ * Keep-alive and read-ahead (0: the module's keepalive and readahead
+ * options, followed when they change): @keepalive_s (up to 3600) is read
+ * by the device's channel daemons from /sys/block/ndN/enbd/keepalive (the
+ * effective value, read-only) at each keep-alive tick; @readahead_kb (up
+ * to 65536) is the disk's read-ahead, applied at once and again when a new
+ * session configures the device (a `blockdev --setra` lasts until then).
+ * Both are shown by the device's "Policy:" line in /proc/nbdinfo.
+ * The structure grew: a caller built before them passes
+ * ENBD_POLICY_SIZE_V1 as @size (with the ioctl number of that size) and
+ * may not set their flags.
  */
 #define ENBD_POLICY_AGING	(1u << 0)	/* set aging_ms */
 #define ENBD_POLICY_OUTAGE	(1u << 1)	/* set outage and outage_ms */
-#define ENBD_POLICY_ALL		(ENBD_POLICY_AGING | ENBD_POLICY_OUTAGE)
+#define ENBD_POLICY_KEEPALIVE	(1u << 2)	/* set keepalive_s */
+#define ENBD_POLICY_READAHEAD	(1u << 3)	/* set readahead_kb */
+#define ENBD_POLICY_ALL		(ENBD_POLICY_AGING | ENBD_POLICY_OUTAGE | \
+				 ENBD_POLICY_KEEPALIVE | ENBD_POLICY_READAHEAD)
+#define ENBD_POLICY_SIZE_V1	32	/* up to @token: aging and outage only */
+#define ENBD_IOC_SET_POLICY_V1	_IOC(_IOC_WRITE, ENBD_IOC_MAGIC, 6, ENBD_POLICY_SIZE_V1)
+#define ENBD_POLICY_MAX_KEEPALIVE_S	3600
+#define ENBD_POLICY_MAX_READAHEAD_KB	65536
 #define ENBD_OUTAGE_WAIT	0
 #define ENBD_OUTAGE_FAIL	1
 struct enbd_policy {
@@ -215,6 +233,8 @@ struct enbd_policy {
 	__u32 outage;		/* ENBD_OUTAGE_* */
 	__u32 outage_ms;	/* with ENBD_OUTAGE_FAIL */
 	__u64 token;
+	__u32 keepalive_s;	/* 0: the module's keepalive option */
+	__u32 readahead_kb;	/* 0: the module's readahead option */
 };
 
 /*

@@ -18,7 +18,7 @@ Device 1:	Open
 [1] Size:       67108864
 [1] Blocks:     16384
 [1] Features:   flush fua trim write-zeroes
-[1] Policy:     aging 3000ms, keepalive 5s, outage fail after 45000ms (no channel for 1200ms)
+[1] Policy:     aging 3000ms, keepalive 7s, readahead 256KiB, outage fail after 45000ms (no channel for 1200ms)
 [1] Sockets:    1	(*)	(-)
 [1] Requested:  2146	(1375)	(771)
 [1] Errored:    0	(0)	(0)
@@ -43,7 +43,7 @@ want = {"device": "/dev/nd1", "state": "waiting for a channel", "read_only": Tru
         "token": True, "last_error": -5, "size": 67108864, "block_size": 4096,
         "features": ["flush", "fua", "trim", "write-zeroes"], "queued": 3, "claimed": 1,
         "max_outstanding": 16, "aging_ms": 3000, "outage": "fail", "outage_ms": 45000,
-        "outage_for_ms": 1200, "attached": 1,
+        "outage_for_ms": 1200, "keepalive_s": 7, "readahead_kb": 256, "attached": 1,
         "journal": {"claims": 2150, "discarded": 1, "resubmitted": 5, "bad_tokens": 2},
         "totals": {"requested": 2146, "errored": 0, "newthing": 7}}
 for k, v in want.items():

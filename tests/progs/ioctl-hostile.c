@@ -362,6 +362,110 @@ static void shutdown_stays_shut_checks(void)
 	close(stale);
 }
 
+/* The number a sysfs file starts with, -1 if unreadable. */
+static long read_number(const char *path)
+{
+	long v = -1;
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
+}
+
+/* /sys/block/ndN/NAME of device @index */
+static long sysfs_number(unsigned int index, const char *name)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/sys/block/" ENBD_DISK_PREFIX "%u/%s", index, name);
+	return read_number(path);
+}
+
+static long module_option(const char *name)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/sys/module/enbd/parameters/%s", name);
+	return read_number(path);
+}
+
+/*
+ * Per-device keep-alive and read-ahead: bounds, flags and sizes are checked,
+ * a caller built with the first, shorter structure is still served, the
+ * values reach sysfs for this device only, and a CONFIGURE keeps the
+ * device's read-ahead.  Needs the device without a token.
+ */
+static void policy_checks(void)
+{
+	const unsigned int other = dev_index ? 0 : 1;
+	struct enbd_config cfg = { .size = sizeof(cfg), .bytes = 1 << 20, .block_size = 512 };
+	struct enbd_policy p;
+	int fd = open_control();
+	long module_ka = module_option("keepalive"), module_ra = module_option("readahead");
+
+	p = (struct enbd_policy){ .size = sizeof(p), .index = dev_index,
+				  .flags = ENBD_POLICY_KEEPALIVE, .keepalive_s = 3601 };
+	expect_errno(ioctl(fd, ENBD_IOC_SET_POLICY, &p), EINVAL, "keep-alive of 3601 s");
+	p = (struct enbd_policy){ .size = sizeof(p), .index = dev_index,
+				  .flags = ENBD_POLICY_READAHEAD, .readahead_kb = 65537 };
+	expect_errno(ioctl(fd, ENBD_IOC_SET_POLICY, &p), EINVAL, "read-ahead of 65537 KiB");
+	p = (struct enbd_policy){ .size = sizeof(p), .index = dev_index,
+				  .flags = ENBD_POLICY_ALL + 1 };
+	expect_errno(ioctl(fd, ENBD_IOC_SET_POLICY, &p), EINVAL, "unknown policy flag");
+	p = (struct enbd_policy){ .size = ENBD_POLICY_SIZE_V1, .index = dev_index,
+				  .flags = ENBD_POLICY_AGING };
+	expect_errno(ioctl(fd, ENBD_IOC_SET_POLICY, &p), EINVAL,
+		     "the old size with the new ioctl number");
+	p = (struct enbd_policy){ .size = sizeof(p), .index = dev_index, .flags = ENBD_POLICY_AGING };
+	expect_errno(ioctl(fd, ENBD_IOC_SET_POLICY_V1, &p), EINVAL,
+		     "the new size with the old ioctl number");
+	p = (struct enbd_policy){ .size = ENBD_POLICY_SIZE_V1, .index = dev_index,
+				  .flags = ENBD_POLICY_KEEPALIVE };
+	expect_errno(ioctl(fd, ENBD_IOC_SET_POLICY_V1, &p), EINVAL,
+		     "the old size with the keep-alive flag");
+	p = (struct enbd_policy){ .size = ENBD_POLICY_SIZE_V1, .index = dev_index,
+				  .flags = ENBD_POLICY_AGING, .aging_ms = 5000,
+				  .keepalive_s = 7 };
+	expect_ok(ioctl(fd, ENBD_IOC_SET_POLICY_V1, &p), "the old size (an older enbdctl) is served");
+	check(sysfs_number(dev_index, "enbd/keepalive") == module_ka,
+	      "its keep-alive is the module's (%ld)", sysfs_number(dev_index, "enbd/keepalive"));
+
+	p = (struct enbd_policy){ .size = sizeof(p), .index = dev_index,
+				  .flags = ENBD_POLICY_KEEPALIVE | ENBD_POLICY_READAHEAD,
+				  .keepalive_s = 7, .readahead_kb = 2048 };
+	expect_ok(ioctl(fd, ENBD_IOC_SET_POLICY, &p), "keep-alive 7 s, read-ahead 2048 KiB");
+	check(sysfs_number(dev_index, "enbd/keepalive") == 7, "enbd/keepalive shows 7 (%ld)",
+	      sysfs_number(dev_index, "enbd/keepalive"));
+	check(sysfs_number(dev_index, "queue/read_ahead_kb") == 2048, "read_ahead_kb is 2048 (%ld)",
+	      sysfs_number(dev_index, "queue/read_ahead_kb"));
+	check(sysfs_number(other, "enbd/keepalive") == module_ka &&
+	      sysfs_number(other, "queue/read_ahead_kb") == module_ra,
+	      "the other device keeps the module's (%ld s, %ld KiB)",
+	      sysfs_number(other, "enbd/keepalive"), sysfs_number(other, "queue/read_ahead_kb"));
+
+	expect_ok(attach(fd, dev_index, 0), "attach");
+	expect_ok(ioctl(fd, ENBD_IOC_CONFIGURE, &cfg), "configure");
+	check(sysfs_number(dev_index, "queue/read_ahead_kb") == 2048,
+	      "the device's read-ahead survives CONFIGURE (%ld)",
+	      sysfs_number(dev_index, "queue/read_ahead_kb"));
+	check(strstr(proc_line("Policy"), "keepalive 7s, readahead 2048KiB") != NULL,
+	      "/proc/nbdinfo shows them (%s)", proc_line("Policy"));
+	expect_ok(shutdown_dev(fd, 0), "shut down");
+
+	p = (struct enbd_policy){ .size = sizeof(p), .index = dev_index,
+				  .flags = ENBD_POLICY_KEEPALIVE | ENBD_POLICY_READAHEAD };
+	expect_ok(ioctl(fd, ENBD_IOC_SET_POLICY, &p), "0: back to the module's options");
+	check(sysfs_number(dev_index, "enbd/keepalive") == module_ka &&
+	      sysfs_number(dev_index, "queue/read_ahead_kb") == module_ra,
+	      "the module's again (%ld s, %ld KiB)", sysfs_number(dev_index, "enbd/keepalive"),
+	      sysfs_number(dev_index, "queue/read_ahead_kb"));
+	close(fd);
+}
+
 /* Random arguments to every command number: the kernel must survive. */
 static void random_calls(void)
 {
@@ -410,6 +514,7 @@ int main(int argc, char **argv)
 	request_checks();
 	attach_unwind_checks();
 	shutdown_stays_shut_checks();
+	policy_checks();
 	random_calls();
 	printf("1..%u\n", test_number);
 	return failures ? 1 : 0;

@@ -246,6 +246,8 @@ static void fill_policy(struct enbd_policy *p)
 	p->outage = one_in(5) ? (uint32_t)rnd() : below(3);
 	p->outage_ms = one_in(5) ? (uint32_t)rnd() : ms[below(7)];
 	p->token = pick_token();
+	p->keepalive_s = one_in(5) ? (uint32_t)rnd() : below(ENBD_POLICY_MAX_KEEPALIVE_S + 2);
+	p->readahead_kb = one_in(5) ? (uint32_t)rnd() : below(ENBD_POLICY_MAX_READAHEAD_KB + 2);
 }
 
 static void fill_event(struct enbd_event *e)

@@ -41,10 +41,10 @@ log "status --json matches nd0: pids $pids, $bytes bytes"
 "$CTL" status >&2 || die "enbdctl status failed"
 
 "$CTL" policy /dev/nd0 --aging 7 --outage fail:1500 || die "enbdctl policy failed"
-grep -q '^\[0\] Policy: *aging 7000ms, keepalive [0-9]*s, outage fail after 1500ms' /proc/nbdinfo ||
+grep -q '^\[0\] Policy: *aging 7000ms, keepalive [0-9]*s, readahead [0-9]*KiB, outage fail after 1500ms' /proc/nbdinfo ||
 	die "policy not applied: $(nbd_line 0 Policy:)"
 "$CTL" policy nd0 --aging 250ms --outage wait || die "enbdctl policy (ms, wait) failed"
-grep -q '^\[0\] Policy: *aging 250ms, keepalive [0-9]*s, outage wait' /proc/nbdinfo ||
+grep -q '^\[0\] Policy: *aging 250ms, keepalive [0-9]*s, readahead [0-9]*KiB, outage wait' /proc/nbdinfo ||
 	die "policy not applied: $(nbd_line 0 Policy:)"
 log "policy: $(nbd_line 0 Policy:)"
 

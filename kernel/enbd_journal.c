@@ -81,13 +81,39 @@ static bool enbd_channel_live(struct enbd_channel *ch)
 	return ch->file && !ch->ejected && !ch->stalled;
 }
 
+/* The bucket of dev->lat_hist that counts a latency of @ms (see enbd.h). */
+static unsigned int enbd_lat_bucket(unsigned int ms)
+{
+	unsigned int shift;
+
+	if (ms < ENBD_LAT_SUB)
+		return ms;
+	/* ms >> shift keeps the top ENBD_LAT_SUB_BITS + 1 bits: SUB..2*SUB-1. */
+	shift = fls(ms) - 1 - ENBD_LAT_SUB_BITS;
+	return min_t(unsigned int, (shift + 1) * ENBD_LAT_SUB + (ms >> shift) - ENBD_LAT_SUB,
+		     ENBD_LAT_BUCKETS - 1);
+}
+
+/* The latencies bucket @b counts: [*@low, *@low + *@width) ms. */
+static void enbd_lat_bucket_range(unsigned int b, u32 *low, u32 *width)
+{
+	unsigned int shift;
+
+	if (b < ENBD_LAT_SUB) {
+		*low = b;
+		*width = 1;
+		return;
+	}
+	shift = b / ENBD_LAT_SUB - 1;
+	*low = (ENBD_LAT_SUB + b % ENBD_LAT_SUB) << shift;
+	*width = 1u << shift;
+}
+
 /* Count a completion of a request claimed at @claimed_at in dev->lat_hist. */
 static void enbd_note_latency_locked(struct enbd_device *dev, unsigned long claimed_at)
 {
-	unsigned int ms = jiffies_to_msecs(jiffies - claimed_at);
-
 	lockdep_assert_held(&dev->lock);
-	dev->lat_hist[min_t(unsigned int, fls(ms), ENBD_LAT_BUCKETS - 1)]++;
+	dev->lat_hist[enbd_lat_bucket(jiffies_to_msecs(jiffies - claimed_at))]++;
 }
 
 /* Halve the latency histogram (once a second), so that it shows recent ones. */
@@ -109,8 +135,8 @@ static void enbd_decay_latency_locked(struct enbd_device *dev)
 u32 enbd_suspect_threshold_ms(struct enbd_device *dev, u32 *p99_ms)
 {
 	u64 total = 0, seen = 0, rank;
+	u32 p99 = 0, low, width;
 	unsigned int b;
-	u32 p99 = 0, low;
 
 	lockdep_assert_held(&dev->lock);
 	for (b = 0; b < ENBD_LAT_BUCKETS; b++)
@@ -118,9 +144,8 @@ u32 enbd_suspect_threshold_ms(struct enbd_device *dev, u32 *p99_ms)
 	rank = DIV_ROUND_UP_ULL(total * 99, 100);
 	for (b = 0; total && b < ENBD_LAT_BUCKETS; b++) {
 		if (seen + dev->lat_hist[b] >= rank) {
-			/* Bucket b holds [low, 2 * low) ms; bucket 0 just 0 ms. */
-			low = b ? 1u << (b - 1) : 0;
-			p99 = low + div64_u64((u64)low * (rank - seen), dev->lat_hist[b]);
+			enbd_lat_bucket_range(b, &low, &width);
+			p99 = low + div64_u64((u64)width * (rank - seen), dev->lat_hist[b]);
 			break;
 		}
 		seen += dev->lat_hist[b];

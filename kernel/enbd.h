@@ -28,7 +28,7 @@
  * Suspicion from siblings (enbd_journal.c): a channel silent for
  * ENBD_SUSPECT_FACTOR times the device's recent 99th percentile completion
  * latency, never less than ENBD_SUSPECT_FLOOR_MS, while a sibling completes
- * requests, is asked to probe its server.  Checked every
+ * requests or holds none, is asked to probe its server.  Checked every
  * ENBD_CHECK_FAST_MS while requests are claimed, else once a second.
  */
 #define ENBD_SUSPECT_FACTOR	2

@@ -43,8 +43,9 @@
  * WRITE claim and showed no life (no completion, no answered keep-alive)
  * for ENBD_SUSPECT_FACTOR times their 99th percentile, never less than
  * ENBD_SUSPECT_FLOOR_MS, while another live channel completed a request
- * meanwhile, becomes suspect: its daemon is asked (POLLRDBAND) to probe the
- * server with a short deadline and to drop the connection if unanswered.
+ * meanwhile or holds none (enbd_live_sibling), becomes suspect: its daemon
+ * is asked (POLLRDBAND) to probe the server with a short deadline and to
+ * drop the connection if unanswered.
  * The kernel moves nothing on a suspicion: a merely slow channel answers
  * and is left alone; a dead one detaches, which hands its claims back as
  * any detach does.  Flushes, trims and write-zeroes may rightly take long
@@ -816,7 +817,15 @@ static bool enbd_stall_idle_locked(struct enbd_device *dev, unsigned long aging)
 	return stalled;
 }
 
-/* A live channel other than @ch that completed a request after @since. */
+/*
+ * A live channel other than @ch that is not silent itself: it completed a
+ * request after @since, or it holds none.  An idle sibling counts: when
+ * everything the application waits for sits on @ch (one request at a time,
+ * or an md mirror's writes held up by it), no other channel gets anything
+ * to complete, and requiring a completion would leave @ch to the keep-alive.
+ * Only when every live sibling holds unanswered requests too (a server or
+ * all its links silent) is nothing suspected.
+ */
 static struct enbd_channel *enbd_live_sibling(struct enbd_channel *ch, unsigned long since)
 {
 	struct enbd_device *dev = ch->dev;
@@ -826,7 +835,8 @@ static struct enbd_channel *enbd_live_sibling(struct enbd_channel *ch, unsigned 
 	for (i = 0; i < ENBD_MAX_CHANNELS; i++) {
 		struct enbd_channel *sib = &dev->channels[i];
 
-		if (sib != ch && enbd_channel_live(sib) && time_after(sib->last_completed, since))
+		if (sib != ch && enbd_channel_live(sib) &&
+		    (!sib->pending || time_after(sib->last_completed, since)))
 			return sib;
 	}
 	return NULL;
@@ -870,10 +880,11 @@ static bool enbd_suspect_locked(struct enbd_device *dev)
 		ch->probe_asked = true;
 		ch->suspected++;
 		raised = true;
-		pr_info_ratelimited("%s: channel %u suspect: silent for %u ms (threshold %u ms) while channel %u completes: asked to probe\n",
+		pr_info_ratelimited("%s: channel %u suspect: silent for %u ms (threshold %u ms) while channel %u %s: asked to probe\n",
 				    dev->disk->disk_name, ch->index,
 				    jiffies_to_msecs(jiffies - quiet_since),
-				    jiffies_to_msecs(threshold), sib->index);
+				    jiffies_to_msecs(threshold), sib->index,
+				    sib->pending ? "completes" : "is idle");
 	}
 	return raised;
 }

@@ -850,6 +850,7 @@ static bool enbd_suspect_locked(struct enbd_device *dev)
 {
 	unsigned long oldest[ENBD_MAX_CHANNELS], threshold, quiet_since;
 	struct enbd_channel *ch, *sib;
+	const char *sib_state;
 	struct enbd_cmd *cmd;
 	bool raised = false;
 	u32 holds = 0;
@@ -880,11 +881,11 @@ static bool enbd_suspect_locked(struct enbd_device *dev)
 		ch->probe_asked = true;
 		ch->suspected++;
 		raised = true;
+		sib_state = time_after(sib->last_completed, quiet_since) ? "completes" : "is idle";
 		pr_info_ratelimited("%s: channel %u suspect: silent for %u ms (threshold %u ms) while channel %u %s: asked to probe\n",
 				    dev->disk->disk_name, ch->index,
 				    jiffies_to_msecs(jiffies - quiet_since),
-				    jiffies_to_msecs(threshold), sib->index,
-				    sib->pending ? "completes" : "is idle");
+				    jiffies_to_msecs(threshold), sib->index, sib_state);
 	}
 	return raised;
 }

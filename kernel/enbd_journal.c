@@ -43,8 +43,9 @@
  * WRITE claim and showed no life (no completion, no answered keep-alive)
  * for ENBD_SUSPECT_FACTOR times their 99th percentile, never less than
  * ENBD_SUSPECT_FLOOR_MS, while another live channel completed a request
- * meanwhile, becomes suspect: its daemon is asked (POLLRDBAND) to probe the
- * server with a short deadline and to drop the connection if unanswered.
+ * meanwhile or holds none (enbd_live_sibling), becomes suspect: its daemon
+ * is asked (POLLRDBAND) to probe the server with a short deadline and to
+ * drop the connection if unanswered.
  * The kernel moves nothing on a suspicion: a merely slow channel answers
  * and is left alone; a dead one detaches, which hands its claims back as
  * any detach does.  Flushes, trims and write-zeroes may rightly take long
@@ -81,13 +82,39 @@ static bool enbd_channel_live(struct enbd_channel *ch)
 	return ch->file && !ch->ejected && !ch->stalled;
 }
 
+/* The bucket of dev->lat_hist that counts a latency of @ms (see enbd.h). */
+static unsigned int enbd_lat_bucket(unsigned int ms)
+{
+	unsigned int shift;
+
+	if (ms < ENBD_LAT_SUB)
+		return ms;
+	/* ms >> shift keeps the top ENBD_LAT_SUB_BITS + 1 bits: SUB..2*SUB-1. */
+	shift = fls(ms) - 1 - ENBD_LAT_SUB_BITS;
+	return min_t(unsigned int, (shift + 1) * ENBD_LAT_SUB + (ms >> shift) - ENBD_LAT_SUB,
+		     ENBD_LAT_BUCKETS - 1);
+}
+
+/* The latencies bucket @b counts: [*@low, *@low + *@width) ms. */
+static void enbd_lat_bucket_range(unsigned int b, u32 *low, u32 *width)
+{
+	unsigned int shift;
+
+	if (b < ENBD_LAT_SUB) {
+		*low = b;
+		*width = 1;
+		return;
+	}
+	shift = b / ENBD_LAT_SUB - 1;
+	*low = (ENBD_LAT_SUB + b % ENBD_LAT_SUB) << shift;
+	*width = 1u << shift;
+}
+
 /* Count a completion of a request claimed at @claimed_at in dev->lat_hist. */
 static void enbd_note_latency_locked(struct enbd_device *dev, unsigned long claimed_at)
 {
-	unsigned int ms = jiffies_to_msecs(jiffies - claimed_at);
-
 	lockdep_assert_held(&dev->lock);
-	dev->lat_hist[min_t(unsigned int, fls(ms), ENBD_LAT_BUCKETS - 1)]++;
+	dev->lat_hist[enbd_lat_bucket(jiffies_to_msecs(jiffies - claimed_at))]++;
 }
 
 /* Halve the latency histogram (once a second), so that it shows recent ones. */
@@ -109,8 +136,8 @@ static void enbd_decay_latency_locked(struct enbd_device *dev)
 u32 enbd_suspect_threshold_ms(struct enbd_device *dev, u32 *p99_ms)
 {
 	u64 total = 0, seen = 0, rank;
+	u32 p99 = 0, low, width;
 	unsigned int b;
-	u32 p99 = 0, low;
 
 	lockdep_assert_held(&dev->lock);
 	for (b = 0; b < ENBD_LAT_BUCKETS; b++)
@@ -118,9 +145,8 @@ u32 enbd_suspect_threshold_ms(struct enbd_device *dev, u32 *p99_ms)
 	rank = DIV_ROUND_UP_ULL(total * 99, 100);
 	for (b = 0; total && b < ENBD_LAT_BUCKETS; b++) {
 		if (seen + dev->lat_hist[b] >= rank) {
-			/* Bucket b holds [low, 2 * low) ms; bucket 0 just 0 ms. */
-			low = b ? 1u << (b - 1) : 0;
-			p99 = low + div64_u64((u64)low * (rank - seen), dev->lat_hist[b]);
+			enbd_lat_bucket_range(b, &low, &width);
+			p99 = low + div64_u64((u64)width * (rank - seen), dev->lat_hist[b]);
 			break;
 		}
 		seen += dev->lat_hist[b];
@@ -791,7 +817,15 @@ static bool enbd_stall_idle_locked(struct enbd_device *dev, unsigned long aging)
 	return stalled;
 }
 
-/* A live channel other than @ch that completed a request after @since. */
+/*
+ * A live channel other than @ch that is not silent itself: it completed a
+ * request after @since, or it holds none.  An idle sibling counts: when
+ * everything the application waits for sits on @ch (one request at a time,
+ * or an md mirror's writes held up by it), no other channel gets anything
+ * to complete, and requiring a completion would leave @ch to the keep-alive.
+ * Only when every live sibling holds unanswered requests too (a server or
+ * all its links silent) is nothing suspected.
+ */
 static struct enbd_channel *enbd_live_sibling(struct enbd_channel *ch, unsigned long since)
 {
 	struct enbd_device *dev = ch->dev;
@@ -801,7 +835,8 @@ static struct enbd_channel *enbd_live_sibling(struct enbd_channel *ch, unsigned 
 	for (i = 0; i < ENBD_MAX_CHANNELS; i++) {
 		struct enbd_channel *sib = &dev->channels[i];
 
-		if (sib != ch && enbd_channel_live(sib) && time_after(sib->last_completed, since))
+		if (sib != ch && enbd_channel_live(sib) &&
+		    (!sib->pending || time_after(sib->last_completed, since)))
 			return sib;
 	}
 	return NULL;
@@ -815,6 +850,7 @@ static bool enbd_suspect_locked(struct enbd_device *dev)
 {
 	unsigned long oldest[ENBD_MAX_CHANNELS], threshold, quiet_since;
 	struct enbd_channel *ch, *sib;
+	const char *sib_state;
 	struct enbd_cmd *cmd;
 	bool raised = false;
 	u32 holds = 0;
@@ -845,10 +881,11 @@ static bool enbd_suspect_locked(struct enbd_device *dev)
 		ch->probe_asked = true;
 		ch->suspected++;
 		raised = true;
-		pr_info_ratelimited("%s: channel %u suspect: silent for %u ms (threshold %u ms) while channel %u completes: asked to probe\n",
+		sib_state = time_after(sib->last_completed, quiet_since) ? "completes" : "is idle";
+		pr_info_ratelimited("%s: channel %u suspect: silent for %u ms (threshold %u ms) while channel %u %s: asked to probe\n",
 				    dev->disk->disk_name, ch->index,
 				    jiffies_to_msecs(jiffies - quiet_since),
-				    jiffies_to_msecs(threshold), sib->index);
+				    jiffies_to_msecs(threshold), sib->index, sib_state);
 	}
 	return raised;
 }

@@ -22,7 +22,7 @@
  *
  * Suspicion from siblings: the kernel reports POLLRDBAND when this channel
  * has been silent while another channel of the device completed requests
- * (include/uapi/enbd.h).  The channel then probes at once and gives the
+ * or held none (include/uapi/enbd.h).  The channel then probes at once and gives the
  * probe CHAN_SUSPECT_PROBE_MS instead of the keep-alive interval: if
  * nothing at all arrives from the server in that time, the connection is
  * dead, exactly as after a keep-alive timeout.  Any bytes, a reply to a

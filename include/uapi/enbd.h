@@ -242,7 +242,7 @@ struct enbd_policy {
  * completed, and none of whose keep-alives answered, for 2 times the
  * device's recent 99th percentile completion latency (at least 500 ms),
  * while it holds such a claim and another channel of the device completed
- * a request meanwhile, becomes suspect: its control file reports
+ * a request meanwhile or holds none, becomes suspect: its control file reports
  * POLLRDBAND until the daemon answers with ENBD_EVENT_PROBING.  The daemon
  * should probe its server at once with a short deadline and, with no
  * answer, drop the connection as after a keep-alive timeout (abortively),

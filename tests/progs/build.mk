@@ -18,3 +18,7 @@ $(BUILD)/read-only: $(BUILD)/tests/progs/read-only.o $(TESTLIB_OBJS)
 PROGRAMS += $(BUILD)/ioctl-random
 $(BUILD)/ioctl-random: $(BUILD)/tests/progs/ioctl-random.o $(TESTLIB_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^
+
+PROGRAMS += $(BUILD)/failover-detector
+$(BUILD)/failover-detector: $(BUILD)/tests/progs/failover-detector.o $(TESTLIB_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^

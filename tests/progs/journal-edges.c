@@ -53,29 +53,6 @@ static int set_aging(uint32_t ms)
 	return rc;
 }
 
-static int shutdown_device(void)
-{
-	struct enbd_shutdown sd = { .size = sizeof(sd), .index = dev_index, .token = TOKEN };
-	int fd = open_control(), rc;
-
-	rc = ioctl(fd, ENBD_IOC_SHUTDOWN, &sd);
-	close(fd);
-	return rc;
-}
-
-/* A channel of the device under test; the first one configures 64 MiB. */
-static int channel(void)
-{
-	struct enbd_config cfg = { .size = sizeof(cfg), .bytes = 64 << 20, .block_size = 512 };
-	int fd = open_control();
-
-	if (attach(fd, dev_index, TOKEN) || ioctl(fd, ENBD_IOC_CONFIGURE, &cfg)) {
-		printf("Bail out! cannot attach and configure nd%u: %s\n", dev_index, strerror(errno));
-		exit(1);
-	}
-	return fd;
-}
-
 static short poll_for(int fd, short events, int ms)
 {
 	struct pollfd p = { .fd = fd, .events = events };
@@ -415,30 +392,11 @@ static void errno_map(void)
 
 int main(int argc, char **argv)
 {
-	static const struct { const char *name; void (*run)(void); } modes[] = {
+	static const struct test_mode modes[] = {
 		{ "copy-fault", copy_fault }, { "aged-reads-wake", aged_reads_wake },
 		{ "aged-bound", aged_bound }, { "errno-map", errno_map },
 	};
-	unsigned int i;
 
-	if (argc != 3) {
-		fprintf(stderr, "usage: journal-edges MODE|--shutdown INDEX\n");
-		return 2;
-	}
-	dev_index = (unsigned int)atoi(argv[2]);
-	if (!strcmp(argv[1], "--shutdown"))
-		return shutdown_device() ? 1 : 0;
-	/* A failed step can leave a child waiting for good: bound the run. */
-	alarm(90);
 	buf = malloc(ENBD_MAX_IO_BYTES);
-	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
-		if (!strcmp(argv[1], modes[i].name))
-			break;
-	if (i == sizeof(modes) / sizeof(modes[0])) {
-		fprintf(stderr, "journal-edges: unknown mode %s\n", argv[1]);
-		return 2;
-	}
-	modes[i].run();
-	printf("1..%u\n", test_number);
-	return failures ? 1 : 0;
+	return test_modes_main(argc, argv, modes, sizeof(modes) / sizeof(modes[0]));
 }

@@ -156,19 +156,11 @@ static void slots(void)
 	close(two);
 }
 
-static int shutdown_device(void)
-{
-	struct enbd_shutdown sd = { .size = sizeof(sd), .index = dev_index, .token = TOKEN };
-	int fd = open_control();
-
-	return ioctl(fd, ENBD_IOC_SHUTDOWN, &sd) ? 1 : 0;
-}
-
 int main(int argc, char **argv)
 {
 	if (argc > 2 && !strcmp(argv[1], "--shutdown")) {
 		dev_index = atoi(argv[2]);
-		return shutdown_device();
+		return shutdown_device() ? 1 : 0;
 	}
 	dev_index = argc > 1 ? (unsigned int)atoi(argv[1]) : 0;
 	/* A failed step can leave a child waiting for good: bound the run. */

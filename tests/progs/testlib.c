@@ -63,6 +63,28 @@ int attach(int fd, unsigned int index, uint64_t token)
 	return ioctl(fd, ENBD_IOC_ATTACH, &a);
 }
 
+int shutdown_device(void)
+{
+	struct enbd_shutdown sd = { .size = sizeof(sd), .index = dev_index, .token = TOKEN };
+	int fd = open_control(), rc;
+
+	rc = ioctl(fd, ENBD_IOC_SHUTDOWN, &sd);
+	close(fd);
+	return rc;
+}
+
+int channel(void)
+{
+	struct enbd_config cfg = { .size = sizeof(cfg), .bytes = 64 << 20, .block_size = 512 };
+	int fd = open_control();
+
+	if (attach(fd, dev_index, TOKEN) || ioctl(fd, ENBD_IOC_CONFIGURE, &cfg)) {
+		printf("Bail out! cannot attach and configure nd%u: %s\n", dev_index, strerror(errno));
+		exit(1);
+	}
+	return fd;
+}
+
 int fetch(int fd, void *buf, struct enbd_io *io, int nonblock)
 {
 	memset(io, 0, sizeof(*io));
@@ -176,4 +198,29 @@ long long proc_total(const char *name)
 			found = strtoll(line + strlen(prefix), NULL, 10);
 	fclose(f);
 	return found;
+}
+
+int test_modes_main(int argc, char **argv, const struct test_mode *modes, unsigned int nr_modes)
+{
+	unsigned int i;
+
+	if (argc != 3) {
+		fprintf(stderr, "usage: %s MODE|--shutdown INDEX\n", argv[0]);
+		return 2;
+	}
+	dev_index = (unsigned int)atoi(argv[2]);
+	if (!strcmp(argv[1], "--shutdown"))
+		return shutdown_device() ? 1 : 0;
+	/* A failed step can leave a child waiting for good: bound the run. */
+	alarm(90);
+	for (i = 0; i < nr_modes; i++)
+		if (!strcmp(argv[1], modes[i].name))
+			break;
+	if (i == nr_modes) {
+		fprintf(stderr, "%s: unknown mode %s\n", argv[0], argv[1]);
+		return 2;
+	}
+	modes[i].run();
+	printf("1..%u\n", test_number);
+	return failures ? 1 : 0;
 }

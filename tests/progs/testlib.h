@@ -23,6 +23,10 @@ void expect_errno(int rc, int want, const char *what);
 void expect_ok(int rc, const char *what);
 int open_control(void);
 int attach(int fd, unsigned int index, uint64_t token);
+/* Shut the device under test down (ENBD_IOC_SHUTDOWN with TOKEN). */
+int shutdown_device(void);
+/* A channel of the device under test; the first one configures 64 MiB. */
+int channel(void);
 int fetch(int fd, void *buf, struct enbd_io *io, int nonblock);
 int complete(int fd, const struct enbd_request *req, int error,
 	     const void *data, uint32_t length, uint32_t *result);
@@ -34,5 +38,16 @@ pid_t start_io(int writing, char fill);
 int wait_child(pid_t pid);
 /* The child has not exited within @ms (if it has, it is reaped). */
 int still_running(pid_t pid, int ms);
+
+/*
+ * main() of a program with one behaviour per mode, "PROG MODE INDEX" or
+ * "PROG --shutdown INDEX" (clean-up): sets dev_index, bounds the run to
+ * 90 s, runs the mode and prints the TAP plan.  Returns main's status.
+ */
+struct test_mode {
+	const char *name;
+	void (*run)(void);
+};
+int test_modes_main(int argc, char **argv, const struct test_mode *modes, unsigned int nr_modes);
 
 #endif

@@ -52,11 +52,8 @@ start_guardian \
 	--client "/dev/nd1 10.2.0.2 $SERVER_B_PORT -n 1 -b 10.2.0.1"
 wait_for_disk /dev/nd0
 wait_for_disk /dev/nd1
-up() { # DEV SOCKETS: the device has that many channels attached
-	nbd_read
-	[ "${NBD["$1 Sockets"]:-0}" = "$2" ]
-}
-wait_for -t 60 up 0 2 && wait_for -t 60 up 1 1 || die "the channels did not attach: $(cat /proc/nbdinfo)"
+fault_back 0 2
+fault_back 1 1
 loop_mirror() { # MD ND: an md RAID1 of ND and a fresh loop device as big
 	local img=$ENBD_TEST_TMP/${1##*/}.loop loop
 	truncate -s "$(blockdev --getsize64 "$2")" "$img"
@@ -68,35 +65,8 @@ loop_mirror /dev/md0 /dev/nd0
 loop_mirror /dev/md1 /dev/nd1
 say "md0 = RAID1(nd0: 2 channels over links 1 and 2, loop), md1 = RAID1(nd1: 1 channel, loop); module defaults: $(grep -h . /sys/module/enbd/parameters/{aging,keepalive} | paste -sd/) s aging/keepalive"
 
-# --- one fault -------------------------------------------------------------
-DEV=0 MD=/dev/md0
-flowing() { # COUNT: DEV carried more requests than COUNT
-	nbd_read && [ "${NBD["$DEV Requested"]}" -gt "$1" ]
-}
-fio_start() { # MD: fio_verify_start on it, returns once I/O flows on DEV
-	nbd_read
-	local r=${NBD["$DEV Requested"]}
-	fio_verify_start "$1" 48M 600
-	wait_for -t 60 flowing "$((r + 150))" || die "no I/O reaches nd$DEV"
-	if proc_gone "$FIO_PID"; then
-		die "fio ended: $(cat "$FIO_OUT")"
-	fi
-}
-
-# back DEV: every channel of DEV attached again and carrying requests
-back() {
-	local want=2
-	[ "$1" = 1 ] && want=1
-	wait_for -t 60 up "$1" "$want" || die "nd$1's channels did not come back: $(nbd_line "$1" Sockets:)"
-}
-
-links_up() {
-	local i
-	for i in 1 2; do
-		ip link show "nic$i" | grep -q 'state UP' || link_up "$i"
-	done
-}
-
+# --- one fault (the faults and fault_run: tests/vm/fault-lib.sh) ------------
+FAULT_DEVS=0
 qdisc() { # add|del LINKS... -- QDISC...: at both ends of each link
 	local op=$1 i
 	shift
@@ -117,35 +87,16 @@ qdisc_off() {
 	return 0
 }
 on_exit qdisc_off
-thaw() { kill -CONT "$SERVER_A_PID" "$SERVER_B_PID" 2>/dev/null || true; }
-on_exit thaw
-
-no_channel() { nbd_read && [ "${NBD["$1 Sockets"]}" = 0 ]; }
-replaced() { nbd_read && [ "${NBD["0 Pids 0"]:-0}" != 0 ] && [ "${NBD["0 Pids 0"]}" != "$1" ] && attached 0; }
+on_exit _fault_thaw
 
 # The faults: each starts right after the mark, ends with its device's
 # channels back (or, link-dead, still down: fio stops first).
-fault_link-15s() { link_down 1; nap 15; link_up 1; back 0; }
-fault_link-dead() { link_down 1; nap 20; }
-fault_both-links-20s() { link_down 1; link_down 2; nap 20; link_up 1; link_up 2; back 0; }
-fault_kill9() {
-	local old=${NBD["0 Pids 0"]}
-	kill -KILL "$old"
-	wait_for -t 30 replaced "$old" || die "nd0 channel 0 was not replaced"
-}
-fault_server-restart() {
-	kill_and_wait "$SERVER_A_PID" KILL || true
-	nap 2
-	fault_server A "$SERVER_A_PORT"
-	back 0
-}
-fault_server-frozen() {
-	kill -STOP "$SERVER_A_PID"
-	wait_for -t 60 no_channel 0 || die "nd0's channels were not given up"
-	nap 3
-	kill -CONT "$SERVER_A_PID"
-	back 0
-}
+fault_link-15s() { fault_link_cut 1 15; }
+fault_link-dead() { fault_link_dead 1 20; }
+fault_both-links-20s() { fault_links_cut 20; }
+fault_kill9() { fault_kill_channel 0 0; }
+fault_server-restart() { fault_server_restart A; }
+fault_server-frozen() { fault_server_frozen A 0; }
 fault_shaped-4mbit() {
 	qdisc add 1 -- tbf rate 4mbit burst 16kb latency 400ms
 	nap 15
@@ -158,48 +109,36 @@ fault_netem-loss-delay() {
 }
 fault_single-silent() {
 	kill -STOP "$SERVER_B_PID"
-	wait_for -t 60 no_channel 1 || die "nd1's channel was not given up"
+	wait_for -t 60 _fault_no_channel 1 || die "nd1's channel was not given up"
 	kill -CONT "$SERVER_B_PID"
-	back 1
+	fault_back 1 1
 }
 
 # ms_after MARK REGEX: ms from the mark to the first guardian log line
 # matching REGEX after it, or "-"
 ms_after() {
 	local t0 t
-	t0=$(glog_ms "test: $1\$") && t=$(glog_ms_after "$1" "$2" 1) || { echo -; return; }
+	t0=$(glog_ms "test: fault $1\$") && t=$(glog_ms_after "fault $1" "$2" 1) || { echo -; return; }
 	echo $((t - t0))
 }
 
 run_fault() { # ROUND NAME
-	local round=$1 name=$2 mark k resets silent
-	DEV=0 MD=/dev/md0
+	local round=$1 name=$2 mark resets silent dev=0 md=/dev/md0 n=2
 	if [ "$name" = single-silent ]; then
-		DEV=1 MD=/dev/md1
+		dev=1 md=/dev/md1 n=1
 	fi
-	back "$DEV"
-	fio_start "$MD"
-	nbd_read
-	for k in "${!NBD[@]}"; do
-		NBD0[$k]=${NBD[$k]}
-	done
-	mark="fault $round $name"
-	echo "enbd-bench: $mark" >/dev/kmsg
-	glog_mark "$mark"
-	"fault_$name"
-	# A few seconds of I/O after the fault: fio's longest I/O ends there.
-	nap 3
-	fio_verify_stop || log "fio: $(tail -n 5 "$FIO_OUT")"
+	fault_back "$dev" "$n"
+	mark="$round $name"
+	fault_run "$dev" "$md" 48M "$mark" "fault_$name"
 	if [ "$name" = link-dead ]; then
 		link_up 1
-		back 0
+		fault_back 0
 	fi
-	nbd_read
-	resets=$(($(since "$DEV" Reconnects) + $(since "$DEV" Restarts)))
-	silent=$(dmesg | sed -n "/enbd-bench: $mark\$/,\$p" |
+	resets=$(($(since "$dev" Reconnects) + $(since "$dev" Restarts)))
+	silent=$(dmesg | sed -n "/enbd-test: fault $mark\$/,\$p" |
 		sed -n 's/.*suspect: silent for \([0-9]*\) ms\( (threshold \([0-9]*\) ms)\)\{0,1\}.*/\1,\3/p' | head -n1)
-	echo "$round,$name,$FIO_MAX_MS,$resets,$(since "$DEV" Suspected),$(since "$DEV" Cleared),$(since "$DEV" Resubmitted),$FIO_ERRORS,$FIO_READS,$(ms_after "$mark" 'suspects this channel'),$(ms_after "$mark" 'dropping the connection'),${silent:--,-}" >>"$CSV"
-	say "round $round $name: longest I/O $FIO_MAX_MS ms, resets $resets, suspected $(since "$DEV" Suspected), cleared $(since "$DEV" Cleared), resubmitted $(since "$DEV" Resubmitted), fio errors $FIO_ERRORS, verified reads $FIO_READS; $(nbd_line "$DEV" Detector:)"
+	echo "$round,$name,$FIO_MAX_MS,$resets,$(since "$dev" Suspected),$(since "$dev" Cleared),$(since "$dev" Resubmitted),$FIO_ERRORS,$FIO_READS,$(ms_after "$mark" 'suspects this channel'),$(ms_after "$mark" 'dropping the connection'),${silent:--,-}" >>"$CSV"
+	say "round $round $name: longest I/O $FIO_MAX_MS ms, resets $resets, suspected $(since "$dev" Suspected), cleared $(since "$dev" Cleared), resubmitted $(since "$dev" Resubmitted), fio errors $FIO_ERRORS, verified reads $FIO_READS; $(nbd_line "$dev" Detector:)"
 	[ "$(grep -c '\[UU\]' /proc/mdstat)" = 2 ] || die "an md mirror is degraded after $name: $(cat /proc/mdstat)"
 }
 

@@ -21,13 +21,44 @@
 #   fault_wait_reconnected DEV  wait until both channels of DEV reconnected
 #                             since fault_setup and are attached again
 #   fault_check               once the fault is over: stop fio, which must have
-#                             seen no error; md0 [UU] with a clean check, no
-#                             request errored, no I/O error in the kernel log,
-#                             e2fsck clean; logs the stall figure and counters
+#                             seen no error, logs the stall figure, then
+#                             fault_check_stack
+#   fault_check_stack         md0 [UU] with a clean check, no request errored,
+#                             no I/O error in the kernel log, e2fsck clean;
+#                             logs the counters
 #   nbd_read                  /proc/nbdinfo into NBD (below), starting no program
-#   since DEV NAME [SLOT]     a counter's growth since fault_setup ended
+#   since DEV NAME [SLOT]     a counter's growth since fault_setup ended (or
+#                             the last fault_run began)
 #   grew DEV NAME [SLOT]      it grew
 #   attached DEV              both channels of the device are up
+#
+# Faults one after the other on one stack, each under its own fio so that
+# fio's longest I/O is that fault's stall (fault-matrix-defaults.sh, and
+# bench-failover.sh on its own stack):
+#   fault_run DEV FILE SIZE LABEL CMD...
+#                             fio_verify_start on FILE (SIZE), wait until
+#                             nd$DEV carried 150 more requests (or keep the
+#                             fio fault_setup started); NBD0 := the counters;
+#                             "fault LABEL"
+#                             marked in the kernel and guardian logs; CMD
+#                             (the fault, returns once it is over); 3 s more
+#                             of I/O, fio stopped: FAULT_FIO_OK (1 if fio saw
+#                             no error and verified blocks), FIO_MAX_MS (the
+#                             stall) and the other FIO_ figures; NBD the
+#                             counters after
+#   fault_back DEV [N]        wait until DEV has N (2) channels attached
+#   the faults (CMD above; they wait for the devices in FAULT_DEVS to have
+#   their channels back, unless said otherwise):
+#   fault_link_cut LINK SECS  LINK down for SECS, then up again
+#   fault_link_dead LINK SECS LINK down for SECS and left down: the caller
+#                             brings it up (link_up) once fio stopped
+#   fault_links_cut SECS      both links down for SECS, then up again
+#   fault_kill_channel DEV SLOT  kill -9 of that channel's daemon; returns
+#                             once the guardian replaced it
+#   fault_server_restart A|B  the server killed, started again 2 s later on
+#                             the same file and port
+#   fault_server_frozen A|B DEV  the server SIGSTOPped until DEV has no channel
+#                             left (given up), 3 s more, then SIGCONT
 . "$ENBD_ROOT/tests/vm/guardian-lib.sh"
 require_cmd mdadm fio jq mkfs.ext4 e2fsck ss nsenter
 
@@ -42,6 +73,8 @@ FAULT_FIO_OPTS=""	# more fio options
 FAULT_NS=srv
 FAULT_MNT=$ENBD_TEST_TMP/mnt
 SERVER_A_PID="" SERVER_A_PORT="" SERVER_A_LOG="" SERVER_B_PID="" SERVER_B_PORT="" SERVER_B_LOG=""
+FAULT_DEVS="0 1"	# the devices whose channels a fault waits for to come back
+FAULT_FIO_OK=""
 
 # NBD["DEV NAME"]: the first word after "[DEV] NAME:" in /proc/nbdinfo (a
 # counter's total); NBD["DEV NAME SLOT"]: that slot's value in parentheses.
@@ -178,10 +211,14 @@ nbd_counters() {
 }
 
 fault_check() {
-	local bad dev
 	proc_gone "$FIO_PID" && die "fio ended before the fault was over"
 	fio_verify_stop || die "fio failed: $(cat "$FIO_OUT")"
 	log "figure: $ENBD_TEST_NAME: longest I/O stall $FIO_MAX_MS ms ($FIO_WRITES writes, $FIO_READS verified reads)"
+	fault_check_stack
+}
+
+fault_check_stack() {
+	local bad dev
 	md_check_clean /dev/md0
 	nbd_read
 	for dev in 0 1; do
@@ -193,4 +230,119 @@ fault_check() {
 	e2fsck -fn /dev/md0 >&2 || die "e2fsck found problems on md0"
 	md_stop /dev/md0 || die "mdadm --stop md0"
 	nbd_counters
+}
+
+# --- faults one after the other (see the top) ------------------------------
+
+_fault_channels_up() { # DEV N
+	nbd_read
+	[ "${NBD["$1 Sockets"]:-0}" = "$2" ]
+}
+
+fault_back() { # DEV [N]
+	wait_for -t 60 _fault_channels_up "$1" "${2:-2}" ||
+		die "nd$1's channels did not come back: $(nbd_line "$1" Sockets:)"
+}
+
+_fault_all_back() {
+	local dev
+	for dev in $FAULT_DEVS; do
+		fault_back "$dev"
+	done
+}
+
+_fault_carried() { # DEV COUNT: DEV carried more requests than COUNT
+	nbd_read
+	[ "${NBD["$1 Requested"]}" -gt "$2" ]
+}
+
+fault_run() { # DEV FILE SIZE LABEL CMD...
+	local dev=$1 file=$2 size=$3 label=$4 k
+	shift 4
+	if [ -z "$FIO_PID" ]; then
+		nbd_read
+		k=${NBD["$dev Requested"]}
+		fio_verify_start "$file" "$size" 600
+		wait_for -t 60 _fault_carried "$dev" "$((k + 150))" || die "no I/O reaches nd$dev"
+		proc_gone "$FIO_PID" && die "fio ended: $(cat "$FIO_OUT")"
+	fi
+	nbd_read
+	NBD0=()
+	for k in "${!NBD[@]}"; do
+		NBD0[$k]=${NBD[$k]}
+	done
+	echo "enbd-test: fault $label" >/dev/kmsg
+	glog_mark "fault $label"
+	log "fault $label"
+	"$@"
+	# A few seconds of I/O after the fault: fio's longest I/O ends there.
+	nap 3
+	FAULT_FIO_OK=1
+	fio_verify_stop || FAULT_FIO_OK=0
+	[ "$FAULT_FIO_OK" = 1 ] || log "fio: $(tail -n 5 "$FIO_OUT")"
+	FIO_PID=""	# reaped: its pid may be anyone's now
+	nbd_read
+}
+
+fault_link_cut() { # LINK SECONDS
+	link_down "$1"
+	nap "$2"
+	link_up "$1"
+	_fault_all_back
+}
+
+fault_link_dead() { # LINK SECONDS
+	link_down "$1"
+	nap "$2"
+}
+
+fault_links_cut() { # SECONDS
+	link_down 1
+	link_down 2
+	nap "$1"
+	link_up 1
+	link_up 2
+	_fault_all_back
+}
+
+_fault_replaced() { # DEV SLOT OLD-PID
+	nbd_read
+	local pid=${NBD["$1 Pids $2"]:-0}
+	[ "$pid" != 0 ] && [ "$pid" != "$3" ] && _fault_channels_up "$1" 2
+}
+
+fault_kill_channel() { # DEV SLOT
+	nbd_read
+	local old=${NBD["$1 Pids $2"]}
+	kill -KILL "$old"
+	wait_for -t 30 _fault_replaced "$1" "$2" "$old" ||
+		die "nd$1 channel $2 was not replaced: $(nbd_line "$1" Pids:)"
+}
+
+fault_server_restart() { # A|B
+	local pid=SERVER_$1_PID port=SERVER_$1_PORT
+	kill_and_wait "${!pid}" KILL || true
+	nap 2
+	fault_server "$1" "${!port}"
+	_fault_all_back
+}
+
+_fault_thaw() {
+	kill -CONT "$SERVER_A_PID" "$SERVER_B_PID" 2>/dev/null || true
+}
+
+_fault_no_channel() { # DEV
+	nbd_read
+	[ "${NBD["$1 Sockets"]}" = 0 ]
+}
+
+fault_server_frozen() { # A|B DEV
+	local pid=SERVER_$1_PID
+	[ -n "${_FAULT_THAW:-}" ] || on_exit _fault_thaw
+	_FAULT_THAW=1
+	kill -STOP "${!pid}"
+	wait_for -t 60 _fault_no_channel "$2" || die "nd$2's channels were not given up: $(nbd_line "$2" Sockets:)"
+	nap 3
+	kill -CONT "${!pid}"
+	_fault_all_back
 }

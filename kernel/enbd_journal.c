@@ -418,39 +418,35 @@ static bool enbd_fetch_ready(struct enbd_device *dev, struct enbd_channel *ch,
 }
 
 /*
- * Claim the oldest queued request for @ch and hand it to its daemon: the
- * WRITE payload to io->data, the header to @ureq.  Both copies happen while
- * the request is FETCHING; if either fails it goes back to the queue.
+ * Sleep until a request is queued, or @ch can fetch no more (detached,
+ * ejected, stalled: the next fetch says which).  0, or -EINTR.
  */
-int enbd_fetch(struct enbd_channel *ch, struct file *file, struct enbd_io *io,
-	       struct enbd_request __user *ureq, bool nonblock)
+int enbd_wait_for_request(struct enbd_channel *ch, struct file *file)
+{
+	if (wait_event_interruptible(ch->wait, enbd_fetch_ready(ch->dev, ch, file)))
+		return -EINTR;
+	return 0;
+}
+
+/* @cmd's fetch reached its daemon: a completion may now quote it. */
+static void enbd_mark_claimed_locked(struct enbd_device *dev, struct enbd_cmd *cmd)
+{
+	lockdep_assert_held(&dev->lock);
+	cmd->state = ENBD_CMD_CLAIMED;
+	dev->claimed[cmd->rq->tag] = cmd;
+}
+
+/*
+ * Move the oldest queued request onto the journal, FETCHING for @ch, with a
+ * fresh sequence number; its header for the daemon in @req.
+ */
+static struct enbd_cmd *enbd_claim_locked(struct enbd_channel *ch, struct enbd_request *req)
 {
 	struct enbd_device *dev = ch->dev;
-	bool requeued = false;
-	LIST_HEAD(failed);
 	struct enbd_cmd *cmd;
 	struct request *rq;
-	int ret = 0;
 
-	for (;;) {
-		spin_lock(&dev->lock);
-		if (!enbd_channel_usable(ch, file)) {
-			spin_unlock(&dev->lock);
-			return -ESHUTDOWN;
-		}
-		if (ch->stalled) {
-			spin_unlock(&dev->lock);
-			return -ENOLINK;
-		}
-		if (!list_empty(&dev->queue))
-			break;
-		spin_unlock(&dev->lock);
-		if (nonblock)
-			return -EAGAIN;
-		if (wait_event_interruptible(ch->wait, enbd_fetch_ready(dev, ch, file)))
-			return -EINTR;
-	}
-
+	lockdep_assert_held(&dev->lock);
 	cmd = list_first_entry(&dev->queue, struct enbd_cmd, link);
 	rq = cmd->rq;
 	list_move_tail(&cmd->link, &dev->journal);
@@ -468,55 +464,94 @@ int enbd_fetch(struct enbd_channel *ch, struct file *file, struct enbd_io *io,
 	/* Busy: it looks at the queue again before it sleeps. */
 	__clear_bit(ch->index, &dev->idle_channels);
 
-	io->req.seq = cmd->seq;
-	io->req.tag = rq->tag;
+	req->seq = cmd->seq;
+	req->tag = rq->tag;
 	/* A flush covers the whole device: NBD wants offset and length 0. */
 	if (req_op(rq) == REQ_OP_FLUSH) {
-		io->req.offset = 0;
-		io->req.length = 0;
+		req->offset = 0;
+		req->length = 0;
 	} else {
-		io->req.offset = (u64)blk_rq_pos(rq) << SECTOR_SHIFT;
-		io->req.length = blk_rq_bytes(rq);
+		req->offset = (u64)blk_rq_pos(rq) << SECTOR_SHIFT;
+		req->length = blk_rq_bytes(rq);
 	}
-	io->req.type = enbd_request_type(rq, &io->req.flags);
-	io->req.reserved = 0;
-	/*
-	 * Without a payload to copy out, the header alone is written here if
-	 * it goes without faulting (it is on the daemon's stack): claimed in
-	 * this one hold of the lock.  Else as a WRITE, outside the lock.
-	 */
-	if (io->req.type != ENBD_CMD_WRITE &&
-	    !copy_to_user_nofault(ureq, &io->req, sizeof(io->req))) {
-		cmd->state = ENBD_CMD_CLAIMED;
-		dev->claimed[rq->tag] = cmd;
-		spin_unlock(&dev->lock);
-		return 0;
+	req->type = enbd_request_type(rq, &req->flags);
+	req->reserved = 0;
+	return cmd;
+}
+
+/*
+ * Claim up to @n (at most ENBD_BATCH_MAX) queued requests, oldest first, for
+ * @ch and hand them to its daemon: entry i's WRITE payload to to[i].data, its
+ * header to to[i].ureq.  Returns how many were handed over (0: none queued),
+ * or a negative errno with none.
+ *
+ * Headers without a payload are written under the lock where that goes
+ * without faulting (the daemon's arrays are in memory): claimed in one hold
+ * of the lock.  From the first that needs more (a WRITE, a header whose page
+ * is out), the rest stay FETCHING and are copied outside the lock, in order;
+ * if entry k fails, it and those after it go back to the queue, so that what
+ * the daemon got is always a prefix: k requests, or -EFAULT if k is 0.
+ */
+int enbd_fetch_batch(struct enbd_channel *ch, struct file *file,
+		     const struct enbd_fetch_to *to, unsigned int n)
+{
+	struct enbd_request req[ENBD_BATCH_MAX];
+	struct enbd_cmd *cmds[ENBD_BATCH_MAX];
+	struct enbd_device *dev = ch->dev;
+	unsigned int i, claimed = 0, copy_from = n, copied;
+	bool requeued = false, usable;
+	LIST_HEAD(failed);
+	int ret = 0;
+
+	if (WARN_ON_ONCE(n > ENBD_BATCH_MAX))
+		return -EINVAL;
+	spin_lock(&dev->lock);
+	if (!enbd_channel_usable(ch, file))
+		ret = -ESHUTDOWN;
+	else if (ch->stalled)
+		ret = -ENOLINK;
+	for (; !ret && claimed < n && !list_empty(&dev->queue); claimed++) {
+		cmds[claimed] = enbd_claim_locked(ch, &req[claimed]);
+		if (copy_from == n && req[claimed].type != ENBD_CMD_WRITE &&
+		    !copy_to_user_nofault(to[claimed].ureq, &req[claimed], sizeof(req[0])))
+			enbd_mark_claimed_locked(dev, cmds[claimed]);
+		else if (copy_from == n)
+			copy_from = claimed;
 	}
 	spin_unlock(&dev->lock);
+	if (ret || copy_from >= claimed)
+		return ret ?: claimed;
 
-	if (io->req.type == ENBD_CMD_WRITE)
-		ret = enbd_copy_payload(rq, u64_to_user_ptr(io->data), true);
-	if (!ret && copy_to_user(ureq, &io->req, sizeof(io->req)))
-		ret = -EFAULT;
+	for (copied = copy_from; copied < claimed; copied++) {
+		if (req[copied].type == ENBD_CMD_WRITE)
+			ret = enbd_copy_payload(cmds[copied]->rq, to[copied].data, true);
+		if (!ret && copy_to_user(to[copied].ureq, &req[copied], sizeof(req[0])))
+			ret = -EFAULT;
+		if (ret)
+			break;
+	}
 
 	spin_lock(&dev->lock);
-	if (cmd->aborted) {
-		/* enbd_abort_all() ran while we copied: we end it. */
-		enbd_fail_locked(dev, cmd, &failed);
-		ret = -ESHUTDOWN;
-	} else if (ret || !enbd_channel_usable(ch, file)) {
-		/* Bad buffer, or detached meanwhile: someone else takes it. */
-		ch->requested--;	/* never left the kernel */
-		requeued = enbd_rollback_locked(dev, cmd, &failed);
-		if (!ret)
-			ret = -ESHUTDOWN;
-	} else {
-		cmd->state = ENBD_CMD_CLAIMED;
-		dev->claimed[rq->tag] = cmd;
+	usable = enbd_channel_usable(ch, file);
+	/* Backwards: what goes back keeps its order at the head of the queue. */
+	for (i = claimed; i-- > copy_from; ) {
+		if (cmds[i]->aborted) {
+			/* enbd_abort_all() ran while we copied: we end it. */
+			enbd_fail_locked(dev, cmds[i], &failed);
+		} else if (i >= copied || !usable) {
+			/* Bad buffer, or detached meanwhile: someone else takes it. */
+			ch->requested--;	/* never left the kernel */
+			requeued |= enbd_rollback_locked(dev, cmds[i], &failed);
+		} else {
+			enbd_mark_claimed_locked(dev, cmds[i]);
+		}
 	}
 	spin_unlock(&dev->lock);
 	enbd_settle(dev, &failed, requeued);
-	return ret;
+	/* Detached or ejected: those claimed under the lock went with it. */
+	if (!usable)
+		return -ESHUTDOWN;
+	return copied ?: ret;
 }
 
 /*
@@ -537,85 +572,128 @@ static bool enbd_completion_failed_locked(struct enbd_channel *ch, struct file *
 		return false;
 	}
 	if (enbd_channel_usable(ch, file) && !ch->stalled) {
-		cmd->state = ENBD_CMD_CLAIMED;
-		dev->claimed[cmd->rq->tag] = cmd;
+		enbd_mark_claimed_locked(dev, cmd);
 		return false;
 	}
 	return enbd_resubmit_locked(dev, cmd, failed);
 }
 
-int enbd_complete(struct enbd_channel *ch, struct file *file, struct enbd_io *io)
+/*
+ * Find the claim completion @d quotes.  Returns it, COMPLETING (no longer
+ * completable by anyone else), with d->result ENBD_DONE_ACCEPTED; or NULL
+ * with d->result ENBD_DONE_DISCARDED (late or doubled, counted) or -EINVAL
+ * (malformed: nothing changes).
+ */
+static struct enbd_cmd *enbd_match_done_locked(struct enbd_channel *ch, struct enbd_done *d)
 {
 	struct enbd_device *dev = ch->dev;
-	bool copy_in, requeued;
-	blk_status_t status;
-	LIST_HEAD(failed);
 	struct enbd_cmd *cmd;
-	struct request *rq;
-	int ret;
+	bool copy_in;
 
-	if (io->done_tag >= ENBD_QUEUE_DEPTH || io->done_seq == 0 ||
-	    io->done_error > 0 || io->done_error < -MAX_ERRNO)
-		return -EINVAL;
-
-	spin_lock(&dev->lock);
-	if (!enbd_channel_usable(ch, file)) {
-		spin_unlock(&dev->lock);
-		return -ESHUTDOWN;
-	}
-	if (io->done_seq > dev->next_seq) {
-		/* Never handed out: not late, made up. */
-		spin_unlock(&dev->lock);
-		return -EINVAL;
-	}
-	cmd = dev->claimed[io->done_tag];
-	if (!cmd || cmd->seq != io->done_seq || cmd->owner != ch) {
+	lockdep_assert_held(&dev->lock);
+	d->result = -EINVAL;
+	if (d->tag >= ENBD_QUEUE_DEPTH || d->seq == 0 || d->error > 0 || d->error < -MAX_ERRNO)
+		return NULL;
+	if (d->seq > dev->next_seq)
+		return NULL;	/* never handed out: not late, made up */
+	cmd = dev->claimed[d->tag];
+	if (!cmd || cmd->seq != d->seq || cmd->owner != ch) {
 		ch->discarded++;
 		dev->nr_discarded++;
-		spin_unlock(&dev->lock);
-		io->done_result = ENBD_DONE_DISCARDED;
-		return 0;
+		d->result = ENBD_DONE_DISCARDED;
+		return NULL;
 	}
-	rq = cmd->rq;
-	copy_in = req_op(rq) == REQ_OP_READ && io->done_error == 0;
-	if (io->done_length != (copy_in ? blk_rq_bytes(rq) : 0)) {
-		spin_unlock(&dev->lock);
-		return -EINVAL;
-	}
-	dev->claimed[io->done_tag] = NULL;
+	copy_in = req_op(cmd->rq) == REQ_OP_READ && d->error == 0;
+	if (d->length != (copy_in ? blk_rq_bytes(cmd->rq) : 0))
+		return NULL;
+	dev->claimed[d->tag] = NULL;
 	cmd->state = ENBD_CMD_COMPLETING;
-	/* Without READ data to copy in, it ends in this one hold of the lock. */
-	if (copy_in) {
-		spin_unlock(&dev->lock);
-		ret = enbd_copy_payload(rq, u64_to_user_ptr(io->done_data), false);
-		spin_lock(&dev->lock);
-		if (ret) {
-			requeued = enbd_completion_failed_locked(ch, file, cmd, &failed);
-			spin_unlock(&dev->lock);
-			enbd_settle(dev, &failed, requeued);
-			return ret;
-		}
-	}
-	/* Ended here even if shut down meanwhile: its data is complete. */
+	d->result = ENBD_DONE_ACCEPTED;
+	return cmd;
+}
+
+/*
+ * Take COMPLETING @cmd, completed by @ch with @error, off the journal: the
+ * book-keeping.  Returns the status to end its request with, unlocked.
+ * Ended even if shut down meanwhile: its data is complete.
+ */
+static blk_status_t enbd_finish_locked(struct enbd_channel *ch, struct enbd_cmd *cmd, int error)
+{
+	struct enbd_device *dev = ch->dev;
+	struct request *rq = cmd->rq;
+
+	lockdep_assert_held(&dev->lock);
 	enbd_unclaim_locked(dev, cmd);
 	enbd_note_latency_locked(dev, cmd->claimed_at);
 	ch->last_active = jiffies;
 	ch->last_completed = jiffies;
 	enbd_heard_locked(ch);
 	dev->last_channel = ch;
-	if (io->done_error) {
+	if (error) {
 		ch->errored++;
-		dev->last_error = io->done_error;
-		status = enbd_errno_status(io->done_error);
-	} else {
-		ch->despatched++;
-		if (req_op(rq) == REQ_OP_READ || req_op(rq) == REQ_OP_WRITE)
-			ch->bytes += blk_rq_bytes(rq);
-		status = BLK_STS_OK;
+		dev->last_error = error;
+		return enbd_errno_status(error);
+	}
+	ch->despatched++;
+	if (req_op(rq) == REQ_OP_READ || req_op(rq) == REQ_OP_WRITE)
+		ch->bytes += blk_rq_bytes(rq);
+	return BLK_STS_OK;
+}
+
+/*
+ * Carry out @n (at most ENBD_BATCH_MAX) completions from @ch, each on its
+ * own: done[i].result says what became of it (see struct enbd_done).  Those
+ * without READ data end in one hold of the lock; the READ data of the
+ * others is copied in outside it (COMPLETING), then they end in a second.
+ * Returns 0, or -ESHUTDOWN (detached or ejected) with nothing done.
+ */
+int enbd_complete_batch(struct enbd_channel *ch, struct file *file,
+			struct enbd_done *done, unsigned int n)
+{
+	struct enbd_cmd *cmds[ENBD_BATCH_MAX];
+	blk_status_t status[ENBD_BATCH_MAX];
+	struct enbd_device *dev = ch->dev;
+	bool copy_in = false, requeued = false;
+	LIST_HEAD(failed);
+	unsigned int i;
+
+	if (WARN_ON_ONCE(n > ENBD_BATCH_MAX))
+		return -EINVAL;
+	spin_lock(&dev->lock);
+	if (!enbd_channel_usable(ch, file)) {
+		spin_unlock(&dev->lock);
+		return -ESHUTDOWN;
+	}
+	for (i = 0; i < n; i++) {
+		cmds[i] = enbd_match_done_locked(ch, &done[i]);
+		if (cmds[i] && done[i].length)
+			copy_in = true;	/* READ data: below */
+		else if (cmds[i])
+			status[i] = enbd_finish_locked(ch, cmds[i], done[i].error);
+	}
+	if (copy_in) {
+		spin_unlock(&dev->lock);
+		for (i = 0; i < n; i++)
+			if (cmds[i] && done[i].length &&
+			    enbd_copy_payload(cmds[i]->rq, u64_to_user_ptr(done[i].data), false))
+				done[i].result = -EFAULT;
+		spin_lock(&dev->lock);
+		for (i = 0; i < n; i++) {
+			if (!cmds[i] || !done[i].length)
+				continue;
+			if (done[i].result == -EFAULT) {
+				requeued |= enbd_completion_failed_locked(ch, file, cmds[i], &failed);
+				cmds[i] = NULL;
+			} else {
+				status[i] = enbd_finish_locked(ch, cmds[i], 0);
+			}
+		}
 	}
 	spin_unlock(&dev->lock);
-	blk_mq_end_request(rq, status);
-	io->done_result = ENBD_DONE_ACCEPTED;
+	for (i = 0; i < n; i++)
+		if (cmds[i])
+			blk_mq_end_request(cmds[i]->rq, status[i]);
+	enbd_settle(dev, &failed, requeued);
 	return 0;
 }
 

@@ -211,11 +211,10 @@ struct enbd_fetch_to {
 	void __user *data;
 	struct enbd_request __user *ureq;
 };
-int enbd_fetch_batch(struct enbd_channel *ch, struct file *file,
-		     const struct enbd_fetch_to *to, unsigned int n);
+int enbd_batch(struct enbd_channel *ch, struct file *file, struct enbd_done *done,
+	       unsigned int nd, const struct enbd_fetch_to *to, unsigned int nf,
+	       bool *completed);
 int enbd_wait_for_request(struct enbd_channel *ch, struct file *file);
-int enbd_complete_batch(struct enbd_channel *ch, struct file *file,
-			struct enbd_done *done, unsigned int n);
 void enbd_release_channel(struct enbd_channel *ch, struct file *file);
 void enbd_abort_all(struct enbd_device *dev);
 unsigned long enbd_age_requests(struct enbd_device *dev);

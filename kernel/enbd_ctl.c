@@ -283,23 +283,22 @@ static long enbd_ioctl_configure(struct file *file, struct enbd_config __user *u
 }
 
 /*
- * Fetch up to @n requests for @ch into @to; unless @nonblock, wait for one
- * while none is queued.  Returns how many (0 only with @nonblock), or a
- * negative errno with none.
+ * Carry out the @nd completions in @done and fetch up to @nf requests for
+ * @ch into @to (enbd_batch); unless @nonblock, wait while nothing was to be
+ * completed and nothing could be fetched.  Returns how many were fetched,
+ * or a negative errno with none; *@completed as enbd_batch says.
  */
-static int enbd_fetch_or_wait(struct enbd_channel *ch, struct file *file,
-			      const struct enbd_fetch_to *to, unsigned int n, bool nonblock)
+static int enbd_batch_or_wait(struct enbd_channel *ch, struct file *file,
+			      struct enbd_done *done, unsigned int nd,
+			      const struct enbd_fetch_to *to, unsigned int nf,
+			      bool nonblock, bool *completed)
 {
-	int ret;
+	int ret = enbd_batch(ch, file, done, nd, to, nf, completed);
 
-	for (;;) {
-		ret = enbd_fetch_batch(ch, file, to, n);
-		if (ret || nonblock)
-			return ret;
-		ret = enbd_wait_for_request(ch, file);
-		if (ret)
-			return ret;
-	}
+	while (!ret && !nd && nf && !nonblock)
+		ret = enbd_wait_for_request(ch, file) ?:
+		      enbd_batch(ch, file, NULL, 0, to, nf, completed);
+	return ret;
 }
 
 /* A buffer for WRITE payloads: big enough, and in userspace. */
@@ -314,6 +313,7 @@ static long enbd_ioctl_io(struct file *file, struct enbd_io __user *uarg)
 	struct enbd_fetch_to to;
 	struct enbd_done done;
 	struct enbd_io io;
+	bool completed;
 	int ret;
 
 	ret = enbd_copy_arg(&io, uarg, sizeof(io));
@@ -332,7 +332,7 @@ static long enbd_ioctl_io(struct file *file, struct enbd_io __user *uarg)
 			.seq = io.done_seq, .tag = io.done_tag, .error = io.done_error,
 			.data = io.done_data, .length = io.done_length,
 		};
-		ret = enbd_complete_batch(ch, file, &done, 1) ?: min(done.result, 0);
+		ret = enbd_batch(ch, file, &done, 1, NULL, 0, &completed) ?: min(done.result, 0);
 		if (ret)
 			return ret;
 		if (put_user((u32)done.result, &uarg->done_result))
@@ -341,7 +341,8 @@ static long enbd_ioctl_io(struct file *file, struct enbd_io __user *uarg)
 	if (!(io.flags & ENBD_IO_FETCH))
 		return 0;
 	to = (struct enbd_fetch_to){ .data = u64_to_user_ptr(io.data), .ureq = &uarg->req };
-	ret = enbd_fetch_or_wait(ch, file, &to, 1, io.flags & ENBD_IO_NONBLOCK);
+	ret = enbd_batch_or_wait(ch, file, NULL, 0, &to, 1, io.flags & ENBD_IO_NONBLOCK,
+				 &completed);
 	return ret < 0 ? ret : ret ? 0 : -EAGAIN;
 }
 
@@ -403,8 +404,9 @@ static long enbd_ioctl_batch(struct file *file, struct enbd_batch __user *uarg)
 	struct enbd_fetch_to to[ENBD_BATCH_MAX];
 	struct enbd_done __user *udone;
 	struct enbd_batch b;
+	bool completed;
 	unsigned int i;
-	int ret, fetched = 0;
+	int ret, fetched;
 
 	ret = enbd_copy_arg(&b, uarg, sizeof(b));
 	if (ret)
@@ -422,20 +424,14 @@ static long enbd_ioctl_batch(struct file *file, struct enbd_batch __user *uarg)
 	if (!ch)
 		return -ENOTCONN;
 
-	if (b.nr_done) {
-		ret = enbd_complete_batch(ch, file, done, b.nr_done);
-		if (ret)
-			return ret;
-		for (i = 0; i < b.nr_done; i++)
-			if (put_user(done[i].result, &udone[i].result))
-				return -EFAULT;
-		if (put_user(b.nr_done, &uarg->completed))
-			return -EFAULT;
-	}
 	/* Having completed some, the caller has replies to send: no waiting. */
-	if (b.nr_fetch)
-		fetched = enbd_fetch_or_wait(ch, file, to, b.nr_fetch,
-					     b.nr_done || (b.flags & ENBD_BATCH_NONBLOCK));
+	fetched = enbd_batch_or_wait(ch, file, done, b.nr_done, to, b.nr_fetch,
+				     b.nr_done || (b.flags & ENBD_BATCH_NONBLOCK), &completed);
+	for (i = 0; completed && i < b.nr_done; i++)
+		if (put_user(done[i].result, &udone[i].result))
+			return -EFAULT;
+	if (completed && put_user(b.nr_done, &uarg->completed))
+		return -EFAULT;
 	if (fetched < 0)
 		return fetched;
 	return put_user(fetched, &uarg->fetched);

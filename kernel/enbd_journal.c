@@ -480,81 +480,6 @@ static struct enbd_cmd *enbd_claim_locked(struct enbd_channel *ch, struct enbd_r
 }
 
 /*
- * Claim up to @n (at most ENBD_BATCH_MAX) queued requests, oldest first, for
- * @ch and hand them to its daemon: entry i's WRITE payload to to[i].data, its
- * header to to[i].ureq.  Returns how many were handed over (0: none queued),
- * or a negative errno with none.
- *
- * Headers without a payload are written under the lock where that goes
- * without faulting (the daemon's arrays are in memory): claimed in one hold
- * of the lock.  From the first that needs more (a WRITE, a header whose page
- * is out), the rest stay FETCHING and are copied outside the lock, in order;
- * if entry k fails, it and those after it go back to the queue, so that what
- * the daemon got is always a prefix: k requests, or -EFAULT if k is 0.
- */
-int enbd_fetch_batch(struct enbd_channel *ch, struct file *file,
-		     const struct enbd_fetch_to *to, unsigned int n)
-{
-	struct enbd_request req[ENBD_BATCH_MAX];
-	struct enbd_cmd *cmds[ENBD_BATCH_MAX];
-	struct enbd_device *dev = ch->dev;
-	unsigned int i, claimed = 0, copy_from = n, copied;
-	bool requeued = false, usable;
-	LIST_HEAD(failed);
-	int ret = 0;
-
-	if (WARN_ON_ONCE(n > ENBD_BATCH_MAX))
-		return -EINVAL;
-	spin_lock(&dev->lock);
-	if (!enbd_channel_usable(ch, file))
-		ret = -ESHUTDOWN;
-	else if (ch->stalled)
-		ret = -ENOLINK;
-	for (; !ret && claimed < n && !list_empty(&dev->queue); claimed++) {
-		cmds[claimed] = enbd_claim_locked(ch, &req[claimed]);
-		if (copy_from == n && req[claimed].type != ENBD_CMD_WRITE &&
-		    !copy_to_user_nofault(to[claimed].ureq, &req[claimed], sizeof(req[0])))
-			enbd_mark_claimed_locked(dev, cmds[claimed]);
-		else if (copy_from == n)
-			copy_from = claimed;
-	}
-	spin_unlock(&dev->lock);
-	if (ret || copy_from >= claimed)
-		return ret ?: claimed;
-
-	for (copied = copy_from; copied < claimed; copied++) {
-		if (req[copied].type == ENBD_CMD_WRITE)
-			ret = enbd_copy_payload(cmds[copied]->rq, to[copied].data, true);
-		if (!ret && copy_to_user(to[copied].ureq, &req[copied], sizeof(req[0])))
-			ret = -EFAULT;
-		if (ret)
-			break;
-	}
-
-	spin_lock(&dev->lock);
-	usable = enbd_channel_usable(ch, file);
-	/* Backwards: what goes back keeps its order at the head of the queue. */
-	for (i = claimed; i-- > copy_from; ) {
-		if (cmds[i]->aborted) {
-			/* enbd_abort_all() ran while we copied: we end it. */
-			enbd_fail_locked(dev, cmds[i], &failed);
-		} else if (i >= copied || !usable) {
-			/* Bad buffer, or detached meanwhile: someone else takes it. */
-			ch->requested--;	/* never left the kernel */
-			requeued |= enbd_rollback_locked(dev, cmds[i], &failed);
-		} else {
-			enbd_mark_claimed_locked(dev, cmds[i]);
-		}
-	}
-	spin_unlock(&dev->lock);
-	enbd_settle(dev, &failed, requeued);
-	/* Detached or ejected: those claimed under the lock went with it. */
-	if (!usable)
-		return -ESHUTDOWN;
-	return copied ?: ret;
-}
-
-/*
  * The READ data of @cmd's completion could not be copied in: a bad buffer.
  * A correct completion may follow if its channel can still send one; if not
  * (detached, ejected or stalled meanwhile) the request goes back to the
@@ -641,60 +566,192 @@ static blk_status_t enbd_finish_locked(struct enbd_channel *ch, struct enbd_cmd 
 }
 
 /*
- * Carry out @n (at most ENBD_BATCH_MAX) completions from @ch, each on its
- * own: done[i].result says what became of it (see struct enbd_done).  Those
- * without READ data end in one hold of the lock; the READ data of the
- * others is copied in outside it (COMPLETING), then they end in a second.
- * Returns 0, or -ESHUTDOWN (detached or ejected) with nothing done.
+ * The completions of a batch that carry READ data: copy it in, outside the
+ * lock (they are COMPLETING).  A failed copy leaves result -EFAULT.
  */
-int enbd_complete_batch(struct enbd_channel *ch, struct file *file,
-			struct enbd_done *done, unsigned int n)
+static void enbd_copy_completions(struct enbd_done *done, unsigned int n,
+				  struct enbd_cmd **cmds)
 {
-	struct enbd_cmd *cmds[ENBD_BATCH_MAX];
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		if (cmds[i] && done[i].length &&
+		    enbd_copy_payload(cmds[i]->rq, u64_to_user_ptr(done[i].data), false))
+			done[i].result = -EFAULT;
+}
+
+/*
+ * End, under the lock again, the completions whose READ data was copied in
+ * (their status in @status), and hand back those whose copy failed (cmds[i]
+ * becomes NULL).  Returns true if one went back to the queue.
+ */
+static bool enbd_end_copied_locked(struct enbd_channel *ch, struct file *file,
+				   struct enbd_done *done, unsigned int n,
+				   struct enbd_cmd **cmds, blk_status_t *status,
+				   struct list_head *failed)
+{
+	bool requeued = false;
+	unsigned int i;
+
+	lockdep_assert_held(&ch->dev->lock);
+	for (i = 0; i < n; i++) {
+		if (!cmds[i] || !done[i].length)
+			continue;
+		if (done[i].result == -EFAULT) {
+			requeued |= enbd_completion_failed_locked(ch, file, cmds[i], failed);
+			cmds[i] = NULL;
+		} else {
+			status[i] = enbd_finish_locked(ch, cmds[i], 0);
+		}
+	}
+	return requeued;
+}
+
+/*
+ * Claim up to @n queued requests, oldest first, for @ch: their headers in
+ * @req.  Headers without a payload are written to to[i].ureq here, where
+ * that goes without faulting (the daemon's arrays are in memory): those are
+ * CLAIMED at once.  From the first that needs more (a WRITE, a header whose
+ * page is out), the rest stay FETCHING for enbd_fetch_copy_out, which
+ * starts at *@copy_from.  Returns how many were claimed, or a negative
+ * errno (detached, ejected: -ESHUTDOWN; stalled: -ENOLINK) with none.
+ */
+static int enbd_claim_batch_locked(struct enbd_channel *ch, struct file *file,
+				   const struct enbd_fetch_to *to, unsigned int n,
+				   struct enbd_request *req, struct enbd_cmd **cmds,
+				   unsigned int *copy_from)
+{
+	struct enbd_device *dev = ch->dev;
+	unsigned int claimed;
+
+	lockdep_assert_held(&dev->lock);
+	*copy_from = n;
+	if (!enbd_channel_usable(ch, file))
+		return -ESHUTDOWN;
+	if (ch->stalled)
+		return -ENOLINK;
+	for (claimed = 0; claimed < n && !list_empty(&dev->queue); claimed++) {
+		cmds[claimed] = enbd_claim_locked(ch, &req[claimed]);
+		if (*copy_from == n && req[claimed].type != ENBD_CMD_WRITE &&
+		    !copy_to_user_nofault(to[claimed].ureq, &req[claimed], sizeof(*req)))
+			enbd_mark_claimed_locked(dev, cmds[claimed]);
+		else if (*copy_from == n)
+			*copy_from = claimed;
+	}
+	return claimed;
+}
+
+/*
+ * Hand the FETCHING requests copy_from .. claimed - 1 to the daemon, in
+ * order, outside the lock: the WRITE payload to to[i].data, the header to
+ * to[i].ureq.  If entry k fails (a bad buffer), it and those after it go
+ * back to the queue, so that what the daemon gets is always a prefix.
+ * Returns how many it got in all (k), -EFAULT if none, -ESHUTDOWN if the
+ * channel went meanwhile (those claimed under the lock went with it).
+ */
+static int enbd_fetch_copy_out(struct enbd_channel *ch, struct file *file,
+			       const struct enbd_fetch_to *to, const struct enbd_request *req,
+			       struct enbd_cmd **cmds, unsigned int copy_from,
+			       unsigned int claimed)
+{
+	struct enbd_device *dev = ch->dev;
+	unsigned int i, copied;
+	bool requeued = false, usable;
+	LIST_HEAD(failed);
+	int ret = 0;
+
+	for (copied = copy_from; copied < claimed; copied++) {
+		if (req[copied].type == ENBD_CMD_WRITE)
+			ret = enbd_copy_payload(cmds[copied]->rq, to[copied].data, true);
+		if (!ret && copy_to_user(to[copied].ureq, &req[copied], sizeof(*req)))
+			ret = -EFAULT;
+		if (ret)
+			break;
+	}
+
+	spin_lock(&dev->lock);
+	usable = enbd_channel_usable(ch, file);
+	/* Backwards: what goes back keeps its order at the head of the queue. */
+	for (i = claimed; i-- > copy_from; ) {
+		if (cmds[i]->aborted) {
+			/* enbd_abort_all() ran while we copied: we end it. */
+			enbd_fail_locked(dev, cmds[i], &failed);
+		} else if (i >= copied || !usable) {
+			/* Bad buffer, or detached meanwhile: someone else takes it. */
+			ch->requested--;	/* never left the kernel */
+			requeued |= enbd_rollback_locked(dev, cmds[i], &failed);
+		} else {
+			enbd_mark_claimed_locked(dev, cmds[i]);
+		}
+	}
+	spin_unlock(&dev->lock);
+	enbd_settle(dev, &failed, requeued);
+	if (!usable)
+		return -ESHUTDOWN;
+	return copied ?: ret;
+}
+
+/*
+ * One batch of @ch (at most ENBD_BATCH_MAX of each): carry out the @nd
+ * completions in @done, then fetch up to @nf queued requests into @to.
+ *
+ * Each completion stands alone: done[i].result says what became of it
+ * (see struct enbd_done).  Those without READ data end, and the fetch
+ * claims its requests, in one hold of the device lock; READ data is copied
+ * in outside it first, and WRITE payloads (or headers whose page is out)
+ * out after it, each taking one more hold.
+ *
+ * Returns how many requests were fetched (0: none queued), or a negative
+ * errno with none: -ESHUTDOWN (detached or ejected), -ENOLINK (stalled),
+ * -EFAULT (the first fetch could not be copied out).  *@completed says
+ * whether the completions were carried out: they are, unless the channel
+ * was detached or ejected before.
+ */
+int enbd_batch(struct enbd_channel *ch, struct file *file, struct enbd_done *done,
+	       unsigned int nd, const struct enbd_fetch_to *to, unsigned int nf,
+	       bool *completed)
+{
+	struct enbd_request req[ENBD_BATCH_MAX];
+	struct enbd_cmd *cmds[ENBD_BATCH_MAX], *fetching[ENBD_BATCH_MAX];
 	blk_status_t status[ENBD_BATCH_MAX];
 	struct enbd_device *dev = ch->dev;
 	bool copy_in = false, requeued = false;
+	unsigned int i, copy_from = 0;
 	LIST_HEAD(failed);
-	unsigned int i;
+	int claimed = 0;
 
-	if (WARN_ON_ONCE(n > ENBD_BATCH_MAX))
+	*completed = false;
+	if (WARN_ON_ONCE(nd > ENBD_BATCH_MAX || nf > ENBD_BATCH_MAX))
 		return -EINVAL;
 	spin_lock(&dev->lock);
 	if (!enbd_channel_usable(ch, file)) {
 		spin_unlock(&dev->lock);
 		return -ESHUTDOWN;
 	}
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < nd; i++) {
 		cmds[i] = enbd_match_done_locked(ch, &done[i]);
 		if (cmds[i] && done[i].length)
-			copy_in = true;	/* READ data: below */
+			copy_in = true;
 		else if (cmds[i])
 			status[i] = enbd_finish_locked(ch, cmds[i], done[i].error);
 	}
 	if (copy_in) {
 		spin_unlock(&dev->lock);
-		for (i = 0; i < n; i++)
-			if (cmds[i] && done[i].length &&
-			    enbd_copy_payload(cmds[i]->rq, u64_to_user_ptr(done[i].data), false))
-				done[i].result = -EFAULT;
+		enbd_copy_completions(done, nd, cmds);
 		spin_lock(&dev->lock);
-		for (i = 0; i < n; i++) {
-			if (!cmds[i] || !done[i].length)
-				continue;
-			if (done[i].result == -EFAULT) {
-				requeued |= enbd_completion_failed_locked(ch, file, cmds[i], &failed);
-				cmds[i] = NULL;
-			} else {
-				status[i] = enbd_finish_locked(ch, cmds[i], 0);
-			}
-		}
+		requeued = enbd_end_copied_locked(ch, file, done, nd, cmds, status, &failed);
 	}
+	*completed = true;
+	if (nf)
+		claimed = enbd_claim_batch_locked(ch, file, to, nf, req, fetching, &copy_from);
 	spin_unlock(&dev->lock);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < nd; i++)
 		if (cmds[i])
 			blk_mq_end_request(cmds[i]->rq, status[i]);
 	enbd_settle(dev, &failed, requeued);
-	return 0;
+	if (claimed <= 0 || copy_from >= (unsigned int)claimed)
+		return claimed;
+	return enbd_fetch_copy_out(ch, file, to, req, fetching, copy_from, claimed);
 }
 
 static unsigned int enbd_live_channels(struct enbd_device *dev)

@@ -198,9 +198,10 @@ struct enbd_io {
  * EFAULT.  A stalled channel fetches nothing (ENOLINK), an ejected or
  * detached one fails with ESHUTDOWN, a wait can be interrupted (EINTR).
  *
- * When the call fails, @completed says how many completions were carried
- * out before (their results are written, the rest are untouched: EFAULT
- * while reading or writing the array stops there) and nothing was fetched.
+ * When the call fails nothing was fetched, and @completed is @nr_done if
+ * the completions were carried out before the failure (their results are
+ * written), else 0.  The results and the header's out fields are proven
+ * writable before anything is done (EFAULT).
  */
 #define ENBD_BATCH_MAGIC	0x656e6264	/* "enbd" */
 #define ENBD_BATCH_MAX		16		/* entries per array and call */

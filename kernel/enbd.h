@@ -223,10 +223,15 @@ void enbd_invalidate_disk(struct enbd_device *dev);
 
 /* enbd_journal.c: moving requests between queue, journal and completion */
 blk_status_t enbd_queue_request(struct enbd_device *dev, struct request *rq);
-int enbd_fetch(struct enbd_channel *ch, struct file *file, struct enbd_io *io,
-	       struct enbd_request __user *ureq, bool nonblock);
-int enbd_complete(struct enbd_channel *ch, struct file *file,
-		  struct enbd_io *io);
+/* Where one fetch of a batch puts its WRITE payload and its header. */
+struct enbd_fetch_to {
+	void __user *data;
+	struct enbd_request __user *ureq;
+};
+int enbd_batch(struct enbd_channel *ch, struct file *file, struct enbd_done *done,
+	       unsigned int nd, const struct enbd_fetch_to *to, unsigned int nf,
+	       bool *completed);
+int enbd_wait_for_request(struct enbd_channel *ch, struct file *file);
 void enbd_release_channel(struct enbd_channel *ch, struct file *file);
 void enbd_abort_all(struct enbd_device *dev);
 unsigned long enbd_age_requests(struct enbd_device *dev);

@@ -282,10 +282,38 @@ static long enbd_ioctl_configure(struct file *file, struct enbd_config __user *u
 	return ret;
 }
 
+/*
+ * Carry out the @nd completions in @done and fetch up to @nf requests for
+ * @ch into @to (enbd_batch); unless @nonblock, wait while nothing was to be
+ * completed and nothing could be fetched.  Returns how many were fetched,
+ * or a negative errno with none; *@completed as enbd_batch says.
+ */
+static int enbd_batch_or_wait(struct enbd_channel *ch, struct file *file,
+			      struct enbd_done *done, unsigned int nd,
+			      const struct enbd_fetch_to *to, unsigned int nf,
+			      bool nonblock, bool *completed)
+{
+	int ret = enbd_batch(ch, file, done, nd, to, nf, completed);
+
+	while (!ret && !nd && nf && !nonblock)
+		ret = enbd_wait_for_request(ch, file) ?:
+		      enbd_batch(ch, file, NULL, 0, to, nf, completed);
+	return ret;
+}
+
+/* A buffer for WRITE payloads: big enough, and in userspace. */
+static bool enbd_payload_buffer_ok(u64 data, u32 capacity)
+{
+	return capacity >= ENBD_MAX_IO_BYTES && access_ok(u64_to_user_ptr(data), capacity);
+}
+
 static long enbd_ioctl_io(struct file *file, struct enbd_io __user *uarg)
 {
 	struct enbd_channel *ch = enbd_file_channel(file);
+	struct enbd_fetch_to to;
+	struct enbd_done done;
 	struct enbd_io io;
+	bool completed;
 	int ret;
 
 	ret = enbd_copy_arg(&io, uarg, sizeof(io));
@@ -294,24 +322,119 @@ static long enbd_ioctl_io(struct file *file, struct enbd_io __user *uarg)
 	if (io.flags & ~ENBD_IO_ALL || io.reserved ||
 	    !(io.flags & (ENBD_IO_COMPLETE | ENBD_IO_FETCH)))
 		return -EINVAL;
-	if ((io.flags & ENBD_IO_FETCH) &&
-	    (io.data_capacity < ENBD_MAX_IO_BYTES ||
-	     !access_ok(u64_to_user_ptr(io.data), io.data_capacity)))
+	if ((io.flags & ENBD_IO_FETCH) && !enbd_payload_buffer_ok(io.data, io.data_capacity))
 		return -EINVAL;
 	if (!ch)
 		return -ENOTCONN;
 
-	io.done_result = ENBD_DONE_NONE;
 	if (io.flags & ENBD_IO_COMPLETE) {
-		ret = enbd_complete(ch, file, &io);
+		done = (struct enbd_done){
+			.seq = io.done_seq, .tag = io.done_tag, .error = io.done_error,
+			.data = io.done_data, .length = io.done_length,
+		};
+		ret = enbd_batch(ch, file, &done, 1, NULL, 0, &completed) ?: min(done.result, 0);
 		if (ret)
 			return ret;
-		if (put_user(io.done_result, &uarg->done_result))
+		if (put_user((u32)done.result, &uarg->done_result))
 			return -EFAULT;
 	}
-	if (io.flags & ENBD_IO_FETCH)
-		return enbd_fetch(ch, file, &io, &uarg->req, io.flags & ENBD_IO_NONBLOCK);
+	if (!(io.flags & ENBD_IO_FETCH))
+		return 0;
+	to = (struct enbd_fetch_to){ .data = u64_to_user_ptr(io.data), .ureq = &uarg->req };
+	ret = enbd_batch_or_wait(ch, file, NULL, 0, &to, 1, io.flags & ENBD_IO_NONBLOCK,
+				 &completed);
+	return ret < 0 ? ret : ret ? 0 : -EAGAIN;
+}
+
+/*
+ * Read the fetch entries' buffers into @to (see enbd_ioctl_batch).  0,
+ * -EINVAL for a bad buffer or reserved field, -EFAULT.
+ */
+static int enbd_batch_fetch_targets(struct enbd_fetch __user *ufetch, unsigned int n,
+				    struct enbd_fetch_to *to)
+{
+	u32 capacity, reserved;
+	unsigned int i;
+	u64 data;
+
+	for (i = 0; i < n; i++) {
+		if (get_user(data, &ufetch[i].data) ||
+		    get_user(capacity, &ufetch[i].data_capacity) ||
+		    get_user(reserved, &ufetch[i].reserved))
+			return -EFAULT;
+		if (reserved || !enbd_payload_buffer_ok(data, capacity))
+			return -EINVAL;
+		to[i].data = u64_to_user_ptr(data);
+		to[i].ureq = &ufetch[i].req;
+	}
 	return 0;
+}
+
+/*
+ * Read the completions into @done, and prove their result fields and the
+ * header's out fields writable (ENBD_DONE_NONE, 0): once a completion is
+ * carried out, the caller must be able to learn it.  0 or -EFAULT.
+ */
+static int enbd_batch_read_done(struct enbd_batch __user *uarg, struct enbd_done __user *udone,
+				unsigned int n, struct enbd_done *done)
+{
+	unsigned int i;
+
+	if (copy_from_user(done, udone, n * sizeof(*done)))
+		return -EFAULT;
+	for (i = 0; i < n; i++)
+		if (put_user(ENBD_DONE_NONE, &udone[i].result))
+			return -EFAULT;
+	if (put_user(0, &uarg->completed) || put_user(0, &uarg->fetched))
+		return -EFAULT;
+	return 0;
+}
+
+/*
+ * ENBD_IOC_BATCH (include/uapi/enbd.h): everything about the arguments is
+ * checked before anything is done.  The results are written back with
+ * put_user to fields just proven writable; should that still fail (another
+ * thread unmapped them meanwhile), the call says EFAULT and the requests it
+ * fetched stay claimed by the channel, to age like any unanswered claim.
+ */
+static long enbd_ioctl_batch(struct file *file, struct enbd_batch __user *uarg)
+{
+	struct enbd_channel *ch = enbd_file_channel(file);
+	struct enbd_done done[ENBD_BATCH_MAX];
+	struct enbd_fetch_to to[ENBD_BATCH_MAX];
+	struct enbd_done __user *udone;
+	struct enbd_batch b;
+	bool completed;
+	unsigned int i;
+	int ret, fetched;
+
+	ret = enbd_copy_arg(&b, uarg, sizeof(b));
+	if (ret)
+		return ret;
+	if (b.magic != ENBD_BATCH_MAGIC || b.flags & ~ENBD_BATCH_ALL || b.reserved ||
+	    b.nr_done > ENBD_BATCH_MAX || b.nr_fetch > ENBD_BATCH_MAX ||
+	    !(b.nr_done || b.nr_fetch))
+		return -EINVAL;
+	udone = u64_to_user_ptr(b.done);
+	ret = enbd_batch_fetch_targets(u64_to_user_ptr(b.fetch), b.nr_fetch, to);
+	if (!ret)
+		ret = enbd_batch_read_done(uarg, udone, b.nr_done, done);
+	if (ret)
+		return ret;
+	if (!ch)
+		return -ENOTCONN;
+
+	/* Having completed some, the caller has replies to send: no waiting. */
+	fetched = enbd_batch_or_wait(ch, file, done, b.nr_done, to, b.nr_fetch,
+				     b.nr_done || (b.flags & ENBD_BATCH_NONBLOCK), &completed);
+	for (i = 0; completed && i < b.nr_done; i++)
+		if (put_user(done[i].result, &udone[i].result))
+			return -EFAULT;
+	if (completed && put_user(b.nr_done, &uarg->completed))
+		return -EFAULT;
+	if (fetched < 0)
+		return fetched;
+	return put_user(fetched, &uarg->fetched);
 }
 
 static long enbd_ioctl_detach(struct file *file)
@@ -450,6 +573,8 @@ static long enbd_ctl_ioctl(struct file *file, unsigned int cmd, unsigned long ar
 		return enbd_ioctl_set_policy(argp, _IOC_SIZE(cmd));
 	case ENBD_IOC_EVENT:
 		return enbd_ioctl_event(file, argp);
+	case ENBD_IOC_BATCH:
+		return enbd_ioctl_batch(file, argp);
 	default:
 		return -ENOTTY;
 	}

@@ -444,39 +444,35 @@ static bool enbd_fetch_ready(struct enbd_device *dev, struct enbd_channel *ch,
 }
 
 /*
- * Claim the oldest queued request for @ch and hand it to its daemon: the
- * WRITE payload to io->data, the header to @ureq.  Both copies happen while
- * the request is FETCHING; if either fails it goes back to the queue.
+ * Sleep until a request is queued, or @ch can fetch no more (detached,
+ * ejected, stalled: the next fetch says which).  0, or -EINTR.
  */
-int enbd_fetch(struct enbd_channel *ch, struct file *file, struct enbd_io *io,
-	       struct enbd_request __user *ureq, bool nonblock)
+int enbd_wait_for_request(struct enbd_channel *ch, struct file *file)
+{
+	if (wait_event_interruptible(ch->wait, enbd_fetch_ready(ch->dev, ch, file)))
+		return -EINTR;
+	return 0;
+}
+
+/* @cmd's fetch reached its daemon: a completion may now quote it. */
+static void enbd_mark_claimed_locked(struct enbd_device *dev, struct enbd_cmd *cmd)
+{
+	lockdep_assert_held(&dev->lock);
+	cmd->state = ENBD_CMD_CLAIMED;
+	dev->claimed[cmd->rq->tag] = cmd;
+}
+
+/*
+ * Move the oldest queued request onto the journal, FETCHING for @ch, with a
+ * fresh sequence number; its header for the daemon in @req.
+ */
+static struct enbd_cmd *enbd_claim_locked(struct enbd_channel *ch, struct enbd_request *req)
 {
 	struct enbd_device *dev = ch->dev;
-	bool requeued = false;
-	LIST_HEAD(failed);
 	struct enbd_cmd *cmd;
 	struct request *rq;
-	int ret = 0;
 
-	for (;;) {
-		spin_lock(&dev->lock);
-		if (!enbd_channel_usable(ch, file)) {
-			spin_unlock(&dev->lock);
-			return -ESHUTDOWN;
-		}
-		if (ch->stalled) {
-			spin_unlock(&dev->lock);
-			return -ENOLINK;
-		}
-		if (!list_empty(&dev->queue))
-			break;
-		spin_unlock(&dev->lock);
-		if (nonblock)
-			return -EAGAIN;
-		if (wait_event_interruptible(ch->wait, enbd_fetch_ready(dev, ch, file)))
-			return -EINTR;
-	}
-
+	lockdep_assert_held(&dev->lock);
 	cmd = list_first_entry(&dev->queue, struct enbd_cmd, link);
 	rq = cmd->rq;
 	list_move_tail(&cmd->link, &dev->journal);
@@ -494,55 +490,19 @@ int enbd_fetch(struct enbd_channel *ch, struct file *file, struct enbd_io *io,
 	/* Busy: it looks at the queue again before it sleeps. */
 	__clear_bit(ch->index, &dev->idle_channels);
 
-	io->req.seq = cmd->seq;
-	io->req.tag = rq->tag;
+	req->seq = cmd->seq;
+	req->tag = rq->tag;
 	/* A flush covers the whole device: NBD wants offset and length 0. */
 	if (req_op(rq) == REQ_OP_FLUSH) {
-		io->req.offset = 0;
-		io->req.length = 0;
+		req->offset = 0;
+		req->length = 0;
 	} else {
-		io->req.offset = (u64)blk_rq_pos(rq) << SECTOR_SHIFT;
-		io->req.length = blk_rq_bytes(rq);
+		req->offset = (u64)blk_rq_pos(rq) << SECTOR_SHIFT;
+		req->length = blk_rq_bytes(rq);
 	}
-	io->req.type = enbd_request_type(rq, &io->req.flags);
-	io->req.reserved = 0;
-	/*
-	 * Without a payload to copy out, the header alone is written here if
-	 * it goes without faulting (it is on the daemon's stack): claimed in
-	 * this one hold of the lock.  Else as a WRITE, outside the lock.
-	 */
-	if (io->req.type != ENBD_CMD_WRITE &&
-	    !copy_to_user_nofault(ureq, &io->req, sizeof(io->req))) {
-		cmd->state = ENBD_CMD_CLAIMED;
-		dev->claimed[rq->tag] = cmd;
-		spin_unlock(&dev->lock);
-		return 0;
-	}
-	spin_unlock(&dev->lock);
-
-	if (io->req.type == ENBD_CMD_WRITE)
-		ret = enbd_copy_payload(rq, u64_to_user_ptr(io->data), true);
-	if (!ret && copy_to_user(ureq, &io->req, sizeof(io->req)))
-		ret = -EFAULT;
-
-	spin_lock(&dev->lock);
-	if (cmd->aborted) {
-		/* enbd_abort_all() ran while we copied: we end it. */
-		enbd_fail_locked(dev, cmd, &failed);
-		ret = -ESHUTDOWN;
-	} else if (ret || !enbd_channel_usable(ch, file)) {
-		/* Bad buffer, or detached meanwhile: someone else takes it. */
-		ch->requested--;	/* never left the kernel */
-		requeued = enbd_rollback_locked(dev, cmd, &failed);
-		if (!ret)
-			ret = -ESHUTDOWN;
-	} else {
-		cmd->state = ENBD_CMD_CLAIMED;
-		dev->claimed[rq->tag] = cmd;
-	}
-	spin_unlock(&dev->lock);
-	enbd_settle(dev, &failed, requeued);
-	return ret;
+	req->type = enbd_request_type(rq, &req->flags);
+	req->reserved = 0;
+	return cmd;
 }
 
 /*
@@ -563,86 +523,261 @@ static bool enbd_completion_failed_locked(struct enbd_channel *ch, struct file *
 		return false;
 	}
 	if (enbd_channel_usable(ch, file) && !ch->stalled) {
-		cmd->state = ENBD_CMD_CLAIMED;
-		dev->claimed[cmd->rq->tag] = cmd;
+		enbd_mark_claimed_locked(dev, cmd);
 		return false;
 	}
 	return enbd_resubmit_locked(dev, cmd, failed);
 }
 
-int enbd_complete(struct enbd_channel *ch, struct file *file, struct enbd_io *io)
+/*
+ * Find the claim completion @d quotes.  Returns it, COMPLETING (no longer
+ * completable by anyone else), with d->result ENBD_DONE_ACCEPTED; or NULL
+ * with d->result ENBD_DONE_DISCARDED (late or doubled, counted) or -EINVAL
+ * (malformed: nothing changes).
+ */
+static struct enbd_cmd *enbd_match_done_locked(struct enbd_channel *ch, struct enbd_done *d)
 {
 	struct enbd_device *dev = ch->dev;
-	bool copy_in, requeued;
-	blk_status_t status;
-	LIST_HEAD(failed);
 	struct enbd_cmd *cmd;
-	struct request *rq;
-	int ret;
+	bool copy_in;
 
-	if (io->done_tag >= ENBD_QUEUE_DEPTH || io->done_seq == 0 ||
-	    io->done_error > 0 || io->done_error < -MAX_ERRNO)
-		return -EINVAL;
-
-	spin_lock(&dev->lock);
-	if (!enbd_channel_usable(ch, file)) {
-		spin_unlock(&dev->lock);
-		return -ESHUTDOWN;
-	}
-	if (io->done_seq > dev->next_seq) {
-		/* Never handed out: not late, made up. */
-		spin_unlock(&dev->lock);
-		return -EINVAL;
-	}
-	cmd = dev->claimed[io->done_tag];
-	if (!cmd || cmd->seq != io->done_seq || cmd->owner != ch) {
+	lockdep_assert_held(&dev->lock);
+	d->result = -EINVAL;
+	if (d->tag >= ENBD_QUEUE_DEPTH || d->seq == 0 || d->error > 0 || d->error < -MAX_ERRNO)
+		return NULL;
+	if (d->seq > dev->next_seq)
+		return NULL;	/* never handed out: not late, made up */
+	cmd = dev->claimed[d->tag];
+	if (!cmd || cmd->seq != d->seq || cmd->owner != ch) {
 		ch->discarded++;
 		dev->nr_discarded++;
-		spin_unlock(&dev->lock);
-		io->done_result = ENBD_DONE_DISCARDED;
-		return 0;
+		d->result = ENBD_DONE_DISCARDED;
+		return NULL;
 	}
-	rq = cmd->rq;
-	copy_in = req_op(rq) == REQ_OP_READ && io->done_error == 0;
-	if (io->done_length != (copy_in ? blk_rq_bytes(rq) : 0)) {
-		spin_unlock(&dev->lock);
-		return -EINVAL;
-	}
-	dev->claimed[io->done_tag] = NULL;
+	copy_in = req_op(cmd->rq) == REQ_OP_READ && d->error == 0;
+	if (d->length != (copy_in ? blk_rq_bytes(cmd->rq) : 0))
+		return NULL;
+	dev->claimed[d->tag] = NULL;
 	cmd->state = ENBD_CMD_COMPLETING;
-	/* Without READ data to copy in, it ends in this one hold of the lock. */
-	if (copy_in) {
-		spin_unlock(&dev->lock);
-		ret = enbd_copy_payload(rq, u64_to_user_ptr(io->done_data), false);
-		spin_lock(&dev->lock);
-		if (ret) {
-			requeued = enbd_completion_failed_locked(ch, file, cmd, &failed);
-			spin_unlock(&dev->lock);
-			enbd_settle(dev, &failed, requeued);
-			return ret;
-		}
-	}
-	/* Ended here even if shut down meanwhile: its data is complete. */
+	d->result = ENBD_DONE_ACCEPTED;
+	return cmd;
+}
+
+/*
+ * Take COMPLETING @cmd, completed by @ch with @error, off the journal: the
+ * book-keeping.  Returns the status to end its request with, unlocked.
+ * Ended even if shut down meanwhile: its data is complete.
+ */
+static blk_status_t enbd_finish_locked(struct enbd_channel *ch, struct enbd_cmd *cmd, int error)
+{
+	struct enbd_device *dev = ch->dev;
+	struct request *rq = cmd->rq;
+
+	lockdep_assert_held(&dev->lock);
 	enbd_unclaim_locked(dev, cmd);
 	enbd_note_latency_locked(dev, cmd->claimed_at);
 	ch->last_active = jiffies;
 	ch->last_completed = jiffies;
 	enbd_heard_locked(ch);
 	dev->last_channel = ch;
-	if (io->done_error) {
+	if (error) {
 		ch->errored++;
-		dev->last_error = io->done_error;
-		status = enbd_errno_status(io->done_error);
-	} else {
-		ch->despatched++;
-		if (req_op(rq) == REQ_OP_READ || req_op(rq) == REQ_OP_WRITE)
-			ch->bytes += blk_rq_bytes(rq);
-		status = BLK_STS_OK;
+		dev->last_error = error;
+		return enbd_errno_status(error);
+	}
+	ch->despatched++;
+	if (req_op(rq) == REQ_OP_READ || req_op(rq) == REQ_OP_WRITE)
+		ch->bytes += blk_rq_bytes(rq);
+	return BLK_STS_OK;
+}
+
+/*
+ * The completions of a batch that carry READ data: copy it in, outside the
+ * lock (they are COMPLETING).  A failed copy leaves result -EFAULT.
+ */
+static void enbd_copy_completions(struct enbd_done *done, unsigned int n,
+				  struct enbd_cmd **cmds)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		if (cmds[i] && done[i].length &&
+		    enbd_copy_payload(cmds[i]->rq, u64_to_user_ptr(done[i].data), false))
+			done[i].result = -EFAULT;
+}
+
+/*
+ * End, under the lock again, the completions whose READ data was copied in
+ * (their status in @status), and hand back those whose copy failed (cmds[i]
+ * becomes NULL).  Returns true if one went back to the queue.
+ */
+static bool enbd_end_copied_locked(struct enbd_channel *ch, struct file *file,
+				   struct enbd_done *done, unsigned int n,
+				   struct enbd_cmd **cmds, blk_status_t *status,
+				   struct list_head *failed)
+{
+	bool requeued = false;
+	unsigned int i;
+
+	lockdep_assert_held(&ch->dev->lock);
+	for (i = 0; i < n; i++) {
+		if (!cmds[i] || !done[i].length)
+			continue;
+		if (done[i].result == -EFAULT) {
+			requeued |= enbd_completion_failed_locked(ch, file, cmds[i], failed);
+			cmds[i] = NULL;
+		} else {
+			status[i] = enbd_finish_locked(ch, cmds[i], 0);
+		}
+	}
+	return requeued;
+}
+
+/*
+ * Claim up to @n queued requests, oldest first, for @ch: their headers in
+ * @req.  Headers without a payload are written to to[i].ureq here, where
+ * that goes without faulting (the daemon's arrays are in memory): those are
+ * CLAIMED at once.  From the first that needs more (a WRITE, a header whose
+ * page is out), the rest stay FETCHING for enbd_fetch_copy_out, which
+ * starts at *@copy_from.  Returns how many were claimed, or a negative
+ * errno (detached, ejected: -ESHUTDOWN; stalled: -ENOLINK) with none.
+ */
+static int enbd_claim_batch_locked(struct enbd_channel *ch, struct file *file,
+				   const struct enbd_fetch_to *to, unsigned int n,
+				   struct enbd_request *req, struct enbd_cmd **cmds,
+				   unsigned int *copy_from)
+{
+	struct enbd_device *dev = ch->dev;
+	unsigned int claimed;
+
+	lockdep_assert_held(&dev->lock);
+	*copy_from = n;
+	if (!enbd_channel_usable(ch, file))
+		return -ESHUTDOWN;
+	if (ch->stalled)
+		return -ENOLINK;
+	for (claimed = 0; claimed < n && !list_empty(&dev->queue); claimed++) {
+		cmds[claimed] = enbd_claim_locked(ch, &req[claimed]);
+		if (*copy_from == n && req[claimed].type != ENBD_CMD_WRITE &&
+		    !copy_to_user_nofault(to[claimed].ureq, &req[claimed], sizeof(*req)))
+			enbd_mark_claimed_locked(dev, cmds[claimed]);
+		else if (*copy_from == n)
+			*copy_from = claimed;
+	}
+	return claimed;
+}
+
+/*
+ * Hand the FETCHING requests copy_from .. claimed - 1 to the daemon, in
+ * order, outside the lock: the WRITE payload to to[i].data, the header to
+ * to[i].ureq.  If entry k fails (a bad buffer), it and those after it go
+ * back to the queue, so that what the daemon gets is always a prefix.
+ * Returns how many it got in all (k), -EFAULT if none, -ESHUTDOWN if the
+ * channel went meanwhile (those claimed under the lock went with it).
+ */
+static int enbd_fetch_copy_out(struct enbd_channel *ch, struct file *file,
+			       const struct enbd_fetch_to *to, const struct enbd_request *req,
+			       struct enbd_cmd **cmds, unsigned int copy_from,
+			       unsigned int claimed)
+{
+	struct enbd_device *dev = ch->dev;
+	unsigned int i, copied;
+	bool requeued = false, usable;
+	LIST_HEAD(failed);
+	int ret = 0;
+
+	for (copied = copy_from; copied < claimed; copied++) {
+		if (req[copied].type == ENBD_CMD_WRITE)
+			ret = enbd_copy_payload(cmds[copied]->rq, to[copied].data, true);
+		if (!ret && copy_to_user(to[copied].ureq, &req[copied], sizeof(*req)))
+			ret = -EFAULT;
+		if (ret)
+			break;
+	}
+
+	spin_lock(&dev->lock);
+	usable = enbd_channel_usable(ch, file);
+	/* Backwards: what goes back keeps its order at the head of the queue. */
+	for (i = claimed; i-- > copy_from; ) {
+		if (cmds[i]->aborted) {
+			/* enbd_abort_all() ran while we copied: we end it. */
+			enbd_fail_locked(dev, cmds[i], &failed);
+		} else if (i >= copied || !usable) {
+			/* Bad buffer, or detached meanwhile: someone else takes it. */
+			ch->requested--;	/* never left the kernel */
+			requeued |= enbd_rollback_locked(dev, cmds[i], &failed);
+		} else {
+			enbd_mark_claimed_locked(dev, cmds[i]);
+		}
 	}
 	spin_unlock(&dev->lock);
-	blk_mq_end_request(rq, status);
-	io->done_result = ENBD_DONE_ACCEPTED;
-	return 0;
+	enbd_settle(dev, &failed, requeued);
+	if (!usable)
+		return -ESHUTDOWN;
+	return copied ?: ret;
+}
+
+/*
+ * One batch of @ch (at most ENBD_BATCH_MAX of each): carry out the @nd
+ * completions in @done, then fetch up to @nf queued requests into @to.
+ *
+ * Each completion stands alone: done[i].result says what became of it
+ * (see struct enbd_done).  Those without READ data end, and the fetch
+ * claims its requests, in one hold of the device lock; READ data is copied
+ * in outside it first, and WRITE payloads (or headers whose page is out)
+ * out after it, each taking one more hold.
+ *
+ * Returns how many requests were fetched (0: none queued), or a negative
+ * errno with none: -ESHUTDOWN (detached or ejected), -ENOLINK (stalled),
+ * -EFAULT (the first fetch could not be copied out).  *@completed says
+ * whether the completions were carried out: they are, unless the channel
+ * was detached or ejected before.
+ */
+int enbd_batch(struct enbd_channel *ch, struct file *file, struct enbd_done *done,
+	       unsigned int nd, const struct enbd_fetch_to *to, unsigned int nf,
+	       bool *completed)
+{
+	struct enbd_request req[ENBD_BATCH_MAX];
+	struct enbd_cmd *cmds[ENBD_BATCH_MAX], *fetching[ENBD_BATCH_MAX];
+	blk_status_t status[ENBD_BATCH_MAX];
+	struct enbd_device *dev = ch->dev;
+	bool copy_in = false, requeued = false;
+	unsigned int i, copy_from = 0;
+	LIST_HEAD(failed);
+	int claimed = 0;
+
+	*completed = false;
+	if (WARN_ON_ONCE(nd > ENBD_BATCH_MAX || nf > ENBD_BATCH_MAX))
+		return -EINVAL;
+	spin_lock(&dev->lock);
+	if (!enbd_channel_usable(ch, file)) {
+		spin_unlock(&dev->lock);
+		return -ESHUTDOWN;
+	}
+	for (i = 0; i < nd; i++) {
+		cmds[i] = enbd_match_done_locked(ch, &done[i]);
+		if (cmds[i] && done[i].length)
+			copy_in = true;
+		else if (cmds[i])
+			status[i] = enbd_finish_locked(ch, cmds[i], done[i].error);
+	}
+	if (copy_in) {
+		spin_unlock(&dev->lock);
+		enbd_copy_completions(done, nd, cmds);
+		spin_lock(&dev->lock);
+		requeued = enbd_end_copied_locked(ch, file, done, nd, cmds, status, &failed);
+	}
+	*completed = true;
+	if (nf)
+		claimed = enbd_claim_batch_locked(ch, file, to, nf, req, fetching, &copy_from);
+	spin_unlock(&dev->lock);
+	for (i = 0; i < nd; i++)
+		if (cmds[i])
+			blk_mq_end_request(cmds[i]->rq, status[i]);
+	enbd_settle(dev, &failed, requeued);
+	if (claimed <= 0 || copy_from >= (unsigned int)claimed)
+		return claimed;
+	return enbd_fetch_copy_out(ch, file, to, req, fetching, copy_from, claimed);
 }
 
 static unsigned int enbd_live_channels(struct enbd_device *dev)

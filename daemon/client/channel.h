@@ -172,6 +172,8 @@ struct channel {
 	unsigned int busy;		/* slots not FREE, the probe not counted */
 	unsigned int held;		/* slots HELD */
 	unsigned int sendq[CHAN_SLOTS + 1];
+	unsigned int doneq[CHAN_SLOTS];	/* finished, to complete with the next pump */
+	unsigned int ndone;
 	unsigned int sq_head, sq_len;
 	uint32_t send_off;		/* bytes of the head part already sent */
 	uint32_t tx_committed;		/* bytes after send_off handed to a TLS write

@@ -30,6 +30,12 @@ struct chan_dev_ops {
 	int (*configure)(struct chan_dev *d, const struct enbd_config *cfg);
 	/* ENBD_IOC_IO */
 	int (*io)(struct chan_dev *d, struct enbd_io *io);
+	/*
+	 * ENBD_IOC_BATCH, always ENBD_BATCH_NONBLOCK.  May be NULL, or return
+	 * -ENOTTY (a module from before it): the channel then goes through
+	 * io, one request at a time.
+	 */
+	int (*batch)(struct chan_dev *d, struct enbd_batch *b);
 	/* ENBD_IOC_DETACH: claimed requests go back to the device's queue. */
 	int (*detach)(struct chan_dev *d);
 	/* The fd to poll: POLLIN a request waits, POLLHUP the channel is ejected. */

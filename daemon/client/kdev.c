@@ -21,6 +21,7 @@ struct kdev {
 	int fd;
 	int detached;		/* DETACH done on this file */
 	bool attached_once;	/* an ATTACH succeeded: a busy slot is no predecessor's */
+	bool no_batch;		/* the module has no ENBD_IOC_BATCH */
 };
 
 /*
@@ -54,7 +55,7 @@ static int xioctl(int fd, unsigned long req, void *arg)
 
 	do
 		rc = ioctl(fd, req, arg);
-	while (rc < 0 && errno == EINTR && req != ENBD_IOC_IO);
+	while (rc < 0 && errno == EINTR && req != ENBD_IOC_IO && req != ENBD_IOC_BATCH);
 	return rc < 0 ? -errno : 0;
 }
 
@@ -135,6 +136,21 @@ static int kdev_configure(struct chan_dev *d, const struct enbd_config *cfg)
 static int kdev_io(struct chan_dev *d, struct enbd_io *io)
 {
 	return xioctl(((struct kdev *)d)->fd, ENBD_IOC_IO, io);
+}
+
+static int kdev_batch(struct chan_dev *d, struct enbd_batch *b)
+{
+	struct kdev *k = (struct kdev *)d;
+	int rc;
+
+	if (k->no_batch)
+		return -ENOTTY;
+	rc = xioctl(k->fd, ENBD_IOC_BATCH, b);
+	if (rc == -ENOTTY) {
+		log_info("the enbd module has no ENBD_IOC_BATCH: one request per call");
+		k->no_batch = true;
+	}
+	return rc;
 }
 
 static int kdev_detach(struct chan_dev *d)
@@ -222,6 +238,7 @@ static const struct chan_dev_ops kdev_ops = {
 	.attach = kdev_attach,
 	.configure = kdev_configure,
 	.io = kdev_io,
+	.batch = kdev_batch,
 	.detach = kdev_detach,
 	.pollfd = kdev_pollfd,
 	.was_shut_down = kdev_was_shut_down,

@@ -44,7 +44,8 @@ static int part_done(struct channel *c, struct slot *s, unsigned int p, uint32_t
 	if (s->req.type == ENBD_CMD_READ && !s->error)
 		c->st.bytes_read += s->req.length;
 	win_sample(c, s);
-	return xmit_pump(c, s);
+	xmit_done(c, s);
+	return 0;
 }
 
 static int bad_reply(struct channel *c, const char *what, uint64_t cookie)
@@ -137,7 +138,7 @@ static ssize_t rx_recv(struct channel *c, void *buf, size_t len)
 }
 
 /* Read what the socket has.  0, or -1 with c->want set. */
-int xmit_rx(struct channel *c)
+static int rx_read(struct channel *c)
 {
 	int round;
 
@@ -186,4 +187,18 @@ int xmit_rx(struct channel *c)
 		return want(c, XMIT_BROKEN);
 	}
 	return 0;
+}
+
+/*
+ * Read what the socket has, then complete the requests it answered, together
+ * and with the next fetch (xmit_pump).  0, or -1 with c->want set.
+ */
+int xmit_rx(struct channel *c)
+{
+	int rc = rx_read(c);
+
+	/* Also after a break: what was answered before it counts. */
+	if (c->ndone && xmit_pump(c) < 0)
+		return -1;
+	return rc;
 }

@@ -88,6 +88,7 @@ void xmit_reset(struct channel *c)
 	}
 	c->busy = c->held = 0;
 	c->sq_head = c->sq_len = 0;
+	c->ndone = 0;
 	c->send_off = 0;
 	c->tx_committed = 0;
 	c->tx_wants_in = c->rx_wants_out = false;
@@ -185,7 +186,7 @@ enum xmit_result xmit_run(struct channel *c, bool drain, int timeout_ms)
 	if (!drain)
 		keepalive_start(c);
 	if (!drain && !c->want)
-		xmit_pump(c, NULL);	/* the kernel may have requests queued already */
+		xmit_pump(c);	/* the kernel may have requests queued already */
 	for (;;) {
 		int n, wait = -1;
 		/* TLS may hold bytes read already, which poll() does not see. */
@@ -257,7 +258,7 @@ enum xmit_result xmit_run(struct channel *c, bool drain, int timeout_ms)
 			continue;
 		/* Output drained: fetch again, whether or not the kernel woke us. */
 		if ((pfd[0].revents & POLLIN) || (pfd[1].revents & POLLOUT))
-			xmit_pump(c, NULL);
+			xmit_pump(c);
 	}
 }
 

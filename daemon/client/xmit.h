@@ -4,7 +4,7 @@
  * interface channel.c uses):
  *
  *   xmit.c            the poll() loop, signals, wind-down and disconnect
- *   xmit-kernel.c     slots, and the pump: complete and fetch (ENBD_IOC_IO)
+ *   xmit-kernel.c     slots, and the pump: complete and fetch (ENBD_IOC_BATCH)
  *   xmit-tx.c         requests out: checks, parts, the send queue, sendmsg
  *   xmit-rx.c         replies in: reading and parsing, cookie matching
  *   xmit-keepalive.c  the probe of a quiet server
@@ -35,7 +35,8 @@ uint64_t now_us(void);
 void slot_start(struct slot *s, const struct enbd_request *req);
 bool xmit_can_fetch(const struct channel *c);
 int xmit_stalled(struct channel *c);
-int xmit_pump(struct channel *c, struct slot *done);
+void xmit_done(struct channel *c, struct slot *s);
+int xmit_pump(struct channel *c);
 
 /* xmit-tx.c */
 uint32_t part_len(const struct channel *c, const struct slot *s, unsigned int p);

@@ -173,6 +173,73 @@ struct enbd_io {
 };
 
 /*
+ * ENBD_IOC_BATCH: complete up to ENBD_BATCH_MAX requests and fetch up to
+ * ENBD_BATCH_MAX new ones in one call; the same journal rules as ENBD_IOC_IO
+ * apply to each.  @done and @fetch are user addresses of @nr_done struct
+ * enbd_done and @nr_fetch struct enbd_fetch; either count may be 0, not
+ * both.  The header is checked first (size, magic, flags, reserved, counts:
+ * EINVAL), then every fetch entry's buffer (EINVAL as for ENBD_IOC_IO);
+ * nothing is done if any of that fails.
+ *
+ * The completions are carried out in order, before anything is fetched (a
+ * fetched WRITE may go into the buffer a completed READ came from).  Each
+ * stands alone: its @result says ENBD_DONE_ACCEPTED, ENBD_DONE_DISCARDED
+ * (late or doubled, also within one batch), -EINVAL (malformed, as
+ * ENBD_IOC_IO would refuse it) or -EFAULT (its READ data could not be
+ * copied in: the request stays claimed for a correct completion, as with
+ * ENBD_IOC_IO).  A failed entry does not fail the call nor stop the others.
+ *
+ * Then up to @nr_fetch requests are fetched, oldest first, into
+ * fetch[0 .. @fetched - 1].  The call waits for one only if @nr_done is 0
+ * and ENBD_BATCH_NONBLOCK is not set; otherwise it returns at once, with
+ * @fetched possibly 0 (never EAGAIN).  If entry k cannot be written (its
+ * header or WRITE payload: a bad buffer), it and the entries after it go
+ * back to the queue and @fetched is k; with k == 0 the call fails with
+ * EFAULT.  A stalled channel fetches nothing (ENOLINK), an ejected or
+ * detached one fails with ESHUTDOWN, a wait can be interrupted (EINTR).
+ *
+ * When the call fails nothing was fetched, and @completed is @nr_done if
+ * the completions were carried out before the failure (their results are
+ * written), else 0.  The results and the header's out fields are proven
+ * writable before anything is done (EFAULT).
+ */
+#define ENBD_BATCH_MAGIC	0x656e6264	/* "enbd" */
+#define ENBD_BATCH_MAX		16		/* entries per array and call */
+#define ENBD_BATCH_NONBLOCK	(1u << 0)
+#define ENBD_BATCH_ALL		ENBD_BATCH_NONBLOCK
+
+struct enbd_done {
+	__u64 seq;		/* the request's seq and tag, as fetched */
+	__u32 tag;
+	__s32 error;		/* 0, or a negative errno: see @done_error */
+	__u64 data;		/* user address of the READ payload */
+	__u32 length;		/* the request's length for a successful
+				 * READ, else 0 */
+	__s32 result;		/* out: ENBD_DONE_ACCEPTED, _DISCARDED or
+				 * a negative errno for this entry */
+};
+
+struct enbd_fetch {
+	__u64 data;		/* user buffer that receives a WRITE payload */
+	__u32 data_capacity;	/* its size: at least ENBD_MAX_IO_BYTES */
+	__u32 reserved;		/* must be 0 */
+	struct enbd_request req;	/* out: the fetched request */
+};
+
+struct enbd_batch {
+	__u32 size;		/* sizeof(struct enbd_batch) */
+	__u32 flags;		/* ENBD_BATCH_* */
+	__u32 magic;		/* ENBD_BATCH_MAGIC */
+	__u32 nr_done;		/* entries at @done, 0..ENBD_BATCH_MAX */
+	__u32 nr_fetch;		/* entries at @fetch, 0..ENBD_BATCH_MAX */
+	__u32 completed;	/* out: completions carried out */
+	__u32 fetched;		/* out: requests fetched */
+	__u32 reserved;		/* must be 0 */
+	__u64 done;		/* user address of struct enbd_done[nr_done] */
+	__u64 fetch;		/* user address of struct enbd_fetch[nr_fetch] */
+};
+
+/*
  * ENBD_IOC_SHUTDOWN: error out every queued and in-flight request of device
  * @index, eject its channels (their calls fail with ESHUTDOWN, their files
  * report POLLHUP), forget its token and size.  Like the removal of a disk:
@@ -273,5 +340,6 @@ struct enbd_event {
 #define ENBD_IOC_SHUTDOWN	_IOW(ENBD_IOC_MAGIC, 5, struct enbd_shutdown)
 #define ENBD_IOC_SET_POLICY	_IOW(ENBD_IOC_MAGIC, 6, struct enbd_policy)
 #define ENBD_IOC_EVENT		_IOW(ENBD_IOC_MAGIC, 7, struct enbd_event)
+#define ENBD_IOC_BATCH		_IOWR(ENBD_IOC_MAGIC, 8, struct enbd_batch)
 
 #endif /* _UAPI_ENBD_H */

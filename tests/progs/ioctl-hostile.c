@@ -466,6 +466,266 @@ static void policy_checks(void)
 	close(fd);
 }
 
+/* One ENBD_IOC_BATCH: @nd completions, room for @nf fetches. */
+static int batch(int fd, uint32_t flags, struct enbd_done *done, uint32_t nd,
+		 struct enbd_fetch *fetch, uint32_t nf, struct enbd_batch *b)
+{
+	*b = (struct enbd_batch){
+		.size = sizeof(*b), .flags = flags, .magic = ENBD_BATCH_MAGIC,
+		.nr_done = nd, .nr_fetch = nf, .done = (uintptr_t)done, .fetch = (uintptr_t)fetch,
+	};
+	return ioctl(fd, ENBD_IOC_BATCH, b);
+}
+
+static struct enbd_fetch fetch_into(void *buf)
+{
+	return (struct enbd_fetch){ .data = (uintptr_t)buf, .data_capacity = ENBD_MAX_IO_BYTES };
+}
+
+static struct enbd_done done_with(const struct enbd_request *r, int error, const void *data,
+				  uint32_t length)
+{
+	return (struct enbd_done){
+		.seq = r->seq, .tag = r->tag, .error = error, .data = (uintptr_t)data,
+		.length = length, .result = 12345,
+	};
+}
+
+/* Wait up to 5 s until the device has @n requests queued or claimed. */
+static int wait_outstanding(long long n)
+{
+	struct timespec step = { 0, 10 * 1000 * 1000 };
+	int i;
+
+	for (i = 0; i < 500 && proc_total("Queued") != n; i++)
+		nanosleep(&step, NULL);
+	return proc_total("Queued") == n;
+}
+
+/* Fetch @n requests into @reqs with batches, waiting for them as needed. */
+static int batch_fetch_n(int fd, struct enbd_request *reqs, unsigned int n, void *buf)
+{
+	struct enbd_fetch f[ENBD_BATCH_MAX];
+	struct enbd_batch b;
+	unsigned int got = 0, i;
+
+	while (got < n) {
+		for (i = 0; i < n - got; i++)
+			f[i] = fetch_into(buf);
+		if (batch(fd, 0, NULL, 0, f, n - got, &b) < 0)
+			return -1;
+		for (i = 0; i < b.fetched; i++)
+			reqs[got++] = f[i].req;
+	}
+	return 0;
+}
+
+/* ENBD_IOC_BATCH: arguments refused before anything is done. */
+static void batch_argument_checks(int fd, void *buf)
+{
+	struct enbd_fetch f[ENBD_BATCH_MAX + 1], *ro_fetch;
+	struct enbd_done d[ENBD_BATCH_MAX + 1];
+	struct enbd_batch b, *ro;
+	unsigned int i;
+
+	for (i = 0; i <= ENBD_BATCH_MAX; i++)
+		f[i] = fetch_into(buf);
+	memset(d, 0, sizeof(d));
+	batch(fd, ENBD_BATCH_NONBLOCK, d, 0, f, 1, &b);
+	b.magic ^= 1;
+	expect_errno(ioctl(fd, ENBD_IOC_BATCH, &b), EINVAL, "batch with a bad magic");
+	b.magic ^= 1;
+	b.size = sizeof(b) - 8;
+	expect_errno(ioctl(fd, ENBD_IOC_BATCH, &b), EINVAL, "batch with a short size");
+	b.size = sizeof(b) + 8;
+	expect_errno(ioctl(fd, ENBD_IOC_BATCH, &b), EINVAL, "batch with a long size");
+	b.size = sizeof(b);
+	b.flags = 1u << 7;
+	expect_errno(ioctl(fd, ENBD_IOC_BATCH, &b), EINVAL, "batch with an unknown flag");
+	b.flags = ENBD_BATCH_NONBLOCK;
+	b.reserved = 1;
+	expect_errno(ioctl(fd, ENBD_IOC_BATCH, &b), EINVAL, "batch with reserved set");
+	b.reserved = 0;
+	b.nr_fetch = ENBD_BATCH_MAX + 1;
+	expect_errno(ioctl(fd, ENBD_IOC_BATCH, &b), EINVAL, "batch fetching more than ENBD_BATCH_MAX");
+	b.nr_fetch = 0;
+	b.nr_done = ENBD_BATCH_MAX + 1;
+	expect_errno(ioctl(fd, ENBD_IOC_BATCH, &b), EINVAL, "batch completing more than ENBD_BATCH_MAX");
+	b.nr_done = 0;
+	expect_errno(ioctl(fd, ENBD_IOC_BATCH, &b), EINVAL, "batch with nothing to do");
+	b.nr_fetch = 1;
+	f[0].data_capacity = ENBD_MAX_IO_BYTES - 1;
+	expect_errno(ioctl(fd, ENBD_IOC_BATCH, &b), EINVAL, "batch with a short fetch buffer");
+	f[0].data = 0xffff888000000000UL;
+	f[0].data_capacity = ENBD_MAX_IO_BYTES;
+	expect_errno(ioctl(fd, ENBD_IOC_BATCH, &b), EINVAL, "batch with a kernel fetch buffer");
+	f[0] = fetch_into(buf);
+	f[0].reserved = 1;
+	expect_errno(ioctl(fd, ENBD_IOC_BATCH, &b), EINVAL, "batch with a fetch entry's reserved set");
+	f[0].reserved = 0;
+	b.fetch = (uintptr_t)unmapped_page();
+	expect_errno(ioctl(fd, ENBD_IOC_BATCH, &b), EFAULT, "batch with the fetch array unmapped");
+	b.fetch = (uintptr_t)f;
+	b.nr_done = 1;
+	b.done = (uintptr_t)unmapped_page();
+	expect_errno(ioctl(fd, ENBD_IOC_BATCH, &b), EFAULT, "batch with the done array unmapped");
+	b.done = 0xffff888000000000UL;
+	expect_errno(ioctl(fd, ENBD_IOC_BATCH, &b), EFAULT, "batch with the done array in the kernel");
+	expect_errno(ioctl(fd, ENBD_IOC_BATCH, NULL), EFAULT, "batch with NULL");
+
+	/* Readable but not writable: refused before anything is done. */
+	ro = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ro_fetch = (struct enbd_fetch *)(ro + 1);
+	batch(fd, ENBD_BATCH_NONBLOCK, NULL, 0, ro_fetch, 1, ro);
+	ro_fetch[0] = fetch_into(buf);
+	mprotect(ro, 4096, PROT_READ);
+	expect_errno(ioctl(fd, ENBD_IOC_BATCH, ro), EFAULT, "batch whose header cannot be written back");
+	munmap(ro, 4096);
+}
+
+/*
+ * ENBD_IOC_BATCH on a device: several requests per call, every completion
+ * on its own (a bad one does not stop the others), a failed fetch copy
+ * hands over a prefix and puts the rest back in order.
+ */
+static void batch_checks(void)
+{
+	const uint64_t token = TOKEN + 4;
+	struct enbd_config cfg = { .size = sizeof(cfg), .bytes = 64 << 20, .block_size = 512 };
+	int fd = open_control(), stranger = open_control();
+	void *buf = malloc(ENBD_MAX_IO_BYTES), *buf2 = malloc(ENBD_MAX_IO_BYTES);
+	char *data = malloc(BLOCK);
+	struct enbd_request r[3], w[2];
+	struct enbd_done d[6], *ro_done;
+	struct enbd_fetch f[2];
+	struct enbd_batch b;
+	long long discarded;
+	pid_t readers[3], writers[2];
+	unsigned int i;
+	int rc;
+
+	memset(data, 'b', BLOCK);
+	f[0] = fetch_into(buf);
+	expect_errno(batch(stranger, ENBD_BATCH_NONBLOCK, NULL, 0, f, 1, &b), ENOTCONN,
+		     "batch on a non-attached fd");
+	expect_ok(attach(fd, dev_index, token), "batch: attach to a new session");
+	expect_ok(ioctl(fd, ENBD_IOC_CONFIGURE, &cfg), "batch: configure 64 MiB");
+	batch_argument_checks(fd, buf);
+	rc = batch(fd, ENBD_BATCH_NONBLOCK, NULL, 0, f, 1, &b);
+	check(rc == 0 && b.fetched == 0, "non-blocking batch with nothing queued fetches 0 (rc %d)", rc);
+
+	/* Three reads in one call or a few. */
+	for (i = 0; i < 3; i++)
+		readers[i] = start_io(0, 'b');
+	expect_ok(batch_fetch_n(fd, r, 3, buf), "batch-fetch three reads");
+	check(r[0].type == ENBD_CMD_READ && r[1].type == ENBD_CMD_READ && r[2].type == ENBD_CMD_READ &&
+	      r[0].tag != r[1].tag && r[1].tag != r[2].tag && r[0].tag != r[2].tag,
+	      "three reads, three tags (%u %u %u)", r[0].tag, r[1].tag, r[2].tag);
+
+	/*
+	 * One batch mixing good and bad completions: each stands alone.  The
+	 * bad ones change nothing; the one whose data cannot be copied stays
+	 * claimed; a second completion within the batch is discarded.
+	 */
+	discarded = proc_journal("discarded");
+	d[0] = done_with(&r[0], 0, data, BLOCK);
+	d[1] = done_with(&r[1], 0, data, BLOCK);
+	d[1].tag = 100000;
+	d[2] = done_with(&r[0], 0, data, BLOCK);
+	d[3] = done_with(&r[1], 0, unmapped_page(), BLOCK);
+	d[4] = done_with(&r[2], 0, data, BLOCK);
+	d[4].seq = 1;		/* an old claim's */
+	d[5] = done_with(&r[2], 0, data, BLOCK - 512);
+	f[0] = fetch_into(buf);
+	rc = batch(fd, 0, d, 6, f, 1, &b);
+	check(rc == 0 && b.completed == 6 && b.fetched == 0,
+	      "a mixed batch succeeds: %u completions carried out, %u fetched (rc %d)",
+	      b.completed, b.fetched, rc);
+	check(d[0].result == ENBD_DONE_ACCEPTED, "good completion accepted (%d)", d[0].result);
+	check(d[1].result == -EINVAL, "tag out of range: -EINVAL (%d)", d[1].result);
+	check(d[2].result == ENBD_DONE_DISCARDED, "second completion in one batch discarded (%d)",
+	      d[2].result);
+	check(d[3].result == -EFAULT, "read data unmapped: -EFAULT (%d)", d[3].result);
+	check(d[4].result == ENBD_DONE_DISCARDED, "stale seq discarded (%d)", d[4].result);
+	check(d[5].result == -EINVAL, "wrong length: -EINVAL (%d)", d[5].result);
+	check(proc_journal("discarded") == discarded + 2, "two discards counted (%lld)",
+	      proc_journal("discarded") - discarded);
+	check(wait_child(readers[0]) == 0, "the first reader got its data");
+	check(still_running(readers[1], 200) && still_running(readers[2], 1),
+	      "the other two still wait: their claims stand");
+
+	/* The completions cannot be written back: nothing is completed. */
+	ro_done = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ro_done[0] = done_with(&r[1], 0, data, BLOCK);
+	mprotect(ro_done, 4096, PROT_READ);
+	expect_errno(batch(fd, 0, ro_done, 1, NULL, 0, &b), EFAULT,
+		     "batch whose results cannot be written back");
+	munmap(ro_done, 4096);
+	check(still_running(readers[1], 100), "and its completion was not carried out");
+
+	/* The two left, completed together with a fetch of a write queued meanwhile. */
+	writers[0] = start_io(1, 'w');
+	check(wait_outstanding(3), "a write queued behind the two claimed reads");
+	d[0] = done_with(&r[1], 0, data, BLOCK);
+	d[1] = done_with(&r[2], 0, data, BLOCK);
+	f[0] = fetch_into(buf2);
+	f[1] = fetch_into(buf);
+	rc = batch(fd, 0, d, 2, f, 2, &b);
+	check(rc == 0 && d[0].result == ENBD_DONE_ACCEPTED && d[1].result == ENBD_DONE_ACCEPTED &&
+	      b.fetched == 1 && f[0].req.type == ENBD_CMD_WRITE && ((char *)buf2)[BLOCK - 1] == 'w',
+	      "complete two and fetch the write in one call (rc %d, %d %d, fetched %u)", rc,
+	      d[0].result, d[1].result, b.fetched);
+	check(wait_child(readers[1]) == 0 && wait_child(readers[2]) == 0, "both readers got their data");
+	w[0] = f[0].req;
+	d[0] = done_with(&w[0], 0, NULL, 0);
+	expect_ok(batch(fd, 0, d, 1, NULL, 0, &b), "complete the write");
+	check(d[0].result == ENBD_DONE_ACCEPTED && wait_child(writers[0]) == 0, "the writer is done");
+
+	/* A fetch whose copy fails for entry k hands over k, the rest go back in order. */
+	writers[0] = start_io(1, 'x');
+	check(wait_outstanding(1), "a first write queued");
+	writers[1] = start_io(1, 'y');
+	check(wait_outstanding(2), "a second write queued behind it");
+	f[0] = fetch_into(unmapped_page());
+	f[1] = fetch_into(buf);
+	expect_errno(batch(fd, 0, NULL, 0, f, 2, &b), EFAULT,
+		     "batch fetch whose first write cannot be copied out");
+	check(proc_total("Queued") == 2, "both writes went back (%lld outstanding)", proc_total("Queued"));
+	f[0] = fetch_into(buf);
+	f[1] = fetch_into(unmapped_page());
+	rc = batch(fd, 0, NULL, 0, f, 2, &b);
+	check(rc == 0 && b.fetched == 1 && ((char *)buf)[BLOCK - 1] == 'x',
+	      "with the second one's buffer bad, the first is handed over alone (rc %d, %u)", rc,
+	      b.fetched);
+	w[0] = f[0].req;
+	f[0] = fetch_into(buf2);
+	rc = batch(fd, ENBD_BATCH_NONBLOCK, NULL, 0, f, 1, &b);
+	check(rc == 0 && b.fetched == 1 && ((char *)buf2)[BLOCK - 1] == 'y' && f[0].req.seq > w[0].seq,
+	      "the second comes next, a new claim (rc %d, %u)", rc, b.fetched);
+	w[1] = f[0].req;
+	d[0] = done_with(&w[1], 0, NULL, 0);
+	d[1] = done_with(&w[0], 0, NULL, 0);
+	rc = batch(fd, 0, d, 2, NULL, 0, &b);
+	check(rc == 0 && d[0].result == ENBD_DONE_ACCEPTED && d[1].result == ENBD_DONE_ACCEPTED,
+	      "both writes completed in one call, out of order");
+	check(wait_child(writers[0]) == 0 && wait_child(writers[1]) == 0, "both writers are done");
+
+	/* Ejected: the batch says so. */
+	readers[0] = start_io(0, 'z');
+	expect_ok(batch_fetch_n(fd, r, 1, buf), "fetch a read before shutdown");
+	expect_ok(shutdown_dev(stranger, token), "batch: shut the session down");
+	check(wait_child(readers[0]) == 3, "the claimed read failed");
+	d[0] = done_with(&r[0], 0, data, BLOCK);
+	expect_errno(batch(fd, 0, d, 1, NULL, 0, &b), ESHUTDOWN, "batch completion on an ejected channel");
+	expect_errno(batch(fd, ENBD_BATCH_NONBLOCK, NULL, 0, f, 1, &b), ESHUTDOWN,
+		     "batch fetch on an ejected channel");
+	close(fd);
+	close(stranger);
+	free(buf);
+	free(buf2);
+	free(data);
+}
+
 /* Random arguments to every command number: the kernel must survive. */
 static void random_calls(void)
 {
@@ -515,6 +775,7 @@ int main(int argc, char **argv)
 	attach_unwind_checks();
 	shutdown_stays_shut_checks();
 	policy_checks();
+	batch_checks();
 	random_calls();
 	printf("1..%u\n", test_number);
 	return failures ? 1 : 0;

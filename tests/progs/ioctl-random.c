@@ -50,7 +50,7 @@ struct shared {
 	unsigned long errno_bad;	/* calls that failed with an undocumented errno */
 	unsigned long unpriv_ok;	/* unprivileged calls that got past EPERM */
 	unsigned long calls, ok;
-	unsigned long ok_by_nr[8];	/* successful calls by command number */
+	unsigned long ok_by_nr[9];	/* successful calls by command number */
 	unsigned long fetched;		/* requests fetched by random calls */
 	unsigned long joined, served;	/* legitimate: sessions joined, requests served */
 };
@@ -226,6 +226,60 @@ static void fill_io(struct enbd_io *io)
 		io->req.seq = rnd();	/* an "out" field filled in */
 }
 
+/* A batch array: where it belongs (@good), sometimes somewhere bad. */
+static uint64_t pick_array(unsigned char *good, size_t size)
+{
+	switch (below(12)) {
+	case 0: return 0;
+	case 1: return (uintptr_t)hole - size / 2;
+	case 2: return (uintptr_t)ro_page;
+	case 3: return KERNEL_PTR;
+	default: return (uintptr_t)good;
+	}
+}
+
+/* The arrays live in the region's first page: completions, then fetches. */
+#define BATCH_DONE	((struct enbd_done *)region)
+#define BATCH_FETCH	((struct enbd_fetch *)(region + 1024))
+
+static void fill_batch(struct enbd_batch *b)
+{
+	struct enbd_io io;
+	unsigned int i;
+
+	b->size = pick_u32(sizeof(*b));
+	b->flags = pick_flags(ENBD_BATCH_ALL);
+	b->magic = one_in(10) ? (uint32_t)rnd() : ENBD_BATCH_MAGIC;
+	b->nr_done = one_in(10) ? pick_u32(ENBD_BATCH_MAX) : below(ENBD_BATCH_MAX + 1);
+	b->nr_fetch = one_in(10) ? pick_u32(ENBD_BATCH_MAX) : below(ENBD_BATCH_MAX + 1);
+	b->reserved = one_in(10) ? (uint32_t)rnd() : 0;
+	/* Entries like those of ENBD_IOC_IO, and one past the limit. */
+	for (i = 0; i <= ENBD_BATCH_MAX; i++) {
+		fill_io(&io);
+		BATCH_DONE[i] = (struct enbd_done){
+			.seq = io.done_seq, .tag = io.done_tag, .error = io.done_error,
+			.data = io.done_data, .length = io.done_length, .result = (int32_t)rnd(),
+		};
+		BATCH_FETCH[i] = (struct enbd_fetch){
+			.data = io.data, .data_capacity = io.data_capacity, .reserved = io.reserved,
+		};
+	}
+	b->done = pick_array(region, (ENBD_BATCH_MAX + 1) * sizeof(struct enbd_done));
+	b->fetch = pick_array(region + 1024, (ENBD_BATCH_MAX + 1) * sizeof(struct enbd_fetch));
+}
+
+/* Remember what a successful batch at @place fetched. */
+static void remember_batch(const void *place)
+{
+	struct enbd_batch b;
+	unsigned int i;
+
+	memcpy(&b, place, sizeof(b));
+	for (i = 0; i < b.fetched && i < b.nr_fetch && i <= ENBD_BATCH_MAX; i++)
+		remember(&BATCH_FETCH[i].req);
+	__atomic_add_fetch(&sh->fetched, b.fetched, __ATOMIC_RELAXED);
+}
+
 static void fill_shutdown(struct enbd_shutdown *s)
 {
 	s->size = pick_u32(sizeof(*s));
@@ -287,7 +341,7 @@ static void note_result(unsigned long cmd, const void *arg, int rc, int err, int
 		__atomic_add_fetch(&sh->errno_bad, 1, __ATOMIC_RELAXED);
 		printf("# call %#lx failed with undocumented %s\n", cmd, strerror(err));
 	}
-	if (rc == 0 && _IOC_TYPE(cmd) == ENBD_IOC_MAGIC && _IOC_NR(cmd) < 8)
+	if (rc == 0 && _IOC_TYPE(cmd) == ENBD_IOC_MAGIC && _IOC_NR(cmd) < 9)
 		__atomic_add_fetch(&sh->ok_by_nr[_IOC_NR(cmd)], 1, __ATOMIC_RELAXED);
 	if (rc == 0 && cmd == ENBD_IOC_ATTACH &&
 	    ((const struct enbd_attach *)arg)->index == dev_index)
@@ -321,11 +375,13 @@ static void random_call(int privileged)
 		struct enbd_shutdown s;
 		struct enbd_policy p;
 		struct enbd_event e;
+		struct enbd_batch b;
 		unsigned char raw[256];
 	} arg;
 	static const unsigned long cmds[] = {
 		ENBD_IOC_ATTACH, ENBD_IOC_CONFIGURE, ENBD_IOC_IO, ENBD_IOC_IO, ENBD_IOC_IO,
 		ENBD_IOC_DETACH, ENBD_IOC_SHUTDOWN, ENBD_IOC_SET_POLICY, ENBD_IOC_EVENT,
+		ENBD_IOC_BATCH, ENBD_IOC_BATCH,
 	};
 	unsigned long cmd;
 	size_t size = sizeof(arg.raw);
@@ -350,6 +406,7 @@ static void random_call(int privileged)
 		case 5: fill_shutdown(&arg.s); size = sizeof(arg.s); break;
 		case 6: fill_policy(&arg.p); size = sizeof(arg.p); break;
 		case 7: fill_event(&arg.e); size = sizeof(arg.e); break;
+		case 8: fill_batch(&arg.b); size = sizeof(arg.b); break;
 		default: break;
 		}
 	}
@@ -361,6 +418,8 @@ static void random_call(int privileged)
 		remember(&((struct enbd_io *)place)->req);
 		__atomic_add_fetch(&sh->fetched, 1, __ATOMIC_RELAXED);
 	}
+	if (rc == 0 && cmd == ENBD_IOC_BATCH)
+		remember_batch(place);
 	note_result(cmd, &arg, rc, err, privileged);
 	if (privileged && rc == 0 && cmd == ENBD_IOC_SHUTDOWN && arg.s.index == dev_index)
 		session_over();
@@ -660,10 +719,10 @@ int main(int argc, char **argv)
 
 	printf("# %lu calls (%lu succeeded) in %.1f s\n", sh->calls, sh->ok,
 	       (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
-	printf("# succeeded: %lu attach, %lu configure, %lu io (%lu fetches), %lu detach, "
-	       "%lu shutdown, %lu policy, %lu event\n", sh->ok_by_nr[1], sh->ok_by_nr[2],
-	       sh->ok_by_nr[3], sh->fetched, sh->ok_by_nr[4], sh->ok_by_nr[5], sh->ok_by_nr[6],
-	       sh->ok_by_nr[7]);
+	printf("# succeeded: %lu attach, %lu configure, %lu io, %lu batch (%lu fetches), "
+	       "%lu detach, %lu shutdown, %lu policy, %lu event\n", sh->ok_by_nr[1],
+	       sh->ok_by_nr[2], sh->ok_by_nr[3], sh->ok_by_nr[8], sh->fetched, sh->ok_by_nr[4],
+	       sh->ok_by_nr[5], sh->ok_by_nr[6], sh->ok_by_nr[7]);
 	printf("# legitimate steps: %lu joined a session, %lu requests served\n", sh->joined,
 	       sh->served);
 	check(sh->calls >= calls + calls / 10, "%lu random calls made", sh->calls);

@@ -7,8 +7,10 @@
 # links shaped to the same rate (tc tbf).  Raw figures go to $ENBD_TEST_OUT/rounds.csv;
 # the channel processes' work per request of /dev/nd0 (context switches, and
 # system calls counted by perf stat) to work.csv: unlike throughput and
-# latency, those hardly move with the host's load.  tools/bench-report turns
-# them into the tables and the chart.
+# latency, those hardly move with the host's load.  The resident memory
+# (VmRSS, VmHWM) of each channel process and of enbd-server, idle and after
+# the workloads, to memory.csv.  tools/bench-report turns them into the
+# tables and the chart.
 #
 # Plan (written by tools/bench-vm into build/bench/plan, shell assignments):
 # ROUNDS, RUNTIME (s per fio job, after a 1 s ramp), QUICK (1: fewer workloads),
@@ -36,6 +38,8 @@ NBDINFO=$ENBD_TEST_OUT/nbdinfo.txt
 : >"$NBDINFO"
 WORK=$ENBD_TEST_OUT/work.csv
 echo "round,server,connections,workload,requests,switches_per_request,syscalls_per_request" >"$WORK"
+MEMORY=$ENBD_TEST_OUT/memory.csv
+echo "round,server,connections,process,channel,state,vm_rss_kib,vm_hwm_kib" >"$MEMORY"
 
 say() { log "bench: $*"; }
 
@@ -99,6 +103,24 @@ measure() {
 	done
 }
 
+# vm_kib PID: "VmRSS,VmHWM" of that process, in KiB
+vm_kib() {
+	awk '/^VmRSS:/ { r = $2 } /^VmHWM:/ { h = $2 } END { print r "," h }' "/proc/$1/status" ||
+		die "process $1 is gone"
+}
+
+# memory ROUND SERVER N STATE: the resident memory of nd0's N channel
+# processes, and of enbd-server when it serves them, into memory.csv.  VmHWM
+# is the peak since the process started: after the workloads, their peak.
+memory() {
+	local i pid
+	for ((i = 0; i < $3; i++)); do
+		pid=$(nbd_slot 0 Pids: "$i") || die "no pid of channel $i: $(nbd_line 0 Pids:)"
+		echo "$1,$2,$3,enbd-client,$i,$4,$(vm_kib "$pid")" >>"$MEMORY"
+	done
+	[ "$2" != enbd-server ] || echo "$1,$2,$3,enbd-server,,$4,$(vm_kib "$ENBD_SERVER_PID")" >>"$MEMORY"
+}
+
 # fill DEV: write the whole export once, so that no read hits a hole a
 # sparse server answers without touching memory
 fill() {
@@ -140,8 +162,10 @@ nbd0_stop() {
 one_config() {
 	local round=$1 server=$2 port=$3 dev=$4 n=$5
 	"${dev}_start" "$port" "$n"
+	[ "$dev" != nd0 ] || memory "$round" "$server" "$n" idle
 	measure "$round" "$server" "$dev" "$n"
 	if [ "$dev" = nd0 ]; then
+		memory "$round" "$server" "$n" loaded
 		printf '=== round %s %s nd0 x%s\n' "$round" "$server" "$n" >>"$NBDINFO"
 		cat /proc/nbdinfo >>"$NBDINFO"
 	fi
@@ -160,6 +184,7 @@ on_exit modprobe -r brd
 declare -A PORT
 start_enbd_server 0 -a 127.0.0.1 --name disk --memory "${SIZE_MB}M"
 PORT[enbd]=$SERVER_PORT
+ENBD_SERVER_PID=$SERVER_PID
 [[ " $SERVERS " = *" nbdkit "* ]] && PORT[nbdkit]=$(start_nbdkit memory "${SIZE_MB}M")
 say "plan: $ROUNDS rounds, $RUNTIME s per job, quick=$QUICK, workloads: ${WORKLOADS//$'\n'/ }"
 say "kernel $(uname -r), $(nproc) CPUs, fio $(fio --version), nbdkit $(nbdkit --version | cut -d' ' -f2)"

@@ -125,6 +125,6 @@ ssize_t tls_recv_nb(struct tls_conn *t, void *buf, size_t len, bool *want_out);
 ssize_t tls_send_nb(struct tls_conn *t, const void *buf, size_t len, bool *want_out);
 /* Bytes already read from the socket and not yet returned: poll() would
  * not tell about them. */
-bool tls_buffered(const struct tls_conn *t);
+bool tls_buffered(struct tls_conn *t);
 
 #endif

@@ -423,6 +423,8 @@ ssize_t tls_records_recv(struct tls_records *r, void *buf, size_t min, size_t le
 	unsigned char *dst = buf;
 	size_t got = 0;
 
+	if (len == 0)
+		return 0;
 	while (got < min || (got < len && r->plain_pos < r->plain_end)) {
 		ssize_t whole, n;
 		unsigned char *out;

@@ -157,6 +157,15 @@ static void nonce(const struct rec_keys *k, unsigned char *out)
 		out[REC_IV - 1 - i] ^= (unsigned char)(k->seq >> (8 * i));
 }
 
+static void records_free(struct tls_records *r)
+{
+	keys_free(&r->rx);
+	keys_free(&r->tx);
+	free(r->in);
+	free(r->out);
+	free(r);
+}
+
 static const EVP_CIPHER *cipher_of(int nid)
 {
 	switch (nid) {
@@ -185,11 +194,11 @@ struct tls_records *tls_records_new(int fd, int cipher_nid, const EVP_MD *md,
 		return NULL;
 	r->fd = fd;
 	r->in = malloc(REC_IN_BUFFER);
-	r->out = malloc(REC_OUT_BUFFER);
-	if (!r->in || !r->out ||
+	r->out = tx_secret ? malloc(REC_OUT_BUFFER) : NULL;
+	if (!r->in || (tx_secret && !r->out) ||
 	    keys_init(&r->rx, cipher, md, rx_secret, secret_len, rx_seq, 0) < 0 ||
-	    keys_init(&r->tx, cipher, md, tx_secret, secret_len, tx_seq, 1) < 0) {
-		tls_records_close(r);
+	    (tx_secret && keys_init(&r->tx, cipher, md, tx_secret, secret_len, tx_seq, 1) < 0)) {
+		records_free(r);
 		return NULL;
 	}
 	return r;
@@ -363,6 +372,8 @@ static int control_record(struct tls_records *r, uint8_t type, const unsigned ch
 		if (p[0] != HS_KEY_UPDATE || msg_len != 1 || len != 5 || p[4] > 1 ||
 		    keys_update(&r->rx) < 0)
 			goto refused;
+		if (p[4] == 1 && !r->out)
+			goto refused;	/* the kernel sends: it cannot follow */
 		if (p[4] == 1)
 			atomic_store(&r->key_update_asked, true);
 		return 0;
@@ -504,14 +515,10 @@ void tls_records_close(struct tls_records *r)
 
 	if (!r)
 		return;
-	if (r->out && r->tx.aead && REC_OUT_BUFFER - r->out_end >= REC_OUT_MAX) {
+	if (r->out && REC_OUT_BUFFER - r->out_end >= REC_OUT_MAX) {
 		r->out_end += seal(&r->tx, REC_TYPE_ALERT, &iov, 0, sizeof(close_notify),
 				   r->out + r->out_end);
 		flush(r);	/* non-blocking: once, whatever comes of it */
 	}
-	keys_free(&r->rx);
-	keys_free(&r->tx);
-	free(r->in);
-	free(r->out);
-	free(r);
+	records_free(r);
 }

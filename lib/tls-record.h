@@ -35,9 +35,12 @@
 struct tls_records;
 
 /*
- * A record layer for @fd (non-blocking) from the two traffic secrets of
- * the cipher suite @cipher_nid / @md, each already used for @rx_seq and
- * @tx_seq records.  NULL: out of memory, or a suite not handled here.
+ * A record layer for @fd (non-blocking, or blocking for the receiving side
+ * alone) from the two traffic secrets of the cipher suite @cipher_nid /
+ * @md, each already used for @rx_seq and @tx_seq records; @tx_secret NULL
+ * when kernel TLS sends (then a KeyUpdate the peer asks for is refused:
+ * the kernel cannot follow).  NULL: out of memory, or a suite not handled
+ * here.
  */
 struct tls_records *tls_records_new(int fd, int cipher_nid, const EVP_MD *md,
 				    const unsigned char *rx_secret, const unsigned char *tx_secret,

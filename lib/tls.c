@@ -297,10 +297,10 @@ static void forget_secrets(struct handover *ho)
 
 /*
  * Under t->lock: hand the data over to lib/tls-record.c when it can take
- * it, that is with TLS 1.3 and no kernel TLS, once nothing is half done
- * in OpenSSL.  Not before a record has come in after the handshake: the
- * server's session tickets come first, and a client keeps one for the next
- * connection only if OpenSSL sees it.
+ * it, that is with TLS 1.3 once nothing is half done in OpenSSL (where
+ * kernel TLS sends, the receiving side only).  Not before a record has
+ * come in after the handshake: the server's session tickets come first,
+ * and a client keeps one for the next connection only if OpenSSL sees it.
  */
 static void hand_over(struct tls_conn *t)
 {
@@ -311,7 +311,7 @@ static void hand_over(struct tls_conn *t)
 		return;
 	cipher = SSL_get_current_cipher(t->ssl);
 	ho->never = true;	/* now or never */
-	if (t->ktls_send || t->ktls_recv || SSL_version(t->ssl) != TLS1_3_VERSION || !cipher ||
+	if (t->ktls_recv || SSL_version(t->ssl) != TLS1_3_VERSION || !cipher ||
 	    !ho->rx_counting || !ho->tx_counting || ho->keys_moved || !ho->rx_secret_len ||
 	    ho->rx_secret_len != ho->tx_secret_len) {
 		forget_secrets(ho);
@@ -319,8 +319,8 @@ static void hand_over(struct tls_conn *t)
 	}
 	t->records = tls_records_new(t->fd, SSL_CIPHER_get_cipher_nid(cipher),
 				     SSL_CIPHER_get_handshake_digest(cipher), ho->rx_secret,
-				     ho->tx_secret, ho->rx_secret_len, ho->rx_records,
-				     ho->tx_records);
+				     t->ktls_send ? NULL : ho->tx_secret, ho->rx_secret_len,
+				     ho->rx_records, ho->tx_records);
 	forget_secrets(ho);
 	if (!t->records)
 		return;
@@ -628,13 +628,13 @@ void tls_close(struct tls_conn *t)
 	ERR_clear_error();
 	if (t->ktls_send)
 		sock_set_nonblocking(t->fd, 1);
-	if (atomic_load(&t->own)) {
-		tls_records_close(t->records);	/* close_notify, as below */
+	if (atomic_load(&t->own))
+		tls_records_close(t->records);	/* close_notify where it sends */
+	if (atomic_load(&t->own) && !t->ktls_send)
 		/* which OpenSSL must know of, or it drops the session (ticket) */
 		SSL_set_shutdown(t->ssl, SSL_SENT_SHUTDOWN);
-	} else {
+	else
 		SSL_shutdown(t->ssl);	/* non-blocking: once, whatever comes of it */
-	}
 	SSL_free(t->ssl);
 	forget_secrets(&t->ho);
 	pthread_mutex_destroy(&t->lock);

@@ -16,6 +16,10 @@
  * lock, waiting in poll() outside it.  Where kernel TLS carries the
  * sending side (tls_ktls_send), the socket is blocking again and whatever
  * is written to it plainly (write, sendmsg, splice) goes out encrypted.
+ * With TLS 1.3, once a record has come in after the handshake, the records
+ * are no longer OpenSSL's but lib/tls-record.c's (both ways, or receiving
+ * only where kernel TLS sends), which reads and writes under a lock per
+ * direction: what kernel TLS does, in userspace.
  *
  * Key material never leaves this module: it is read from files only and
  * appears in no log line or error message.

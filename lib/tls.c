@@ -621,6 +621,13 @@ bool tls_ktls_recv(const struct tls_conn *t)
 	return t->ktls_recv;
 }
 
+const char *tls_userspace_records(struct tls_conn *t)
+{
+	if (!atomic_load(&t->own))
+		return "none";
+	return t->ktls_send ? "receive" : "both";
+}
+
 void tls_close(struct tls_conn *t)
 {
 	if (!t)

@@ -75,6 +75,9 @@ const char *tls_describe(const struct tls_conn *t);
  * the handshake; with the send side, write to the socket directly). */
 bool tls_ktls_send(const struct tls_conn *t);
 bool tls_ktls_recv(const struct tls_conn *t);
+/* Which sides lib/tls-record.c carries (the records are no longer
+ * OpenSSL's): "none", "receive" (kernel TLS sends) or "both". */
+const char *tls_userspace_records(struct tls_conn *t);
 /* Send close_notify if the socket takes it at once, and free @t. */
 void tls_close(struct tls_conn *t);
 /* Free what OpenSSL keeps for the calling thread (error queue, random

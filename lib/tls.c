@@ -328,7 +328,10 @@ static void hand_over(struct tls_conn *t)
 	SSL_free_buffers(t->ssl);	/* OpenSSL moves no more data */
 }
 
-/* Under t->lock: whether OpenSSL still carries the data. */
+/* Under t->lock: whether OpenSSL still carries the data.  Called before
+ * each SSL call, and after each read: a client's last read of the NBD
+ * handshake hands over there, so the allocations come with the handshake
+ * rather than with the first request. */
 static bool openssl_carries(struct tls_conn *t)
 {
 	if (!atomic_load_explicit(&t->own, memory_order_relaxed))
@@ -691,6 +694,7 @@ static ssize_t read_once(struct tls_conn *t, void *buf, size_t min, size_t len, 
 		errno = 0;
 		ok = SSL_read_ex(t->ssl, buf, len, &got);
 		n = nb_result(t, ok, got, want_out);
+		hand_over(t);	/* now, if the last handshake reply came in */
 	} else {
 		*want_out = false;
 		n = tls_records_recv(t->records, buf, min, len);

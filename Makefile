@@ -32,7 +32,7 @@ LDFLAGS += $(SANFLAGS)
 
 LIB_OBJS := $(BUILD)/lib/nbd-proto.o $(BUILD)/lib/log.o $(BUILD)/lib/sock.o $(BUILD)/lib/sig.o
 # lib/tls.c, for the programs that speak TLS: link these too
-TLS_OBJS := $(BUILD)/lib/tls.o
+TLS_OBJS := $(BUILD)/lib/tls.o $(BUILD)/lib/tls-record.o
 TLS_LIBS := -lssl -lcrypto
 PROGRAMS :=
 

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include <openssl/x509v3.h>
 
 #include "sock.h"
+#include "tls-record.h"
 #include "tls.h"
 
 /* One record's worth: small pieces are gathered up to this before writing. */
@@ -48,10 +50,28 @@ struct tls_ctx {
 	bool no_resume;
 };
 
+/* What the handshake leaves for lib/tls-record.c to carry on with. */
+struct handover {
+	unsigned char rx_secret[EVP_MAX_MD_SIZE], tx_secret[EVP_MAX_MD_SIZE];
+	size_t rx_secret_len, tx_secret_len;
+	/* records each way since the Finished message that started them */
+	uint64_t rx_records, tx_records;
+	bool rx_counting, tx_counting;
+	bool keys_moved;	/* a KeyUpdate went through OpenSSL */
+	bool write_pending;	/* OpenSSL holds part of a write */
+	bool never;		/* TLS 1.2, kernel TLS, ...: OpenSSL to the end */
+};
+
 struct tls_conn {
 	SSL *ssl;
 	int fd;
-	pthread_mutex_t lock;	/* every SSL call on @ssl */
+	/* Every SSL call on @ssl; once @records carries the data, its
+	 * receiving side (sending takes @tx_lock). */
+	pthread_mutex_t lock;
+	pthread_mutex_t tx_lock;
+	struct tls_records *records;	/* set once, before @own */
+	atomic_bool own;		/* @records carries the data */
+	struct handover ho;		/* under @lock, until @own */
 	/* Kernel TLS carries the sending side: writes bypass OpenSSL and the
 	 * socket is blocking again, as without TLS.  Set once, after the
 	 * handshake. */
@@ -195,6 +215,137 @@ static unsigned int psk_server_cb(SSL *ssl, const char *identity, unsigned char 
 	return 0;
 }
 
+/* ---- handing the records over to lib/tls-record.c ---- */
+
+static int hex_decode(const char *hex, unsigned char *out, size_t max, size_t *len)
+{
+	size_t n = 0;
+
+	for (; hex[0] && hex[1] && n < max; hex += 2) {
+		int hi = hex_value(hex[0]), lo = hex_value(hex[1]);
+
+		if (hi < 0 || lo < 0)
+			return -1;
+		out[n++] = (unsigned char)(hi << 4 | lo);
+	}
+	*len = n;
+	return hex[0] ? -1 : 0;
+}
+
+/* OpenSSL tells the secrets it derives in NSS key log lines ("LABEL
+ * client_random secret" in hex): keep the two of the application data.
+ * Nothing here is ever logged. */
+static void keep_secret_cb(const SSL *ssl, const char *line)
+{
+	struct tls_conn *t = SSL_get_app_data(ssl);
+	bool client = !strncmp(line, "CLIENT_TRAFFIC_SECRET_0 ", 24);
+	bool server = !strncmp(line, "SERVER_TRAFFIC_SECRET_0 ", 24);
+	const char *secret = strrchr(line, ' ');
+	unsigned char *out;
+	size_t *len;
+
+	if (!t || !(client || server) || !secret)
+		return;
+	if (client == !!SSL_is_server(ssl)) {
+		out = t->ho.rx_secret;
+		len = &t->ho.rx_secret_len;
+	} else {
+		out = t->ho.tx_secret;
+		len = &t->ho.tx_secret_len;
+	}
+	if (hex_decode(secret + 1, out, EVP_MAX_MD_SIZE, len) < 0)
+		*len = 0;
+}
+
+/* Count the records each way since the Finished message after which the
+ * application data keys took over: their sequence numbers.  (OpenSSL
+ * reports a record's header before the messages in it.) */
+static void count_records_cb(int write_p, int version, int content_type, const void *buf,
+			     size_t len, SSL *ssl, void *arg)
+{
+	struct tls_conn *t = SSL_get_app_data(ssl);
+	const unsigned char *p = buf;
+
+	(void)version;
+	(void)arg;
+	if (!t)
+		return;
+	if (content_type == SSL3_RT_HEADER) {
+		if (write_p)
+			t->ho.tx_records++;
+		else
+			t->ho.rx_records++;
+	} else if (content_type == SSL3_RT_HANDSHAKE && len > 0) {
+		if (p[0] == SSL3_MT_FINISHED && write_p) {
+			t->ho.tx_records = 0;
+			t->ho.tx_counting = true;
+		} else if (p[0] == SSL3_MT_FINISHED) {
+			t->ho.rx_records = 0;
+			t->ho.rx_counting = true;
+		} else if (p[0] == SSL3_MT_KEY_UPDATE) {
+			t->ho.keys_moved = true;
+		}
+	}
+}
+
+static void forget_secrets(struct handover *ho)
+{
+	OPENSSL_cleanse(ho->rx_secret, sizeof(ho->rx_secret));
+	OPENSSL_cleanse(ho->tx_secret, sizeof(ho->tx_secret));
+	ho->rx_secret_len = ho->tx_secret_len = 0;
+}
+
+/*
+ * Under t->lock: hand the data over to lib/tls-record.c when it can take
+ * it, that is with TLS 1.3 once nothing is half done in OpenSSL (where
+ * kernel TLS sends, the receiving side only).  Not before a record has
+ * come in after the handshake: the server's session tickets come first,
+ * and a client keeps one for the next connection only if OpenSSL sees it.
+ */
+static void hand_over(struct tls_conn *t)
+{
+	struct handover *ho = &t->ho;
+	const SSL_CIPHER *cipher;
+
+	if (ho->never || ho->rx_records == 0 || ho->write_pending || SSL_has_pending(t->ssl))
+		return;
+	cipher = SSL_get_current_cipher(t->ssl);
+	ho->never = true;	/* now or never */
+	if (t->ktls_recv || SSL_version(t->ssl) != TLS1_3_VERSION || !cipher ||
+	    !ho->rx_counting || !ho->tx_counting || ho->keys_moved || !ho->rx_secret_len ||
+	    ho->rx_secret_len != ho->tx_secret_len) {
+		forget_secrets(ho);
+		return;
+	}
+	t->records = tls_records_new(t->fd, SSL_CIPHER_get_cipher_nid(cipher),
+				     SSL_CIPHER_get_handshake_digest(cipher), ho->rx_secret,
+				     t->ktls_send ? NULL : ho->tx_secret, ho->rx_secret_len,
+				     ho->rx_records, ho->tx_records);
+	forget_secrets(ho);
+	if (!t->records)
+		return;
+	atomic_store_explicit(&t->own, true, memory_order_release);
+	SSL_free_buffers(t->ssl);	/* OpenSSL moves no more data */
+}
+
+/* Under t->lock: whether OpenSSL still carries the data.  Called before
+ * each SSL call, and after each read: a client's last read of the NBD
+ * handshake hands over there, so the allocations come with the handshake
+ * rather than with the first request. */
+static bool openssl_carries(struct tls_conn *t)
+{
+	if (!atomic_load_explicit(&t->own, memory_order_relaxed))
+		hand_over(t);
+	return !atomic_load_explicit(&t->own, memory_order_relaxed);
+}
+
+/* Callbacks on @ctx that prepare the hand-over. */
+static void watch_handshake(SSL_CTX *ctx)
+{
+	SSL_CTX_set_keylog_callback(ctx, keep_secret_cb);
+	SSL_CTX_set_msg_callback(ctx, count_records_cb);
+}
+
 /* ---- contexts ---- */
 
 static int use_certificates(struct tls_ctx *ctx, const struct tls_config *cfg, char *why,
@@ -271,6 +422,7 @@ struct tls_ctx *tls_server_ctx_new(const struct tls_config *cfg, char *why, size
 	SSL_CTX_set_mode(ctx->ssl_ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	SSL_CTX_set_session_id_context(ctx->ssl_ctx, sid_ctx, sizeof(sid_ctx) - 1);
 	SSL_CTX_set_default_read_buffer_len(ctx->ssl_ctx, TLS_IN_BUFFER);
+	watch_handshake(ctx->ssl_ctx);
 	if (copy_allowed_names(ctx, cfg) < 0) {
 		snprintf(why, why_len, "out of memory");
 		goto fail;
@@ -448,6 +600,7 @@ struct tls_conn *tls_accept(struct tls_ctx *ctx, int fd, char *why, size_t why_l
 	}
 	describe(t, cert);
 	pthread_mutex_init(&t->lock, NULL);
+	pthread_mutex_init(&t->tx_lock, NULL);
 	return t;
 fail:
 	if (t)
@@ -471,6 +624,13 @@ bool tls_ktls_recv(const struct tls_conn *t)
 	return t->ktls_recv;
 }
 
+const char *tls_userspace_records(struct tls_conn *t)
+{
+	if (!atomic_load(&t->own))
+		return "none";
+	return t->ktls_send ? "receive" : "both";
+}
+
 void tls_close(struct tls_conn *t)
 {
 	if (!t)
@@ -478,9 +638,17 @@ void tls_close(struct tls_conn *t)
 	ERR_clear_error();
 	if (t->ktls_send)
 		sock_set_nonblocking(t->fd, 1);
-	SSL_shutdown(t->ssl);	/* non-blocking: once, whatever comes of it */
+	if (atomic_load(&t->own))
+		tls_records_close(t->records);	/* close_notify where it sends */
+	if (atomic_load(&t->own) && !t->ktls_send)
+		/* which OpenSSL must know of, or it drops the session (ticket) */
+		SSL_set_shutdown(t->ssl, SSL_SENT_SHUTDOWN);
+	else
+		SSL_shutdown(t->ssl);	/* non-blocking: once, whatever comes of it */
 	SSL_free(t->ssl);
+	forget_secrets(&t->ho);
 	pthread_mutex_destroy(&t->lock);
+	pthread_mutex_destroy(&t->tx_lock);
 	free(t);
 }
 
@@ -489,55 +657,142 @@ void tls_thread_done(void)
 	OPENSSL_thread_stop();
 }
 
-/* Up to @len bytes; the count, or -1 with errno. */
-static ssize_t tls_read_some(struct tls_conn *t, void *buf, size_t len)
+/* The result of one non-blocking SSL call that moved @done bytes (@ok). */
+static ssize_t nb_result(struct tls_conn *t, int ok, size_t done, bool *want_out)
 {
-	for (;;) {
-		size_t got = 0;
-		int ok, err;
+	int err = ok ? SSL_ERROR_NONE : SSL_get_error(t->ssl, 0);
 
-		pthread_mutex_lock(&t->lock);
+	if (ok)
+		return (ssize_t)done;
+	/* close_notify, or (SSL_OP_IGNORE_UNEXPECTED_EOF) an end without it */
+	if (err == SSL_ERROR_ZERO_RETURN)
+		return 0;
+	if (want_io(err)) {
+		*want_out = err == SSL_ERROR_WANT_WRITE;
+		errno = EAGAIN;
+		return -1;
+	}
+	errno = failure_errno(err);
+	return -1;
+}
+
+/*
+ * One non-blocking try at reading up to @len bytes (lib/tls-record.c: as
+ * many as are in hand, or @min): the count (0: end of stream), or -1 with
+ * errno; EAGAIN with *@want_out true when the socket must become writable
+ * (rather than readable) first.
+ */
+static ssize_t read_once(struct tls_conn *t, void *buf, size_t min, size_t len, bool *want_out)
+{
+	size_t got = 0;
+	ssize_t n;
+	int ok;
+
+	pthread_mutex_lock(&t->lock);
+	if (openssl_carries(t)) {
 		ERR_clear_error();
 		errno = 0;
 		ok = SSL_read_ex(t->ssl, buf, len, &got);
-		err = ok ? SSL_ERROR_NONE : SSL_get_error(t->ssl, 0);
-		pthread_mutex_unlock(&t->lock);
-		if (ok)
-			return (ssize_t)got;
-		if (!want_io(err)) {
-			errno = failure_errno(err);
-			return -1;
+		n = nb_result(t, ok, got, want_out);
+		hand_over(t);	/* now, if the last handshake reply came in */
+	} else {
+		*want_out = false;
+		n = tls_records_recv(t->records, buf, min, len);
+	}
+	pthread_mutex_unlock(&t->lock);
+	return n;
+}
+
+/*
+ * One non-blocking try at writing the start of @n pieces (OpenSSL: of the
+ * first, TLS_WRITE_CHUNK at most): the count, or -1 with errno, EAGAIN
+ * with *@want_out false when the socket must become readable first.  After
+ * EAGAIN the same bytes must come first in the next call.
+ */
+static ssize_t write_once(struct tls_conn *t, const struct iovec *iov, int n, bool *want_out)
+{
+	size_t done = 0;
+	ssize_t rc;
+	int ok;
+
+	if (!atomic_load_explicit(&t->own, memory_order_acquire)) {
+		pthread_mutex_lock(&t->lock);
+		if (openssl_carries(t)) {
+			ERR_clear_error();
+			errno = 0;
+			ok = SSL_write_ex(t->ssl, iov[0].iov_base,
+					  iov[0].iov_len < TLS_WRITE_CHUNK ? iov[0].iov_len :
+									     TLS_WRITE_CHUNK,
+					  &done);
+			rc = nb_result(t, ok, done, want_out);
+			t->ho.write_pending = rc < 0 && errno == EAGAIN;
+			pthread_mutex_unlock(&t->lock);
+			return rc;
 		}
-		wait_for(t->fd, err);
+		pthread_mutex_unlock(&t->lock);
+	}
+	pthread_mutex_lock(&t->tx_lock);
+	*want_out = true;
+	rc = tls_records_send(t->records, iov, n);
+	pthread_mutex_unlock(&t->tx_lock);
+	return rc;
+}
+
+/* Up to @len bytes, @min if they are there; the count (0: end of stream),
+ * or -1 with errno. */
+static ssize_t tls_read_some(struct tls_conn *t, void *buf, size_t min, size_t len)
+{
+	for (;;) {
+		bool want_out = false;
+		ssize_t n = read_once(t, buf, min, len, &want_out);
+
+		if (n >= 0 || errno != EAGAIN)
+			return n;
+		wait_for(t->fd, want_out ? SSL_ERROR_WANT_WRITE : SSL_ERROR_WANT_READ);
 	}
 }
 
-/* All of @buf, in records of up to 16 KiB. */
-static int tls_write(struct tls_conn *t, const void *buf, size_t len)
+#define TLS_MAX_IOV 8
+
+/* All of @n pieces (TLS_MAX_IOV at most). */
+static int tls_writev(struct tls_conn *t, const struct iovec *iov, int n)
 {
-	const char *p = buf;
+	struct iovec v[TLS_MAX_IOV], *p = v;
 
-	while (len) {
-		size_t n = len < TLS_WRITE_CHUNK ? len : TLS_WRITE_CHUNK, done = 0;
-		int ok, err;
+	if (n > TLS_MAX_IOV) {
+		errno = EINVAL;
+		return -1;
+	}
+	memcpy(v, iov, (size_t)n * sizeof(*iov));
+	while (n > 0) {
+		bool want_out = false;
+		ssize_t done = write_once(t, p, n, &want_out);
 
-		pthread_mutex_lock(&t->lock);
-		ERR_clear_error();
-		errno = 0;
-		ok = SSL_write_ex(t->ssl, p, n, &done);
-		err = ok ? SSL_ERROR_NONE : SSL_get_error(t->ssl, 0);
-		pthread_mutex_unlock(&t->lock);
-		if (ok) {
-			p += done;
-			len -= done;
-		} else if (want_io(err)) {
-			wait_for(t->fd, err);	/* then the same call again */
-		} else {
-			errno = failure_errno(err);
+		if (done < 0 && errno == EAGAIN) {
+			wait_for(t->fd, want_out ? SSL_ERROR_WANT_WRITE : SSL_ERROR_WANT_READ);
+			continue;	/* then the same bytes again */
+		}
+		if (done < 0)
 			return -1;
+		while (n > 0 && (size_t)done >= p->iov_len) {
+			done -= (ssize_t)p->iov_len;
+			p++;
+			n--;
+		}
+		if (n > 0) {
+			p->iov_base = (char *)p->iov_base + done;
+			p->iov_len -= (size_t)done;
 		}
 	}
 	return 0;
+}
+
+/* All of @buf. */
+static int tls_write(struct tls_conn *t, const void *buf, size_t len)
+{
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+
+	return tls_writev(t, &iov, 1);
 }
 
 ssize_t io_read_at_least(struct tls_conn *t, int fd, void *buf, size_t min, size_t max)
@@ -548,7 +803,7 @@ ssize_t io_read_at_least(struct tls_conn *t, int fd, void *buf, size_t min, size
 	if (!t)
 		return read_at_least(fd, buf, min, max);
 	while (got < min) {
-		ssize_t n = tls_read_some(t, p + got, max - got);
+		ssize_t n = tls_read_some(t, p + got, min - got, max - got);
 
 		if (n < 0)
 			return -1;
@@ -591,8 +846,11 @@ int io_writev_full(struct tls_conn *t, int fd, const struct iovec *iov, int n)
 				return -1;
 		return 0;
 	}
-	/* Headers share a record with the start of the payload; the rest of a
-	 * large payload is encrypted from where it is. */
+	/* lib/tls-record.c seals the pieces into records as they are. */
+	if (atomic_load_explicit(&t->own, memory_order_acquire) && n <= TLS_MAX_IOV)
+		return tls_writev(t, iov, n);
+	/* Through OpenSSL, headers share a record with the start of the
+	 * payload; the rest of a large payload is encrypted from where it is. */
 	for (i = 0; i < n; i++) {
 		const char *p = iov[i].iov_base;
 		size_t len = iov[i].iov_len;
@@ -736,6 +994,7 @@ struct tls_ctx *tls_client_ctx_new(const struct tls_config *cfg, char *why, size
 	SSL_CTX_set_session_cache_mode(ctx->ssl_ctx, SSL_SESS_CACHE_CLIENT |
 				       SSL_SESS_CACHE_NO_INTERNAL_STORE);
 	SSL_CTX_sess_set_new_cb(ctx->ssl_ctx, keep_session_cb);
+	watch_handshake(ctx->ssl_ctx);
 	if (cfg->psk_file) {
 		if (use_client_psk(ctx, cfg, why, why_len) < 0)
 			goto fail;
@@ -860,6 +1119,7 @@ struct tls_conn *tls_connect(struct tls_ctx *ctx, int fd, const char *hostname,
 	if (!t->psk_identity[0] && !SSL_session_reused(t->ssl))
 		append_printable(t->desc, sizeof(t->desc), ", full handshake");
 	pthread_mutex_init(&t->lock, NULL);
+	pthread_mutex_init(&t->tx_lock, NULL);
 	return t;
 fail:
 	if (t)
@@ -873,56 +1133,25 @@ bool tls_resumed(const struct tls_conn *t)
 	return SSL_session_reused(t->ssl) && !t->psk_identity[0];
 }
 
-/* The result of one non-blocking SSL call that moved @done bytes (@ok). */
-static ssize_t nb_result(struct tls_conn *t, int ok, size_t done, bool *want_out)
-{
-	int err = ok ? SSL_ERROR_NONE : SSL_get_error(t->ssl, 0);
-
-	if (ok)
-		return (ssize_t)done;
-	/* close_notify, or (SSL_OP_IGNORE_UNEXPECTED_EOF) an end without it */
-	if (err == SSL_ERROR_ZERO_RETURN)
-		return 0;
-	if (want_io(err)) {
-		*want_out = err == SSL_ERROR_WANT_WRITE;
-		errno = EAGAIN;
-		return -1;
-	}
-	errno = failure_errno(err);
-	return -1;
-}
-
 ssize_t tls_recv_nb(struct tls_conn *t, void *buf, size_t len, bool *want_out)
 {
-	size_t got = 0;
-	ssize_t n;
-	int ok;
-
-	pthread_mutex_lock(&t->lock);
-	ERR_clear_error();
-	errno = 0;
-	ok = SSL_read_ex(t->ssl, buf, len, &got);
-	n = nb_result(t, ok, got, want_out);
-	pthread_mutex_unlock(&t->lock);
-	return n;
+	return read_once(t, buf, len, len, want_out);
 }
 
 ssize_t tls_send_nb(struct tls_conn *t, const void *buf, size_t len, bool *want_out)
 {
-	size_t done = 0;
-	ssize_t n;
-	int ok;
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
 
-	pthread_mutex_lock(&t->lock);
-	ERR_clear_error();
-	errno = 0;
-	ok = SSL_write_ex(t->ssl, buf, len, &done);
-	n = nb_result(t, ok, done, want_out);
-	pthread_mutex_unlock(&t->lock);
-	return n;
+	return write_once(t, &iov, 1, want_out);
 }
 
-bool tls_buffered(const struct tls_conn *t)
+bool tls_buffered(struct tls_conn *t)
 {
-	return SSL_has_pending(t->ssl);
+	bool buffered;
+
+	pthread_mutex_lock(&t->lock);
+	buffered = atomic_load(&t->own) ? tls_records_buffered(t->records) :
+					  SSL_has_pending(t->ssl);
+	pthread_mutex_unlock(&t->lock);
+	return buffered;
 }

@@ -16,6 +16,10 @@
  * lock, waiting in poll() outside it.  Where kernel TLS carries the
  * sending side (tls_ktls_send), the socket is blocking again and whatever
  * is written to it plainly (write, sendmsg, splice) goes out encrypted.
+ * With TLS 1.3, once a record has come in after the handshake, the records
+ * are no longer OpenSSL's but lib/tls-record.c's (both ways, or receiving
+ * only where kernel TLS sends), which reads and writes under a lock per
+ * direction: what kernel TLS does, in userspace.
  *
  * Key material never leaves this module: it is read from files only and
  * appears in no log line or error message.
@@ -71,6 +75,9 @@ const char *tls_describe(const struct tls_conn *t);
  * the handshake; with the send side, write to the socket directly). */
 bool tls_ktls_send(const struct tls_conn *t);
 bool tls_ktls_recv(const struct tls_conn *t);
+/* Which sides lib/tls-record.c carries (the records are no longer
+ * OpenSSL's): "none", "receive" (kernel TLS sends) or "both". */
+const char *tls_userspace_records(struct tls_conn *t);
 /* Send close_notify if the socket takes it at once, and free @t. */
 void tls_close(struct tls_conn *t);
 /* Free what OpenSSL keeps for the calling thread (error queue, random
@@ -125,6 +132,6 @@ ssize_t tls_recv_nb(struct tls_conn *t, void *buf, size_t len, bool *want_out);
 ssize_t tls_send_nb(struct tls_conn *t, const void *buf, size_t len, bool *want_out);
 /* Bytes already read from the socket and not yet returned: poll() would
  * not tell about them. */
-bool tls_buffered(const struct tls_conn *t);
+bool tls_buffered(struct tls_conn *t);
 
 #endif

@@ -68,6 +68,9 @@ void conn_serve(struct conn *c)
 {
 	if (handshake(c) == 0 && end_handshake(c, CONN_TRANSMISSION))
 		transmission(c);
+	if (c->tls)
+		log_debug("%s: TLS records carried in userspace: %s", c->peer,
+			  tls_userspace_records(c->tls));
 	/* Here, while the descriptor is still ours (the caller closes it). */
 	tls_close(c->tls);
 	c->tls = NULL;

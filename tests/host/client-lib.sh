@@ -13,6 +13,9 @@
 #                             wait_selftest
 #   wait_logged SECS REGEX [N]  until its $LOG has N (1) lines matching REGEX;
 #                             1 after SECS, or at once if it ended first
+#   expect_no_mallocs ARGS... enbd-client-selftest -I ARGS under the malloc shim
+#                             (client_malloc_log.c): no allocation logged while the
+#                             workload ran; then stopped, and it passed
 # and from lib.sh: fail, skip, need, wait_until, $T (scratch directory),
 # $BG_PIDS (stopped on exit), ENBD_BUILD (build, or build-san for the
 # ASan/UBSan binaries).
@@ -157,4 +160,23 @@ st() {
 expect_pass() {
 	[ $RC -eq 0 ] && grep -q '^selftest: .* PASS$' "$LOG" ||
 		fail "selftest failed (exit $RC): $(grep -E '^selftest:|error' "$LOG" | tail -n 5)"
+}
+
+expect_no_mallocs() {
+	need cc
+	case $ENBD_BUILD in *san*) skip "AddressSanitizer replaces malloc: the shim sees nothing" ;; esac
+	cc -shared -fPIC -o "$T/malloc-log.so" "$TOP/tests/host/client_malloc_log.c" -ldl ||
+		fail "cannot build the malloc shim"
+	LOG=$T/selftest.log
+	ENBD_MALLOC_LOG=$T/mallocs LD_PRELOAD=$T/malloc-log.so "$SELFTEST" -I "$@" >"$LOG" 2>&1 &
+	SELFTEST_PID=$!
+	BG_PIDS="$SELFTEST_PID $BG_PIDS"	# stopped before the server, which may wait for it
+	wait_until 120 grep -q 'idle until SIGTERM' "$LOG" ||
+		fail "the workload did not complete: $(tail -n 5 "$LOG")"
+	[ -e "$T/mallocs" ] || fail "the shim was not loaded"
+	[ ! -s "$T/mallocs" ] ||
+		fail "$(wc -l <"$T/mallocs") allocations during transmission: $(sort "$T/mallocs" | uniq -c | head)"
+	kill -TERM "$SELFTEST_PID"
+	wait_selftest
+	expect_pass
 }

@@ -3,6 +3,7 @@
 # Under --tls=require with a PSK file, nbdinfo and nbdcopy connect as the
 # file's identity (nbds://alice@...?tls-psk-file=) and random data copied in
 # over TLS comes back out equal; the key is in no log line and no argv.
+# After the handshake lib/tls-record.c carried the records, both ways.
 . "$(dirname "$0")/server-lib.sh"
 . "$(dirname "$0")/tls-lib.sh"
 need nbdinfo nbdcopy
@@ -20,3 +21,5 @@ grep -q "127.0.0.1:[0-9]*: TLS: TLSv1.3 .*, PSK identity alice" "$SERVER_LOG" ||
 key=$(cut -d: -f2 "$T/psk/keys.psk")
 ! grep -q "$key" "$SERVER_LOG" /proc/"$SERVER_PID"/cmdline || fail "the key leaked"
 stop_server
+grep -q "TLS records carried in userspace: both" "$SERVER_LOG" ||
+	fail "the records stayed OpenSSL's: $(grep 'userspace' "$SERVER_LOG")"

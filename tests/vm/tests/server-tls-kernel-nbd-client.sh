@@ -22,7 +22,8 @@ wait_for -t 10 test -b /dev/nbd0 || die "no /dev/nbd0 after modprobe nbd"
 make_pki
 img=$T/disk.img
 truncate -s 64M "$img"
-start_enbd_server 0 -a 127.0.0.1 --name disk --tls require \
+# Crypto under TCG is slow: on a busy host the handshake took 7-10 s.
+start_enbd_server 0 -a 127.0.0.1 --name disk --tls require --handshake-timeout 120 \
 	--tls-certificates "$T/pki/server" --tls-verify-peer "$img"
 srv_log=$SERVER_LOG port=$SERVER_PORT
 on_exit tail -n 20 "$srv_log"

@@ -7,7 +7,8 @@
 # into the socket, which the kernel encrypts), once with TLS 1.3 and once
 # held to TLS 1.2 by a GnuTLS priority file; the data must come back
 # unchanged with no failed splice, the server's -v log
-# must say kernel TLS is on for each side expected, and the kernel's own
+# must say kernel TLS is on for each side expected (and, with TLS 1.3,
+# that lib/tls-record.c received in userspace), and the kernel's own
 # counters (/proc/net/tls_stat) must have risen.  Crypto under TCG is
 # slow: the sizes are small and the handshake deadline long on purpose.
 # timeout: 180
@@ -35,17 +36,21 @@ tls_stat() { # NAME: the counter's value
 	awk -v n="$1" '$1 == n { print $2 }' /proc/net/tls_stat
 }
 
-# round VERSION RECEIVE [env...]: write, read back, compare; the log must
-# show TLS VERSION with kernel TLS sending on, receiving RECEIVE.
+# round VERSION RECEIVE USERSPACE [env...]: write, read back, compare; the
+# log must show TLS VERSION with kernel TLS sending on, receiving RECEIVE,
+# and lib/tls-record.c carrying USERSPACE (none, or receive).
 round() {
-	local version=$1 receive=$2 lines tx0 rx0
-	shift 2
+	local version=$1 receive=$2 userspace=$3 lines tx0 rx0
+	shift 3
 	lines=$(wc -l <"$SERVER_LOG")
 	tx0=$(tls_stat TlsTxSw) rx0=$(tls_stat TlsRxSw)
 	env "$@" nbdcopy -S 0 "$T/src" "$URI" || die "$version: nbdcopy to the server failed"
 	rm -f "$T/back"
 	env "$@" nbdcopy -S 0 "$URI" "$T/back" || die "$version: nbdcopy from the server failed"
 	cmp "$T/back" "$T/src" || die "$version: data read back differs"
+	# logged as each connection ends, maybe after nbdcopy has
+	wait_for -t 30 grep -q "TLS records carried in userspace: $userspace" "$SERVER_LOG" ||
+		die "$version: $(grep 'userspace' "$SERVER_LOG" | tail -n 1) (expected $userspace)"
 	tail -n +$((lines + 1)) "$SERVER_LOG" >"$T/round.log"
 	! grep "spliced read failed" "$T/round.log" || die "$version: splice failed"
 	grep -q "TLS: $version " "$T/round.log" ||
@@ -59,5 +64,5 @@ round() {
 	log "$version: kernel TLS send on, receive $receive; TlsTxSw $tx0 -> $(tls_stat TlsTxSw), TlsRxSw $rx0 -> $(tls_stat TlsRxSw)"
 }
 
-round TLSv1.3 off
-round TLSv1.2 on GNUTLS_SYSTEM_PRIORITY_FILE="$T/gnutls-tls12.conf"
+round TLSv1.3 off receive
+round TLSv1.2 on none GNUTLS_SYSTEM_PRIORITY_FILE="$T/gnutls-tls12.conf"

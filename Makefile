@@ -33,6 +33,8 @@ LDFLAGS += $(SANFLAGS)
 LIB_OBJS := $(BUILD)/lib/nbd-proto.o $(BUILD)/lib/log.o $(BUILD)/lib/sock.o $(BUILD)/lib/sig.o
 # lib/tls.c, for the programs that speak TLS: link these too
 TLS_OBJS := $(BUILD)/lib/tls.o $(BUILD)/lib/tls-record.o
+# the same as sources, for the fuzz targets that compile everything at once
+TLS_SRCS := lib/tls.c lib/tls-record.c
 TLS_LIBS := -lssl -lcrypto
 PROGRAMS :=
 

@@ -23,7 +23,7 @@ PROGRAMS += $(BUILD)/enbd-client-selftest
 # it is not part of 'all'.  tools/run-fuzz client-reply builds and runs it.  (FUZZ_CC and FUZZ_FLAGS: daemon/server/build.mk.)
 CLIENT_FUZZ_REPLY_SRCS := daemon/client/xmit.c daemon/client/xmit-kernel.c \
 	daemon/client/xmit-tx.c daemon/client/xmit-rx.c daemon/client/xmit-keepalive.c \
-	daemon/client/xmit-window.c lib/nbd-proto.c lib/log.c lib/sock.c lib/tls.c \
+	daemon/client/xmit-window.c lib/nbd-proto.c lib/log.c lib/sock.c $(TLS_SRCS) \
 	daemon/client/fuzz/fuzz-reply.c
 
 .PHONY: client-fuzz-reply
@@ -37,7 +37,7 @@ $(BUILD)/enbd-client-fuzz-reply: $(CLIENT_FUZZ_REPLY_SRCS) $(wildcard daemon/cli
 # so it is not part of 'all'; tools/run-fuzz client-handshake builds and
 # runs it.  FUZZ_CC and FUZZ_FLAGS come from daemon/server/build.mk.
 CLIENT_FUZZ_HANDSHAKE_SRCS := daemon/client/fuzz/fuzz-handshake.c daemon/client/handshake.c \
-	lib/nbd-proto.c lib/log.c lib/sock.c lib/tls.c
+	lib/nbd-proto.c lib/log.c lib/sock.c $(TLS_SRCS)
 
 .PHONY: client-fuzz-handshake
 client-fuzz-handshake: $(BUILD)/enbd-client-fuzz-handshake

@@ -17,7 +17,7 @@ FUZZ_CC ?= clang
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	-fno-omit-frame-pointer
 SERVER_FUZZ_SRCS := $(patsubst $(BUILD)/%.o,%.c,$(SERVER_CORE_OBJS)) \
-	lib/nbd-proto.c lib/log.c lib/sock.c lib/tls.c daemon/server/fuzz/fuzz-server.c
+	lib/nbd-proto.c lib/log.c lib/sock.c $(TLS_SRCS) daemon/server/fuzz/fuzz-server.c
 
 .PHONY: server-fuzz
 server-fuzz: $(BUILD)/enbd-server-fuzz

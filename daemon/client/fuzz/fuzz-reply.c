@@ -183,7 +183,7 @@ static bool send_requests(void)
 	int rounds;
 
 	for (rounds = 0; rounds < 1000; rounds++) {
-		if (xmit_pump(&chan, NULL) < 0)
+		if (xmit_pump(&chan) < 0)
 			return false;
 		drop_requests();
 		if (xmit_tx(&chan) < 0)

@@ -456,8 +456,8 @@ static void policy_checks(void)
 	      "/proc/nbdinfo shows them (%s)", proc_line("Policy"));
 	expect_ok(shutdown_dev(fd, 0), "shut down");
 
-	p = (struct enbd_policy){ .size = sizeof(p), .index = dev_index,
-				  .flags = ENBD_POLICY_KEEPALIVE | ENBD_POLICY_READAHEAD };
+	p = (struct enbd_policy){ .size = sizeof(p), .index = dev_index, .flags = ENBD_POLICY_ALL,
+				  .outage = ENBD_OUTAGE_WAIT };
 	expect_ok(ioctl(fd, ENBD_IOC_SET_POLICY, &p), "0: back to the module's options");
 	check(sysfs_number(dev_index, "enbd/keepalive") == module_ka &&
 	      sysfs_number(dev_index, "queue/read_ahead_kb") == module_ra,
@@ -592,6 +592,11 @@ static void batch_checks(void)
 {
 	const uint64_t token = TOKEN + 4;
 	struct enbd_config cfg = { .size = sizeof(cfg), .bytes = 64 << 20, .block_size = 512 };
+	struct enbd_policy patient = {
+		.size = sizeof(patient), .index = dev_index, .token = token,
+		.flags = ENBD_POLICY_AGING | ENBD_POLICY_OUTAGE,
+		.aging_ms = 3600 * 1000, .outage = ENBD_OUTAGE_WAIT,
+	};
 	int fd = open_control(), stranger = open_control();
 	void *buf = malloc(ENBD_MAX_IO_BYTES), *buf2 = malloc(ENBD_MAX_IO_BYTES);
 	char *data = malloc(BLOCK);
@@ -609,6 +614,8 @@ static void batch_checks(void)
 	expect_errno(batch(stranger, ENBD_BATCH_NONBLOCK, NULL, 0, f, 1, &b), ENOTCONN,
 		     "batch on a non-attached fd");
 	expect_ok(attach(fd, dev_index, token), "batch: attach to a new session");
+	/* Claims are held on purpose below: aging must not take them, however slow the machine. */
+	expect_ok(ioctl(fd, ENBD_IOC_SET_POLICY, &patient), "batch: aging 1 h, outages wait");
 	expect_ok(ioctl(fd, ENBD_IOC_CONFIGURE, &cfg), "batch: configure 64 MiB");
 	batch_argument_checks(fd, buf);
 	rc = batch(fd, ENBD_BATCH_NONBLOCK, NULL, 0, f, 1, &b);

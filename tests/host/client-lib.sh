@@ -133,6 +133,7 @@ run_selftest() {
 bg_selftest() {
 	LOG=$T/selftest.$N.log
 	N=$((N + 1))
+	: >"$LOG"	# there to grep before the background shell opens it
 	"$SELFTEST" "$@" >"$LOG" 2>&1 &
 	SELFTEST_PID=$!
 }

@@ -10,14 +10,19 @@
 truncate -s 128M "$T/disk.img"
 start_nbdkit file "$T/disk.img"
 bg_selftest -z -n 0 -p "$NBDKIT_PORT" localhost
-sleep 1.5
+# Each kill comes once the channel serves (a loaded machine may take a while
+# to get there), after it has had time to put requests in flight.
+wait_logged 30 'serving the simulated device:' || fail "never served: $(tail -n 5 "$LOG")"
+sleep 1
 kill -KILL "$NBDKIT_PID"
 sleep 1
 restart_nbdkit file "$T/disk.img"
-sleep 1.5
+wait_logged 30 'serving the simulated device again' 1 || fail "no first reconnect"
+sleep 1
 kill -KILL "$NBDKIT_PID"
 restart_nbdkit file "$T/disk.img"
-sleep 1.5
+wait_logged 30 'serving the simulated device again' 2 || fail "no second reconnect"
+sleep 1
 kill -TERM "$SELFTEST_PID"
 wait_selftest
 expect_pass
@@ -31,7 +36,7 @@ grep -q '2 reconnects' "$LOG" || fail "reconnect count: $(grep reconnects "$LOG"
 # Server away for 9 s: 100, 200, ... 3200, then 5000 ms.  (The disk is no
 # longer zeroed: check only what this run wrote.)
 bg_selftest -n 0 -p "$NBDKIT_PORT" localhost
-sleep 1
+wait_logged 30 'serving the simulated device:' || fail "never served: $(tail -n 5 "$LOG")"
 kill -KILL "$NBDKIT_PID"
 sleep 9
 restart_nbdkit file "$T/disk.img"

@@ -7,7 +7,8 @@
 
 start_nbdkit -v --filter=delay memory 64M delay-read=40ms delay-write=80ms
 bg_selftest -z -n 0 -p "$NBDKIT_PORT" localhost
-sleep 1.5
+wait_logged 30 'serving the simulated device:' || fail "never served: $(tail -n 5 "$LOG")"
+sleep 1
 kill -TERM "$SELFTEST_PID"
 wait_selftest
 expect_pass
@@ -20,12 +21,12 @@ grep -q 'requests still in flight' "$LOG" && fail "gave up waiting without a sec
 
 # SIGHUP twice: two reconnects, nothing lost.
 bg_selftest -n 0 -p "$NBDKIT_PORT" localhost
-sleep 1
+wait_logged 30 'serving the simulated device:' || fail "never served: $(tail -n 5 "$LOG")"
 kill -HUP "$SELFTEST_PID"
-wait_until 10 grep -q 'serving the simulated device again' "$LOG" || fail "no reconnect after SIGHUP"
+wait_logged 30 'serving the simulated device again' 1 || fail "no reconnect after SIGHUP"
 sleep 0.5
 kill -HUP "$SELFTEST_PID"
-sleep 1
+wait_logged 30 'serving the simulated device again' 2 || fail "no reconnect after the second SIGHUP"
 kill -INT "$SELFTEST_PID"
 wait_selftest
 expect_pass
@@ -37,7 +38,8 @@ expect_pass
 # requests still in flight.)
 start_nbdkit --filter=delay memory 64M delay-read=40ms delay-write=80ms
 bg_selftest -z -n 0 -p "$NBDKIT_PORT" localhost
-sleep 1.5
+wait_logged 30 'serving the simulated device:' || fail "never served: $(tail -n 5 "$LOG")"
+sleep 1
 kill -TERM "$SELFTEST_PID"
 sleep 0.02
 kill -TERM "$SELFTEST_PID"

@@ -1,6 +1,6 @@
 #!/bin/bash
 # A hung (not disconnected) server is found by the keep-alive within
-# 2 x keepalive: with keepalive=2 (and aging=60, so aging does not step in)
+# 2 x keepalive: with keepalive=2 (5 for b; aging=60, so aging does not step in)
 # an idle device's probes are answered and counted in /proc/nbdinfo.  Then the
 # server (qemu-nbd) is frozen with SIGSTOP twice, each time the client must
 # log the keep-alive drop within 2 x 2 s of the freeze (+ 2 s for a busy
@@ -73,14 +73,20 @@ wait_for -t 30 more_than "$again" 0 || die "no reconnect"
 k=$(keepalives)
 wait_for -t $((2 * KA + 5)) at_least $((k + 1)) || die "no keep-alives on the new connection"
 
-# b) output blocked behind writes the frozen server does not read
+# b) output blocked behind writes the frozen server does not read.  Keep-alive
+# 5 s from here: the pile-up must be seen before the drop, and a loaded TCG
+# machine can take seconds to start dd and push a megabyte out.
+KA=5
+echo $KA >/sys/module/enbd/parameters/keepalive
+k=$(keepalives)
+wait_for -t $((2 * KA + 5)) at_least $((k + 1)) || die "no keep-alive after keepalive=$KA"
 head -c $((32 << 20)) /dev/urandom >"$ENBD_TEST_TMP/data"
 freeze
 dd if="$ENBD_TEST_TMP/data" of=/dev/nd0 bs=4M oflag=direct status=none &
 writer=$!
 send_q() { ss -Htn "dport = :$QEMU_NBD_PORT" | awk '{ n += $3 } END { print n + 0 }'; }
 blocked() { [ "$(send_q)" -ge $((1 << 20)) ]; }
-wait_for -t $((2 * KA)) blocked || die "output did not pile up: Send-Q $(send_q)"
+wait_for -t $KA blocked || die "output did not pile up: Send-Q $(send_q)"
 log "output blocked: Send-Q $(send_q) bytes"
 expect_drop "output blocked"
 thaw

@@ -41,6 +41,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -133,13 +135,21 @@ void keepalive_start(struct channel *c)
 
 /*
  * While a probe the kernel asked for is outstanding, the peer's TCP
- * acknowledging our bytes counts as having heard from the server.
+ * acknowledging our bytes counts as having heard from the server.  So does
+ * having nothing unacknowledged: an old last acknowledgement then only says
+ * we sent nothing since (this process was starved of CPU and the probe is
+ * still in our queue), not that the link is dead.
  */
 static void keepalive_acked(struct channel *c)
 {
 	struct tcp_info ti;
 	socklen_t len = sizeof(ti);
+	int outq;
 
+	if (ioctl(c->sock, SIOCOUTQ, &outq) == 0 && outq == 0) {
+		clock_gettime(CLOCK_MONOTONIC, &c->heard);
+		return;
+	}
 	if (getsockopt(c->sock, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 ||
 	    (long)ti.tcpi_last_ack_recv >= chan_ms_since(&c->heard))
 		return;

@@ -11,7 +11,7 @@
 #   - everything written reads back the same, no daemon was restarted, and
 #     the hex key is in no command line, log or /proc/nbdinfo.
 # (Resumption is the host's client-tls-reconnect-resumes: PSK needs none.)
-# timeout: 120
+# timeout: 300
 . "$ENBD_ROOT/tests/vm/tls-lib.sh"
 require_cmd cmp
 T=$ENBD_TEST_TMP

@@ -10,7 +10,7 @@
 # every file of both, the configuration included.  dpkg keeps its database
 # in the test's directory: reading the host's (150000 files) through 9p
 # under TCG takes minutes; so dependencies are not checked (--force-depends).
-# timeout: 240
+# timeout: 480
 # modprobe: enbd
 . "$ENBD_ROOT/tests/vm/lib.sh"
 require_cmd dpkg dpkg-deb man python3

@@ -5,7 +5,7 @@
  * (daemon/client/handshake.c, lib/tls.c, lib/tls-record.c) but with no
  * kernel behind it, so it runs on any host: a client that does not hide
  * what the server costs (tools/bench-tls -c enbd).  It speaks standard NBD
- * with simple replies, so it drives nbdkit or qemu-nbd as well.
+ * with simple replies, so it drives nbdkit as well.
  *
  * One thread, one poll() loop.  Write payloads are prepared once: every
  * 512-byte sector holds the same pseudo-random bytes after its first eight,
@@ -76,8 +76,8 @@ static void usage(FILE *f)
 		"                [TLS options] [-v] [-q] HOST write|read\n"
 		"\n"
 		"Write or read MiB (default 1024) sequentially through export EXPORT of the NBD\n"
-		"server HOST (port PORT, default " DEFAULT_PORT ") in requests of BYTES (default\n"
-		"1048576, a multiple of 512) with N of them in flight (default 8) on one\n"
+		"server HOST (port PORT, default " DEFAULT_PORT ") in requests of BYTES (K, M: KiB,\n"
+		"MiB; default 1M, a multiple of 512) with N of them in flight (default 8) on one\n"
 		"connection, wrapping around at the export's end; then print the bytes, the\n"
 		"seconds, MiB/s and the CPU seconds this process spent moving them.\n"
 		"\n"
@@ -533,10 +533,10 @@ int main(int argc, char **argv)
 		goto usage_error;
 	}
 	l->total = bytes / l->req_size;
-	if (hs.mode == TLS_OFF ? cfg.certs_dir || cfg.psk_file :
+	if (hs.mode == TLS_OFF ? cfg.certs_dir || cfg.psk_file || hostname || cfg.psk_identity :
 				 !cfg.certs_dir == !cfg.psk_file) {
 		fprintf(stderr, "nbd-load: --tls on or require goes with one of --tls-certificates "
-			"and --tls-psk\n");
+			"and --tls-psk, and the other TLS options with them\n");
 		goto usage_error;
 	}
 	log_init("nbd-load", verbosity);

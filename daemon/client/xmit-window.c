@@ -180,16 +180,31 @@ static void win_adapt(struct channel *c, uint64_t now)
 	win_round_start(c);
 }
 
+/*
+ * Request @s was fetched: time it.  Only a window that adapts reads the
+ * clock, a system call per read where the vDSO cannot read the clocksource.
+ */
+void win_fetched(struct channel *c, struct slot *s)
+{
+	if (!win_adaptive(c))
+		return;
+	s->start_us = now_us();
+	if (c->busy == 0)
+		win_round_start(c);	/* an idle spell is no measure of throughput */
+}
+
 /* Request @s completed: take its latency into the window. */
 void win_sample(struct channel *c, const struct slot *s)
 {
 	int k = win_class(&s->req);
-	uint64_t now = now_us(), lat = now - s->start_us;
+	uint64_t now, lat;
 	uint32_t *b, base;
 	int i;
 
 	if (k < 0 || s->error || !win_adaptive(c))
 		return;
+	now = now_us();
+	lat = now - s->start_us;
 	if (now - c->base_since_us >= WIN_BASE_MS * 1000ull) {
 		for (i = 0; i < CHAN_WIN_CLASSES; i++) {
 			c->base_us[i][1] = c->base_us[i][0];

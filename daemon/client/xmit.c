@@ -58,6 +58,19 @@ uint64_t now_us(void)
 }
 
 /*
+ * The time of this turn of the loop (its wake-up), read on first use: the
+ * adaptive window times every request, and where the vDSO cannot read the
+ * clocksource (hpet: the test VM under TCG) every read is a system call.
+ * Requests fetched or answered in one turn get the same time.
+ */
+uint64_t turn_us(struct channel *c)
+{
+	if (!c->turn_us)
+		c->turn_us = now_us();
+	return c->turn_us;
+}
+
+/*
  * Keep-alive's clock, which counts in seconds: CLOCK_MONOTONIC_COARSE has a
  * tick's resolution (4 ms at HZ=250) but is read from the vDSO whatever the
  * clocksource, while CLOCK_MONOTONIC costs a system call where the vDSO
@@ -117,6 +130,7 @@ void xmit_reset(struct channel *c)
 	c->rx_left = 0;
 	c->draining = false;
 	c->want = 0;
+	c->turn_us = 0;
 	win_reset(c);
 }
 
@@ -201,6 +215,7 @@ enum xmit_result xmit_run(struct channel *c, bool drain, int timeout_ms)
 	int devfd = c->dev ? c->dev->ops->pollfd(c->dev) : -1;
 
 	clock_gettime(CLOCK_MONOTONIC, &start);
+	c->turn_us = 0;
 	c->draining = drain;
 	if (!drain)
 		keepalive_start(c);
@@ -243,6 +258,7 @@ enum xmit_result xmit_run(struct channel *c, bool drain, int timeout_ms)
 		};
 		pfd[2] = (struct pollfd){ .fd = c->o->sigfd, .events = POLLIN };
 		n = poll(pfd, 3, buffered ? 0 : wait);
+		c->turn_us = 0;
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

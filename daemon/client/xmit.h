@@ -31,6 +31,7 @@ static inline int want(struct channel *c, enum xmit_result r)
 }
 
 uint64_t now_us(void);
+uint64_t turn_us(struct channel *c);
 void coarse_now(struct timespec *t);
 long coarse_ms_since(const struct timespec *t);
 

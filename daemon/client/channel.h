@@ -197,6 +197,7 @@ struct channel {
 	struct timespec probe_at;	/* the outstanding probe was queued */
 	bool probe_urgent;		/* the kernel suspects the channel: the
 					 * probe has CHAN_SUSPECT_PROBE_MS */
+	uint64_t turn_us;		/* this turn of the loop woke (turn_us()); 0: not read */
 	/* adaptive in-flight window (xmit-window.c) */
 	unsigned int window;		/* fetch only while busy is below this */
 	uint32_t base_us[CHAN_WIN_CLASSES][2];	/* least latency: this period, the last */

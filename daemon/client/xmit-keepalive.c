@@ -67,7 +67,7 @@ static void probe_send(struct channel *c)
 
 	log_debug("nothing from the server for %u s: keep-alive probe", c->ka_ms / 1000);
 	slot_start(probe_slot(c), &req);
-	clock_gettime(CLOCK_MONOTONIC, &c->probe_at);
+	coarse_now(&c->probe_at);
 	sendq_push(c, probe_slot(c));
 	xmit_tx(c);
 }
@@ -120,7 +120,7 @@ static void keepalive_read(struct channel *c, bool fresh)
 	unsigned int was = c->ka_ms;
 
 	c->ka_ms = c->dev->ops->keepalive(c->dev) * 1000;
-	clock_gettime(CLOCK_MONOTONIC, &c->ka_read);
+	coarse_now(&c->ka_read);
 	if (fresh || c->ka_ms != was)
 		keepalive_apply(c);
 }
@@ -151,9 +151,9 @@ static void keepalive_acked(struct channel *c)
 		return;
 	}
 	if (getsockopt(c->sock, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 ||
-	    (long)ti.tcpi_last_ack_recv >= chan_ms_since(&c->heard))
+	    (long)ti.tcpi_last_ack_recv >= coarse_ms_since(&c->heard))
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &c->heard);
+	coarse_now(&c->heard);
 	c->heard.tv_sec -= ti.tcpi_last_ack_recv / 1000;
 	c->heard.tv_nsec -= (long)(ti.tcpi_last_ack_recv % 1000) * 1000000;
 	if (c->heard.tv_nsec < 0) {
@@ -185,7 +185,7 @@ void keepalive_suspect(struct channel *c)
  */
 int keepalive_tick(struct channel *c)
 {
-	long since_read = chan_ms_since(&c->ka_read), quiet, idle, next, limit;
+	long since_read = coarse_ms_since(&c->ka_read), quiet, idle, next, limit;
 
 	if (since_read >= CHAN_KA_REREAD_MS) {
 		keepalive_read(c, false);
@@ -197,10 +197,10 @@ int keepalive_tick(struct channel *c)
 		return (int)next;
 	if (c->probe_urgent)
 		keepalive_acked(c);
-	quiet = chan_ms_since(&c->heard);
+	quiet = coarse_ms_since(&c->heard);
 	idle = quiet;
-	if (probe_outstanding(c) && chan_ms_since(&c->probe_at) < idle)
-		idle = chan_ms_since(&c->probe_at);
+	if (probe_outstanding(c) && coarse_ms_since(&c->probe_at) < idle)
+		idle = coarse_ms_since(&c->probe_at);
 	if (idle >= limit) {
 		if (probe_outstanding(c)) {
 			log_warn("no answer from the server for %ld.%ld s (%s): dropping the connection",

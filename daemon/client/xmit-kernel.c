@@ -38,9 +38,7 @@ static void slot_take(struct channel *c, struct slot *s, const struct enbd_reque
 {
 	c->free_head = s->next_free;
 	slot_start(s, req);
-	s->start_us = now_us();
-	if (c->busy == 0)
-		win_round_start(c);	/* an idle spell is no measure of throughput */
+	win_fetched(c, s);
 	c->busy++;
 	if (c->busy >= c->window)
 		c->rnd_full = true;

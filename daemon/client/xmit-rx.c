@@ -137,22 +137,37 @@ static ssize_t rx_recv(struct channel *c, void *buf, size_t len)
 	return n;
 }
 
+/*
+ * Plaintext: a recv() that returned less than it asked for emptied the
+ * socket, and poll() says when more comes; another recv() would only find
+ * EAGAIN, a system call per reply at queue depth 1.  (Through TLS a read
+ * returns at most a record: a short one says nothing of the socket.)
+ */
+static bool rx_emptied(const struct channel *c, ssize_t n, size_t asked)
+{
+	return !c->tls && (size_t)n < asked;
+}
+
 /* Read what the socket has.  0, or -1 with c->want set. */
 static int rx_read(struct channel *c)
 {
 	int round;
 
 	for (round = 0; round < RX_ROUNDS; round++) {
+		size_t asked;
 		ssize_t n;
 
 		if (c->rx_slot && c->rx_pos == c->rx_end && c->rx_left >= RX_DIRECT_MIN) {
 			/* A large payload: straight into the request's buffer. */
-			n = rx_recv(c, c->rx_dst, c->rx_left);
+			asked = c->rx_left;
+			n = rx_recv(c, c->rx_dst, asked);
 			if (n > 0) {
 				c->rx_dst += n;
 				c->rx_left -= n;
 				if (c->rx_left == 0 && rx_payload_done(c) < 0)
 					return -1;
+				if (rx_emptied(c, n, asked))
+					return 0;
 				continue;
 			}
 		} else {
@@ -163,11 +178,14 @@ static int rx_read(struct channel *c)
 				c->rx_end -= c->rx_pos;
 				c->rx_pos = 0;
 			}
-			n = rx_recv(c, c->rxbuf + c->rx_end, CHAN_RXBUF - c->rx_end);
+			asked = CHAN_RXBUF - c->rx_end;
+			n = rx_recv(c, c->rxbuf + c->rx_end, asked);
 			if (n > 0) {
 				c->rx_end += n;
 				if (rx_parse(c) < 0)
 					return -1;
+				if (rx_emptied(c, n, asked))
+					return 0;
 				continue;
 			}
 		}

@@ -89,7 +89,7 @@
 void win_round_start(struct channel *c)
 {
 	c->rnd_n = 0;
-	c->rnd_start_us = now_us();
+	c->rnd_start_us = turn_us(c);
 	c->rnd_work = c->rnd_ratio = c->rnd_busy = 0;
 	c->rnd_full = false;
 }
@@ -112,7 +112,7 @@ void win_reset(struct channel *c)
 {
 	c->window = win_adaptive(c) && WIN_INIT < c->nslots ? WIN_INIT : c->nslots;
 	memset(c->base_us, 0xff, sizeof(c->base_us));
-	c->base_since_us = now_us();
+	c->base_since_us = turn_us(c);
 	win_restart(c);
 }
 
@@ -133,7 +133,7 @@ static int win_class(const struct enbd_request *r)
 
 static void win_set(struct channel *c, unsigned int w, double tput, double queued)
 {
-	uint64_t now = now_us();
+	uint64_t now = turn_us(c);
 
 	c->prev_tput = tput;
 	c->prev_window = c->window;
@@ -180,16 +180,31 @@ static void win_adapt(struct channel *c, uint64_t now)
 	win_round_start(c);
 }
 
+/*
+ * Request @s was fetched: time it.  Only a window that adapts reads the
+ * clock (turn_us: once per turn of the loop at most).
+ */
+void win_fetched(struct channel *c, struct slot *s)
+{
+	if (!win_adaptive(c))
+		return;
+	s->start_us = turn_us(c);
+	if (c->busy == 0)
+		win_round_start(c);	/* an idle spell is no measure of throughput */
+}
+
 /* Request @s completed: take its latency into the window. */
 void win_sample(struct channel *c, const struct slot *s)
 {
 	int k = win_class(&s->req);
-	uint64_t now = now_us(), lat = now - s->start_us;
+	uint64_t now, lat;
 	uint32_t *b, base;
 	int i;
 
 	if (k < 0 || s->error || !win_adaptive(c))
 		return;
+	now = turn_us(c);
+	lat = now - s->start_us;
 	if (now - c->base_since_us >= WIN_BASE_MS * 1000ull) {
 		for (i = 0; i < CHAN_WIN_CLASSES; i++) {
 			c->base_us[i][1] = c->base_us[i][0];

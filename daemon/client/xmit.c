@@ -57,6 +57,38 @@ uint64_t now_us(void)
 	return (uint64_t)now.tv_sec * 1000000 + (uint64_t)now.tv_nsec / 1000;
 }
 
+/*
+ * The time of this turn of the loop (its wake-up), read on first use: the
+ * adaptive window times every request, and where the vDSO cannot read the
+ * clocksource (hpet: the test VM under TCG) every read is a system call.
+ * Requests fetched or answered in one turn get the same time.
+ */
+uint64_t turn_us(struct channel *c)
+{
+	if (!c->turn_us)
+		c->turn_us = now_us();
+	return c->turn_us;
+}
+
+/*
+ * Keep-alive's clock, which counts in seconds: CLOCK_MONOTONIC_COARSE has a
+ * tick's resolution (4 ms at HZ=250) but is read from the vDSO whatever the
+ * clocksource, while CLOCK_MONOTONIC costs a system call where the vDSO
+ * cannot read the clocksource (hpet: the test VM under TCG).
+ */
+void coarse_now(struct timespec *t)
+{
+	clock_gettime(CLOCK_MONOTONIC_COARSE, t);
+}
+
+long coarse_ms_since(const struct timespec *t)
+{
+	struct timespec now;
+
+	coarse_now(&now);
+	return (now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000;
+}
+
 const char *xmit_result_name(enum xmit_result r)
 {
 	static const char *const names[] = {
@@ -98,6 +130,7 @@ void xmit_reset(struct channel *c)
 	c->rx_left = 0;
 	c->draining = false;
 	c->want = 0;
+	c->turn_us = 0;
 	win_reset(c);
 }
 
@@ -182,6 +215,7 @@ enum xmit_result xmit_run(struct channel *c, bool drain, int timeout_ms)
 	int devfd = c->dev ? c->dev->ops->pollfd(c->dev) : -1;
 
 	clock_gettime(CLOCK_MONOTONIC, &start);
+	c->turn_us = 0;
 	c->draining = drain;
 	if (!drain)
 		keepalive_start(c);
@@ -224,6 +258,7 @@ enum xmit_result xmit_run(struct channel *c, bool drain, int timeout_ms)
 		};
 		pfd[2] = (struct pollfd){ .fd = c->o->sigfd, .events = POLLIN };
 		n = poll(pfd, 3, buffered ? 0 : wait);
+		c->turn_us = 0;
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -248,7 +283,7 @@ enum xmit_result xmit_run(struct channel *c, bool drain, int timeout_ms)
 		if (pfd[0].revents & POLLRDBAND)
 			keepalive_suspect(c);
 		if (pfd[1].revents & POLLIN)
-			clock_gettime(CLOCK_MONOTONIC, &c->heard);
+			coarse_now(&c->heard);
 		rx = buffered || (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) ||
 		     (c->rx_wants_out && (pfd[1].revents & POLLOUT));
 		tx = (pfd[1].revents & POLLOUT) || (c->tx_wants_in && (pfd[1].revents & POLLIN));

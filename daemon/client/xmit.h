@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "channel.h"
 
@@ -30,6 +31,9 @@ static inline int want(struct channel *c, enum xmit_result r)
 }
 
 uint64_t now_us(void);
+uint64_t turn_us(struct channel *c);
+void coarse_now(struct timespec *t);
+long coarse_ms_since(const struct timespec *t);
 
 /* xmit-kernel.c */
 void slot_start(struct slot *s, const struct enbd_request *req);
@@ -60,6 +64,7 @@ void keepalive_suspect(struct channel *c);
 
 /* xmit-window.c */
 void win_round_start(struct channel *c);
+void win_fetched(struct channel *c, struct slot *s);
 void win_reset(struct channel *c);
 void win_sample(struct channel *c, const struct slot *s);
 

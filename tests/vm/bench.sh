@@ -16,12 +16,16 @@
 # ROUNDS, RUNTIME (s per fio job, after a 1 s ramp), QUICK (1: fewer workloads),
 # LINK_RATE (tbf rate of each link), SIZE_MB (export size), PROFILE (1: perf
 # record -a -g during randread 4 KiB QD32 on nd0, report in perf.txt), SERVERS
-# (of "enbd nbdkit": the servers measured against).
+# (of "enbd nbdkit": the servers measured against), BASELINE (another enbd-client,
+# an absolute path the guest sees: /dev/nd0 through it is measured too, in the same
+# rounds, as device "nd0base"), ONLY (the workloads to run, by name; empty: all),
+# TWO_LINKS (0: skip two links ÷ one link).
 # timeout: 5400
 . "$ENBD_ROOT/tests/vm/guardian-lib.sh"
 require_cmd fio jq nbd-client nbdkit tc
 
 ROUNDS=3 RUNTIME=5 QUICK=0 LINK_RATE=100mbit SIZE_MB=256 PROFILE=0 SERVERS="enbd nbdkit"
+BASELINE="" ONLY="" TWO_LINKS=1
 PLAN=$ENBD_ROOT/build/bench/plan
 # shellcheck disable=SC1090 # written by tools/bench-vm
 [ -f "$PLAN" ] && . "$PLAN"
@@ -30,6 +34,15 @@ PLAN=$ENBD_ROOT/build/bench/plan
 WORKLOADS="seqread:read:1M:16 seqwrite:write:1M:16 randread32:randread:4k:32
 randwrite32:randwrite:4k:32 randread1:randread:4k:1 randwrite1:randwrite:4k:1"
 [ "$QUICK" = 1 ] && WORKLOADS="seqread:read:1M:16 randread32:randread:4k:32 randread1:randread:4k:1"
+if [ -n "$ONLY" ]; then
+	kept=""
+	for w in $WORKLOADS; do
+		[[ " $ONLY " != *" ${w%%:*} "* ]] || kept+=${kept:+ }$w
+	done
+	[ -n "$kept" ] || die "ONLY=\"$ONLY\" names none of the workloads"
+	WORKLOADS=$kept
+fi
+[ -z "$BASELINE" ] || [ -x "$BASELINE" ] || die "BASELINE $BASELINE is not an executable"
 
 mkdir -p "$ENBD_TEST_OUT"
 CSV=$ENBD_TEST_OUT/rounds.csv
@@ -37,7 +50,7 @@ echo "round,server,device,connections,workload,mib_s,iops,clat_mean_us,clat_p99_
 NBDINFO=$ENBD_TEST_OUT/nbdinfo.txt
 : >"$NBDINFO"
 WORK=$ENBD_TEST_OUT/work.csv
-echo "round,server,connections,workload,requests,switches_per_request,syscalls_per_request" >"$WORK"
+echo "round,server,device,connections,workload,requests,switches_per_request,syscalls_per_request" >"$WORK"
 MEMORY=$ENBD_TEST_OUT/memory.csv
 echo "round,server,connections,process,channel,state,vm_rss_kib,vm_hwm_kib" >"$MEMORY"
 
@@ -77,11 +90,12 @@ ctx_switches() {
 }
 
 # measure ROUND SERVER DEVICE CONNECTIONS: every workload on DEVICE, into the CSV;
-# on nd0 also its channels' work per request, into work.csv
+# on nd0 (or nd0base: /dev/nd0 through the baseline's client) also its channels'
+# work per request, into work.csv
 measure() {
 	local w fig pids req0 sw0 perf_pid sys
 	for w in $WORKLOADS; do
-		if [ "$3" = nd0 ]; then
+		if [ "${3%base}" = nd0 ]; then
 			pids=$(nd0_pids "$4")
 			req0=$(nbd_total 0 Requested:)
 			sw0=$(ctx_switches "$pids")
@@ -89,15 +103,15 @@ measure() {
 				-o "$ENBD_TEST_TMP/syscalls.txt" 2>/dev/null &
 			perf_pid=$!
 		fi
-		fig=$(fio_job "/dev/$3" "$w")
+		fig=$(fio_job "/dev/${3%base}" "$w")
 		echo "$1,$2,$3,$4,${w%%:*},$fig" >>"$CSV"
 		say "round $1 $2 $3 x$4 ${w%%:*}: $fig (MiB/s,IOPS,clat mean us,p99 us)"
-		[ "$3" = nd0 ] || continue
+		[ "${3%base}" = nd0 ] || continue
 		kill -INT "$perf_pid" 2>/dev/null || true
 		wait "$perf_pid" 2>/dev/null || true	# SIGINT ends it: status 130
 		sys=$(awk -F, '/raw_syscalls/ { print $1 }' "$ENBD_TEST_TMP/syscalls.txt" 2>/dev/null)
 		awk -v r=$(($(nbd_total 0 Requested:) - req0)) -v s=$(($(ctx_switches "$pids") - sw0)) \
-			-v c="${sys:-}" -v pre="$1,$2,$4,${w%%:*}" 'BEGIN {
+			-v c="${sys:-}" -v pre="$1,$2,$3,$4,${w%%:*}" 'BEGIN {
 				printf "%s,%d,%.2f,%s\n", pre, r, s / r, c ~ /^[0-9]+$/ ? sprintf("%.2f", c / r) : "" }' \
 			>>"$WORK"
 	done
@@ -137,12 +151,15 @@ nd0_stop() {
 }
 on_exit nd0_stop
 
-nd0_start() { # PORT N
-	"$ENBD_CLIENT" -q -e disk -p "$1" -n "$2" 127.0.0.1 /dev/nd0 </dev/null >&2 &
+nd0_start() { # PORT N [CLIENT]
+	"${3:-$ENBD_CLIENT}" -q -e disk -p "$1" -n "$2" 127.0.0.1 /dev/nd0 </dev/null >&2 &
 	CLIENT_PID=$!
 	wait_for -t 60 slots_attached 0 "$2" || die "enbd-client -n $2: channels did not attach"
 	wait_for_disk /dev/nd0
 }
+
+nd0base_start() { nd0_start "$1" "$2" "$BASELINE"; }
+nd0base_stop() { nd0_stop; }
 
 nbd0_up() { [ "$(cat /sys/block/nbd0/size)" -gt 0 ]; }
 nbd0_gone() { [ "$(cat /sys/block/nbd0/size)" -eq 0 ]; }
@@ -164,9 +181,9 @@ one_config() {
 	"${dev}_start" "$port" "$n"
 	[ "$dev" != nd0 ] || memory "$round" "$server" "$n" idle
 	measure "$round" "$server" "$dev" "$n"
-	if [ "$dev" = nd0 ]; then
-		memory "$round" "$server" "$n" loaded
-		printf '=== round %s %s nd0 x%s\n' "$round" "$server" "$n" >>"$NBDINFO"
+	[ "$dev" != nd0 ] || memory "$round" "$server" "$n" loaded
+	if [ "${dev%base}" = nd0 ]; then
+		printf '=== round %s %s %s x%s\n' "$round" "$server" "$dev" "$n" >>"$NBDINFO"
 		cat /proc/nbdinfo >>"$NBDINFO"
 	fi
 	"${dev}_stop"
@@ -200,6 +217,7 @@ say "exports filled; schedulers: nd0 $(cat /sys/block/nd0/queue/scheduler), nbd0
 # Within a round each server sees the four configurations in an order that
 # turns by one every round, so that none always runs first or last.
 CONFIGS=("nd0 1" "nbd0 1" "nd0 4" "nbd0 4")
+[ -z "$BASELINE" ] || CONFIGS=("nd0 1" "nd0base 1" "nbd0 1" "nd0 4" "nd0base 4" "nbd0 4")
 for ((round = 1; round <= ROUNDS; round++)); do
 	measure "$round" brd ram0 1
 	for server in $SERVERS; do
@@ -230,24 +248,28 @@ fi
 # --- two links ÷ one link ---------------------------------------------------------------
 # Two channels of /dev/nd0 to enbd-server in netns srv, both over link 1 or one
 # over each link; each link shaped to LINK_RATE at both ends.
-netns_two_links srv
-for i in 1 2; do
-	tc qdisc add dev "nic$i" root tbf rate "$LINK_RATE" burst 256kb latency 100ms || die "tc tbf"
-	tc -n srv qdisc add dev "nic$i" root tbf rate "$LINK_RATE" burst 256kb latency 100ms || die "tc tbf"
-done
-start_enbd_server --netns srv 0 --name disk --memory "${SIZE_MB}M"
-LINKS=("1link 10.1.0.2 -b 10.1.0.1" "2links 10.1.0.2,10.2.0.2 -b 10.1.0.1 -b 10.2.0.1")
-for ((round = 1; round <= ROUNDS; round++)); do
-	for ((i = 0; i < 2; i++)); do
-		read -r name hosts binds <<<"${LINKS[(i + round - 1) % 2]}"
-		start_guardian --client "/dev/nd0 $hosts $SERVER_PORT -n 2 -e disk $binds"
-		wait_for -t 60 slots_attached 0 2 || die "the two channels did not attach ($name)"
-		wait_for_disk /dev/nd0
-		[ "$round" = 1 ] && [ "$i" = 0 ] && fill /dev/nd0
-		fig=$(fio_job /dev/nd0 seqread:read:1M:16)
-		echo "$round,enbd-server-tbf-$LINK_RATE,nd0-$name,2,seqread,$fig" >>"$CSV"
-		say "round $round two channels over $name ($LINK_RATE each): $fig"
-		stop_guardian TERM || die "enbd-guardian exited $? on SIGTERM"
+two_links() {
+	local round i name hosts binds fig
+	netns_two_links srv
+	for i in 1 2; do
+		tc qdisc add dev "nic$i" root tbf rate "$LINK_RATE" burst 256kb latency 100ms || die "tc tbf"
+		tc -n srv qdisc add dev "nic$i" root tbf rate "$LINK_RATE" burst 256kb latency 100ms || die "tc tbf"
 	done
-done
+	start_enbd_server --netns srv 0 --name disk --memory "${SIZE_MB}M"
+	local -a links=("1link 10.1.0.2 -b 10.1.0.1" "2links 10.1.0.2,10.2.0.2 -b 10.1.0.1 -b 10.2.0.1")
+	for ((round = 1; round <= ROUNDS; round++)); do
+		for ((i = 0; i < 2; i++)); do
+			read -r name hosts binds <<<"${links[(i + round - 1) % 2]}"
+			start_guardian --client "/dev/nd0 $hosts $SERVER_PORT -n 2 -e disk $binds"
+			wait_for -t 60 slots_attached 0 2 || die "the two channels did not attach ($name)"
+			wait_for_disk /dev/nd0
+			[ "$round" = 1 ] && [ "$i" = 0 ] && fill /dev/nd0
+			fig=$(fio_job /dev/nd0 seqread:read:1M:16)
+			echo "$round,enbd-server-tbf-$LINK_RATE,nd0-$name,2,seqread,$fig" >>"$CSV"
+			say "round $round two channels over $name ($LINK_RATE each): $fig"
+			stop_guardian TERM || die "enbd-guardian exited $? on SIGTERM"
+		done
+	done
+}
+[ "$TWO_LINKS" = 0 ] || two_links
 say "done"

@@ -147,7 +147,7 @@ static void keepalive_acked(struct channel *c)
 	int outq;
 
 	if (ioctl(c->sock, SIOCOUTQ, &outq) == 0 && outq == 0) {
-		clock_gettime(CLOCK_MONOTONIC, &c->heard);
+		coarse_now(&c->heard);
 		return;
 	}
 	if (getsockopt(c->sock, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 ||

@@ -10,7 +10,7 @@
 # kill_and_wait, nap,
 # ext4_round_trip, and for fault tests netns_two_links, link_down/link_up,
 # md_mirror_create/md_check_clean/md_stop, fio_verify_start/stop/wait,
-# kmsg_mark/kernel_log_since_mark.  Do not `trap ... EXIT`
+# kmsg_mark/kernel_log_since_mark, syscalls_count_start/stop.  Do not `trap ... EXIT`
 # yourself: register cleanups with on_exit (they run in reverse order on exit,
 # on die and when the harness's timeout sends SIGTERM).
 #
@@ -543,6 +543,30 @@ md_check_clean() {
 	[ "$(cat "$sys/last_sync_action")" = check ] || die "$md: no check ran"
 	[ "$(cat "$sys/mismatch_cnt")" = 0 ] || die "$md: mismatch_cnt $(cat "$sys/mismatch_cnt")"
 	log "$md: [UU], check found mismatch_cnt 0"
+}
+
+# syscalls_count_start PID: count the system calls of every thread of PID
+# (strace -c) until syscalls_count_stop.  strace, not perf: attaching perf
+# to the syscall tracepoints patches kernel code live, and multi-threaded
+# TCG has been seen to soft-lock both vCPUs doing that.
+syscalls_count_start() {
+	local args=() tid
+	for tid in /proc/"$1"/task/*; do
+		args+=(-p "${tid##*/}")
+	done
+	strace -c -o "$ENBD_TEST_TMP/syscalls.txt" "${args[@]}" 2>"$ENBD_TEST_TMP/strace.err" &
+	_ENBD_STRACE_PID=$!
+	wait_for -t 20 grep -qs attached "$ENBD_TEST_TMP/strace.err" ||
+		die "strace did not attach: $(cat "$ENBD_TEST_TMP/strace.err")"
+}
+
+# syscalls_count_stop NAME: detach and print how many NAME calls were made
+# (total: all of them)
+syscalls_count_stop() {
+	kill -INT "$_ENBD_STRACE_PID"
+	wait "$_ENBD_STRACE_PID" || true
+	awk -v n="$1" '$NF == n { print $4; found = 1 } END { if (!found) print 0 }' \
+		"$ENBD_TEST_TMP/syscalls.txt"
 }
 
 # fio_ok OUT: die unless fio's report OUT (normal output) shows no error.

@@ -3,7 +3,7 @@
 # (ENBD_IOC_BATCH), and no request is lost or carried out twice.  One
 # channel carries fio's 2048 random 4 KiB writes at queue depth 16 and the
 # reads that verify them, with fewer than MAX_IOCTLS_PER_REQUEST ioctls of
-# the channel process per request (perf stat).  With one completion per
+# the channel process per request (strace -c).  With one completion per
 # ENBD_IOC_IO it made at least one per request, plus one for each fetch
 # that found the queue empty.  Every request claimed is completed
 # successfully, once: Requested = Despatched, nothing Errored, Discarded or
@@ -13,12 +13,7 @@
 
 MAX_IOCTLS_PER_REQUEST=0.8
 
-require_cmd perf
-require_cmd jq
-# The count needs syscall tracepoints (CONFIG_FTRACE_SYSCALLS): the debug
-# kernel of make check-debug has none.
-perf list syscalls:sys_enter_ioctl 2>/dev/null | grep -q sys_enter_ioctl ||
-	skip "this kernel has no syscalls:sys_enter_ioctl tracepoint to count ioctls with"
+require_cmd strace jq
 load_enbd
 start_enbd_server
 start_enbd_client -q -n 1 -p "$SERVER_PORT" 127.0.0.1 /dev/nd0
@@ -33,24 +28,16 @@ counters() {
 	done | paste -sd' '
 }
 read -r req0 des0 err0 dis0 res0 <<<"$(counters)"
-# Counts every 100 ms: its first line says it is attached before fio starts.
-perf stat -x, -I 100 -e syscalls:sys_enter_ioctl -p "$pid" -o "$ENBD_TEST_TMP/ioctls.txt" \
-	2>/dev/null &
-perf_pid=$!
-wait_for -t 20 grep -qs sys_enter_ioctl "$ENBD_TEST_TMP/ioctls.txt" || die "perf stat did not start"
+syscalls_count_start "$pid"
 (cd "$ENBD_TEST_TMP" && exec fio --name=batch --filename=/dev/nd0 --size=8M --rw=randwrite \
 	--bs=4k --iodepth=16 --direct=1 --ioengine=libaio --verify=crc32c --verify_fatal=1 \
 	--do_verify=1 --verify_state_save=0 --output-format=json --output=fio.json </dev/null) ||
 	die "fio failed: $(cat "$ENBD_TEST_TMP/fio.json")"
-kill -INT "$perf_pid"
-wait "$perf_pid" || true	# SIGINT ends it: status 130
+ioctls=$(syscalls_count_stop ioctl)
 read -r req1 des1 err1 dis1 res1 <<<"$(counters)"
 
 ios=$(jq -r '.jobs[0] | (.write.total_ios + .read.total_ios)' "$ENBD_TEST_TMP/fio.json")
 errs=$(jq -r '.jobs[0].total_err // 0' "$ENBD_TEST_TMP/fio.json")
-# -I lines: time,count,unit,event,...
-ioctls=$(awk -F, '/sys_enter_ioctl/ && $2 ~ /^[0-9]+$/ { n += $2 } END { print n + 0 }' \
-	"$ENBD_TEST_TMP/ioctls.txt")
 requests=$((req1 - req0))
 log "fio: $ios I/Os, $errs errors; $requests requests, $((des1 - des0)) despatched, $((err1 - err0)) errored, $((dis1 - dis0)) discarded, $((res1 - res0)) resubmitted; $ioctls ioctls"
 [ "$errs" = 0 ] && [ "$ios" -ge 4096 ] || die "fio verified $ios I/Os with $errs errors"
@@ -59,7 +46,7 @@ log "fio: $ios I/Os, $errs errors; $requests requests, $((des1 - des0)) despatch
 	die "$requests requests claimed, $((des1 - des0)) despatched, $((err1 - err0)) errored"
 [ "$dis1" = "$dis0" ] && [ "$res1" = "$res0" ] ||
 	die "$((dis1 - dis0)) completions discarded, $((res1 - res0)) requests resubmitted"
-[ "$ioctls" -gt 0 ] || die "perf counted no ioctls: $(cat "$ENBD_TEST_TMP/ioctls.txt")"
+[ "$ioctls" -gt 0 ] || die "strace counted no ioctls: $(cat "$ENBD_TEST_TMP/syscalls.txt")"
 per=$(awk -v i="$ioctls" -v r="$requests" 'BEGIN { printf "%.2f", i / r }')
 log "$per ioctls of the channel per request"
 awk -v p="$per" -v m="$MAX_IOCTLS_PER_REQUEST" 'BEGIN { exit !(p < m) }' ||

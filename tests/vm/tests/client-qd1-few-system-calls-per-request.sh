@@ -2,7 +2,7 @@
 # A request at queue depth 1 costs enbd-client's channel process few system
 # calls: 2000 random 4 KiB reads, one at a time, through one channel to
 # enbd-server, with fewer than MAX_SYSCALLS_PER_REQUEST system calls of the
-# channel per request (perf stat).  What one needs: poll, the fetch ioctl,
+# channel per request (strace -c).  What one needs: poll, the fetch ioctl,
 # sendmsg, poll, recv, the completing ioctl.  It made 15: a recv that only
 # found EAGAIN, and eight reads of CLOCK_MONOTONIC, each a system call where
 # the vDSO cannot read the clocksource (hpet: this VM under TCG).
@@ -12,10 +12,7 @@
 MAX_SYSCALLS_PER_REQUEST=9
 READS=2000
 
-require_cmd perf
-require_cmd jq
-perf list raw_syscalls:sys_enter 2>/dev/null | grep -q 'raw_syscalls:sys_enter' ||
-	skip "this kernel has no raw_syscalls:sys_enter tracepoint to count system calls with"
+require_cmd strace jq
 load_enbd
 start_enbd_server
 start_enbd_client -q -n 1 -p "$SERVER_PORT" 127.0.0.1 /dev/nd0
@@ -24,27 +21,19 @@ wait_for -t 30 slots_attached 0 1 || die "the channel did not attach: $(nbd_line
 pid=$(nbd_slot 0 Pids: 0)
 
 req0=$(nbd_total 0 Requested:)
-# Counts every 100 ms: its first line says it is attached before fio starts.
-perf stat -x, -I 100 -e raw_syscalls:sys_enter -p "$pid" -o "$ENBD_TEST_TMP/syscalls.txt" \
-	2>/dev/null &
-perf_pid=$!
-wait_for -t 20 grep -qs raw_syscalls "$ENBD_TEST_TMP/syscalls.txt" || die "perf stat did not start"
+syscalls_count_start "$pid"
 (cd "$ENBD_TEST_TMP" && exec fio --name=qd1 --filename=/dev/nd0 --size=64M --rw=randread \
 	--bs=4k --iodepth=1 --direct=1 --ioengine=libaio --number_ios="$READS" --norandommap \
 	--output-format=json --output=fio.json </dev/null) ||
 	die "fio failed: $(cat "$ENBD_TEST_TMP/fio.json")"
-kill -INT "$perf_pid"
-wait "$perf_pid" || true	# SIGINT ends it: status 130
+calls=$(syscalls_count_stop total)
 requests=$(($(nbd_total 0 Requested:) - req0))
 
 ios=$(jq -r '.jobs[0].read.total_ios' "$ENBD_TEST_TMP/fio.json")
-# -I lines: time,count,unit,event,...
-calls=$(awk -F, '/raw_syscalls/ && $2 ~ /^[0-9]+$/ { n += $2 } END { print n + 0 }' \
-	"$ENBD_TEST_TMP/syscalls.txt")
 log "fio: $ios reads; $requests requests; $calls system calls of the channel"
 [ "$ios" -ge "$READS" ] && [ "$requests" -ge "$READS" ] ||
 	die "fio read $ios times, the channel carried $requests requests"
-[ "$calls" -gt 0 ] || die "perf counted no system calls: $(cat "$ENBD_TEST_TMP/syscalls.txt")"
+[ "$calls" -gt 0 ] || die "strace counted no system calls: $(cat "$ENBD_TEST_TMP/syscalls.txt")"
 per=$(awk -v c="$calls" -v r="$requests" 'BEGIN { printf "%.2f", c / r }')
 log "$per system calls of the channel per request"
 awk -v p="$per" -v m="$MAX_SYSCALLS_PER_REQUEST" 'BEGIN { exit !(p < m) }' ||

@@ -31,8 +31,11 @@
 #define REC_IN_BUFFER	(REC_BATCH * REC_IN_MAX)
 #define REC_OUT_BUFFER	(REC_BATCH * REC_OUT_MAX)
 /* RFC 8446 5.5: AES-GCM keys are good for about 2^24.5 full records; a
- * connection that sends more changes its key (KeyUpdate) on the way. */
-#define REC_KEY_USES	(1ull << 24)
+ * connection that sends more changes its key (KeyUpdate) on the way.  Test
+ * builds set it low to see that happen (tests/fuzz, tests/host). */
+#ifndef TLS_RECORD_KEY_USES
+#define TLS_RECORD_KEY_USES	(1ull << 24)
+#endif
 
 struct rec_keys {
 	EVP_CIPHER_CTX *aead;
@@ -285,7 +288,7 @@ ssize_t tls_records_send(struct tls_records *r, const struct iovec *iov, int n)
 		r->out_owed = 0;
 		return (ssize_t)taken;
 	}
-	if ((atomic_exchange(&r->key_update_asked, false) || r->tx.seq >= REC_KEY_USES) &&
+	if ((atomic_exchange(&r->key_update_asked, false) || r->tx.seq >= TLS_RECORD_KEY_USES) &&
 	    send_key_update(r) < 0) {
 		errno = EPROTO;
 		return -1;

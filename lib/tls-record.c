@@ -56,6 +56,7 @@ struct tls_records {
 	size_t in_pos, in_end, plain_pos, plain_end;
 	size_t ticket_left;	/* of a NewSessionTicket spanning records */
 	bool eof;
+	int error;		/* what the peer did wrong, once the data before is read */
 	/* Ciphertext to write [out_pos, out_end), made of the first
 	 * @out_owed bytes the caller gave (counted once it is written). */
 	unsigned char *out;
@@ -397,8 +398,10 @@ static ssize_t whole_record(const struct tls_records *r)
 	if (have < REC_HEADER)
 		return 0;
 	body = (size_t)h[3] << 8 | h[4];
+	/* RFC 8446 5.4: the content, its type and padding are 2^14 + 1 bytes
+	 * at most, whatever room the header's limit would leave */
 	if (h[0] != REC_TYPE_DATA || h[1] != 3 || h[2] != 3 || body <= REC_TAG ||
-	    body > REC_BODY_MAX) {
+	    body > REC_PLAIN_MAX + 1 + REC_TAG) {
 		errno = EPROTO;
 		return -1;
 	}
@@ -455,9 +458,15 @@ ssize_t tls_records_recv(struct tls_records *r, void *buf, size_t min, size_t le
 		}
 		if (r->eof)
 			break;
+		if (r->error) {
+			if (got)
+				break;
+			errno = r->error;
+			return -1;
+		}
 		whole = whole_record(r);
 		if (whole < 0)
-			return -1;
+			goto refused;
 		if (whole == 0) {
 			if (got)
 				break;	/* what is here now; the rest on the next call */
@@ -477,13 +486,13 @@ ssize_t tls_records_recv(struct tls_records *r, void *buf, size_t min, size_t le
 		n = open_record(&r->rx, r->in + r->in_pos, out, &type);
 		if (n < 0) {
 			errno = EPROTO;
-			return -1;
+			goto refused;
 		}
 		r->in_pos += (size_t)whole;
 		if (type != REC_TYPE_DATA) {
 			rc = control_record(r, type, out, (size_t)n);
 			if (rc < 0)
-				return -1;
+				goto refused;
 			if (rc > 0)
 				r->eof = true;
 			continue;
@@ -500,6 +509,12 @@ ssize_t tls_records_recv(struct tls_records *r, void *buf, size_t min, size_t le
 		return -1;
 	}
 	return (ssize_t)got;
+refused:
+	/* The data of the records before comes first, the error after it. */
+	r->error = errno;
+	if (got)
+		return (ssize_t)got;
+	return -1;
 }
 
 bool tls_records_buffered(const struct tls_records *r)
@@ -507,7 +522,7 @@ bool tls_records_buffered(const struct tls_records *r)
 	const unsigned char *h = r->in + r->in_pos;
 	size_t have = r->in_end - r->in_pos;
 
-	return r->plain_pos < r->plain_end ||
+	return r->plain_pos < r->plain_end || r->error ||
 	       (have >= REC_HEADER && have >= REC_HEADER + ((size_t)h[3] << 8 | h[4]));
 }
 

@@ -54,7 +54,11 @@ struct tls_records {
 	 * leaves its plaintext at [plain_pos, plain_end), returned first. */
 	unsigned char *in;
 	size_t in_pos, in_end, plain_pos, plain_end;
-	size_t ticket_left;	/* of a NewSessionTicket spanning records */
+	/* Handshake messages may come in pieces (RFC 8446 5.1): the header
+	 * (and a KeyUpdate's one byte) read so far, a NewSessionTicket's
+	 * body still to skip. */
+	unsigned char hs_msg[5];
+	size_t hs_have, ticket_left;
 	bool eof;
 	int error;		/* what the peer did wrong, once the data before is read */
 	/* Ciphertext to write [out_pos, out_end), made of the first
@@ -351,36 +355,45 @@ static int control_record(struct tls_records *r, uint8_t type, const unsigned ch
 		errno = EPROTO;		/* a fatal alert, or nonsense */
 		return -1;
 	}
-	if (type != REC_TYPE_HANDSHAKE)
+	if (type != REC_TYPE_HANDSHAKE || len == 0)
 		goto refused;
 	while (len) {
-		size_t msg_len, skip;
+		size_t take;
 
 		if (r->ticket_left) {
-			skip = r->ticket_left < len ? r->ticket_left : len;
-			r->ticket_left -= skip;
-			p += skip;
-			len -= skip;
+			take = r->ticket_left < len ? r->ticket_left : len;
+			r->ticket_left -= take;
+			p += take;
+			len -= take;
 			continue;
 		}
-		if (len < 4)
+		take = (r->hs_have < 4 ? 4 : 5) - r->hs_have;
+		take = take < len ? take : len;
+		memcpy(r->hs_msg + r->hs_have, p, take);
+		r->hs_have += take;
+		p += take;
+		len -= take;
+		if (r->hs_have < 4)
+			continue;	/* the rest of it in the next record */
+		if (r->hs_msg[0] == HS_NEW_SESSION_TICKET) {
+			r->ticket_left = (size_t)r->hs_msg[1] << 16 | (size_t)r->hs_msg[2] << 8 |
+					 r->hs_msg[3];
+			r->hs_have = 0;
+			continue;
+		}
+		if (r->hs_msg[0] != HS_KEY_UPDATE || r->hs_msg[1] || r->hs_msg[2] ||
+		    r->hs_msg[3] != 1)
 			goto refused;
-		msg_len = (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3];
-		if (p[0] == HS_NEW_SESSION_TICKET) {
-			r->ticket_left = msg_len;
-			p += 4;
-			len -= 4;
+		if (r->hs_have < 5)
 			continue;
-		}
 		/* A KeyUpdate ends its record: the next one has the new key. */
-		if (p[0] != HS_KEY_UPDATE || msg_len != 1 || len != 5 || p[4] > 1 ||
-		    keys_update(&r->rx) < 0)
+		if (len || r->hs_msg[4] > 1 || keys_update(&r->rx) < 0)
 			goto refused;
-		if (p[4] == 1 && !r->out)
+		r->hs_have = 0;
+		if (r->hs_msg[4] == 1 && !r->out)
 			goto refused;	/* the kernel sends: it cannot follow */
-		if (p[4] == 1)
+		if (r->hs_msg[4] == 1)
 			atomic_store(&r->key_update_asked, true);
-		return 0;
 	}
 	return 0;
 refused:
@@ -489,6 +502,11 @@ ssize_t tls_records_recv(struct tls_records *r, void *buf, size_t min, size_t le
 			goto refused;
 		}
 		r->in_pos += (size_t)whole;
+		/* nor may they be interleaved with other records */
+		if (type != REC_TYPE_HANDSHAKE && (r->hs_have || r->ticket_left)) {
+			errno = EPROTO;
+			goto refused;
+		}
 		if (type != REC_TYPE_DATA) {
 			rc = control_record(r, type, out, (size_t)n);
 			if (rc < 0)

@@ -9,8 +9,9 @@
  * sequence number the records start at and the sizes asked of
  * tls_records_recv(); then come operations, each making records of the
  * stream (see the OP_* below): application data with any length and
- * padding, records of any inner content type, NewSessionTickets fragmented
- * across records, KeyUpdates (the peer's key follows), alerts, records with
+ * padding, records of any inner content type, NewSessionTickets and
+ * KeyUpdates fragmented across records anywhere (the peer's key follows
+ * its KeyUpdate), alerts, records with
  * a header of the input's, damaged records, raw bytes.  The stream goes
  * through a socketpair, written as the receiver reads, then ends.
  *
@@ -35,8 +36,8 @@ enum {
 	/* CONTENT: u8 count, that many bytes, then a pattern to the length */
 	OP_DATA,	/* u16 length, u16 padding, CONTENT: application data */
 	OP_TYPED,	/* u8 inner type, u16 length, u16 padding, CONTENT: anything */
-	OP_TICKET,	/* u16 length, u8 fragments, CONTENT: a NewSessionTicket */
-	OP_KEY_UPDATE,	/* u8 request_update */
+	OP_TICKET,	/* u16 length, CONTENT, 3 u16 cuts: a NewSessionTicket */
+	OP_KEY_UPDATE,	/* u8 request_update and cut */
 	OP_ALERT,	/* u8 level, u8 description */
 	OP_HEADER,	/* 5 header bytes, CONTENT: sealed under that header */
 	OP_DAMAGED,	/* u16 length, u16 bit, CONTENT: a data record, one bit flipped */
@@ -182,41 +183,51 @@ static void op_typed(struct input *in, struct peer *pe)
 	in_bytes(in, pe, content, len);
 	while (!real && end)
 		real = content[--end];
-	/* RFC 8446 5.2 and 5.4: no other types, no inner plaintext beyond
-	 * 2^14 + 1 bytes */
+	/* RFC 8446 5.1, 5.2 and 5.4: no other types, no inner plaintext
+	 * beyond 2^14 + 1 bytes, no empty handshake records */
 	if ((real != REC_TYPE_DATA && real != REC_TYPE_HANDSHAKE && real != REC_TYPE_ALERT) ||
-	    len + 1 + pad > REC_PLAIN_MAX + 1)
+	    len + 1 + pad > REC_PLAIN_MAX + 1 || (real == REC_TYPE_HANDSHAKE && end == 0))
 		must_refuse(pe);
 	pe->predictable = false;
 	seal_record(pe, type, content, len, pad);
 }
 
-/* A NewSessionTicket of @len bytes of body in @fragments records; every
- * fragment after the first holds part of the body. */
+/* A NewSessionTicket of @len bytes of body in up to 4 records, cut where
+ * the input says (RFC 8446 5.1: anywhere, its header too). */
 static void op_ticket(struct input *in, struct peer *pe)
 {
 	static unsigned char msg[4 + 4096];
-	size_t len = in_u16(in) % 4096, fragments = in_u8(in) % 4 + 1, done = 0, i;
+	size_t len = in_u16(in) % 4096, done = 0, i;
 
 	msg[0] = HS_NEW_SESSION_TICKET;
 	msg[1] = 0;
 	msg[2] = (unsigned char)(len >> 8);
 	msg[3] = (unsigned char)len;
 	in_bytes(in, pe, msg + 4, len);
-	for (i = 0; i < fragments; i++) {
-		size_t end = i + 1 == fragments ? 4 + len : 4 + len * (i + 1) / fragments;
+	for (i = 0; i < 3 && done < 4 + len; i++) {
+		size_t cut = done + 1 + in_u16(in) % (4 + len - done);
 
-		if (end > done || i == 0)
-			seal_record(pe, REC_TYPE_HANDSHAKE, msg + done, end - done, 0);
-		done = end;
+		seal_record(pe, REC_TYPE_HANDSHAKE, msg + done, cut - done, 0);
+		done = cut;
 	}
+	if (done < 4 + len)
+		seal_record(pe, REC_TYPE_HANDSHAKE, msg + done, 4 + len - done, 0);
 }
 
+/* u8: bit 0 request_update, the rest where to cut it in two records (0 or
+ * 5 and over: one record). */
 static void op_key_update(struct input *in, struct peer *pe)
 {
-	unsigned char msg[5] = { HS_KEY_UPDATE, 0, 0, 1, in_u8(in) & 1 };
+	uint8_t arg = in_u8(in);
+	unsigned char msg[5] = { HS_KEY_UPDATE, 0, 0, 1, arg & 1 };
+	size_t cut = arg >> 1;
 
-	seal_record(pe, REC_TYPE_HANDSHAKE, msg, sizeof(msg), 0);
+	if (cut == 0 || cut >= sizeof(msg)) {
+		seal_record(pe, REC_TYPE_HANDSHAKE, msg, sizeof(msg), 0);
+	} else {
+		seal_record(pe, REC_TYPE_HANDSHAKE, msg, cut, 0);
+		seal_record(pe, REC_TYPE_HANDSHAKE, msg + cut, sizeof(msg) - cut, 0);
+	}
 	if (keys_update(&pe->tx) < 0)
 		abort();
 	if (msg[4] && pe->predictable && !pe->closed)
@@ -311,13 +322,14 @@ static void make_stream(struct input *in, struct peer *pe)
 static ssize_t read_stream(struct tls_records *r, int wfd, struct peer *pe, size_t min,
 			   size_t len)
 {
-	unsigned char *buf = malloc(len), *got = malloc(STREAM_MAX);
+	static unsigned char got[STREAM_MAX];
+	unsigned char *buf = malloc(len);	/* its own, for ASan to guard */
 	size_t written = 0, total = 0;
 	bool shut = false;
 	ssize_t n = -1;
 	int rounds, err = 0;
 
-	if (!buf || !got)
+	if (!buf)
 		abort();
 	for (rounds = 0; rounds < RECV_ROUNDS_MAX; rounds++) {
 		ssize_t w = written < pe->len ? write(wfd, pe->stream + written, pe->len - written) : 0;
@@ -353,7 +365,6 @@ static ssize_t read_stream(struct tls_records *r, int wfd, struct peer *pe, size
 	if (pe->must_refuse && (n >= 0 || err != EPROTO || total != pe->expect_len))
 		abort();	/* read past what it should have refused */
 	free(buf);
-	free(got);
 	return n < 0 ? -1 : (ssize_t)total;
 }
 
@@ -401,8 +412,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static const unsigned char rx_secret[48] = "the peer's traffic secret, 48 bytes for SHA384";
 	static const unsigned char tx_secret[48] = "our own traffic secret, 48 bytes for SHA-384!";
 	static const int nids[] = { NID_aes_128_gcm, NID_aes_256_gcm, NID_chacha20_poly1305 };
+	static unsigned char stream[STREAM_MAX], expect[STREAM_MAX];
 	struct input in = { data, size };
-	struct peer pe = { .predictable = true };
+	struct peer pe = { .stream = stream, .expect = expect, .predictable = true };
 	struct rec_keys peer_rx = { 0 };
 	struct tls_records *r;
 	int nid = nids[in_u8(&in) % 3], sv[2];
@@ -414,10 +426,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	len = in_u16(&in) % (REC_IN_BUFFER + 1) + 1;
 	min = in_u16(&in) % len + 1;
 	sends = in_u8(&in) % 8;
-	pe.stream = malloc(STREAM_MAX);
-	pe.expect = malloc(STREAM_MAX);
-	if (!pe.stream || !pe.expect ||
-	    keys_init(&pe.tx, cipher_of(nid), md, rx_secret, secret_len, seq, 1) < 0 ||
+	if (keys_init(&pe.tx, cipher_of(nid), md, rx_secret, secret_len, seq, 1) < 0 ||
 	    keys_init(&peer_rx, cipher_of(nid), md, tx_secret, secret_len, seq, 0) < 0)
 		abort();
 	make_stream(&in, &pe);
@@ -434,7 +443,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	close(sv[1]);
 	keys_free(&pe.tx);
 	keys_free(&peer_rx);
-	free(pe.stream);
-	free(pe.expect);
 	return 0;
 }

@@ -27,12 +27,18 @@ def typed(t, n, pad=0, start=b""):
     return struct.pack(">BBHH", TYPED, t, n, pad) + content(start)
 
 
-def ticket(n, fragments=1):
-    return struct.pack(">BHB", TICKET, n, fragments - 1) + content(b"")
+def ticket(n, fragments=()):
+    """fragments: the lengths of up to 3 records the message (header
+    included) is cut into, the rest in one more; none: one record"""
+    cuts = list(fragments)
+    if len(cuts) < 3 and 4 + n > sum(cuts):
+        cuts.append(4 + n - sum(cuts))
+    return struct.pack(">BH", TICKET, n) + content(b"") + b"".join(
+        struct.pack(">H", c - 1) for c in cuts)
 
 
-def key_update(request):
-    return bytes([KEY_UPDATE, request])
+def key_update(request, cut=0):
+    return bytes([KEY_UPDATE, cut << 1 | request])
 
 
 def alert(level, desc):
@@ -59,7 +65,12 @@ seeds = {
     "padding": scene(AES256) + data(10, 100) + data(0, 16383) + data(16384 - 7, 7) + close,
     "chacha": scene(CHACHA, seq=200) + data(1000) + data(1000),
     "zero-length": scene() + data(0) * 20 + data(4) + close,
-    "tickets": scene(seq=2) + ticket(200) + ticket(3000, 3) + data(100) + ticket(0, 2) + close,
+    "tickets": scene(seq=2) + ticket(200) + ticket(3000, (1000, 1000)) + data(100) + ticket(0) +
+    close,
+    "ticket-header-cut": scene() + ticket(100, (2,)) + ticket(50, (1, 1, 1)) + data(10) +
+    ticket(300, (3, 100)) + close,
+    "key-update-cut": scene(sends=3) + data(10) + key_update(1, 2) + data(10) + key_update(0, 4) +
+    data(10) + key_update(0, 1) + data(5),
     "key-updates": scene(sends=7) + data(64) + key_update(0) + data(64) + key_update(1) +
     data(64) + key_update(1),
     "own-key-updates": scene(AES256, seq=3, sends=7) + data(10),

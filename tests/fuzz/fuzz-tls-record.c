@@ -340,9 +340,11 @@ static ssize_t read_stream(struct tls_records *r, int wfd, struct peer *pe, size
 			shutdown(wfd, SHUT_WR);
 			shut = true;
 		}
-		(void)tls_records_buffered(r);
 		n = tls_records_recv(r, buf, min, len);
 		err = errno;
+		/* an error kept for the next call must not wait for poll() */
+		if (r->error && !tls_records_buffered(r))
+			abort();
 		if (n > 0) {
 			if ((size_t)n > len || total + (size_t)n > STREAM_MAX)
 				abort();

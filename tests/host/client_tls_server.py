@@ -1,15 +1,17 @@
 #!/usr/bin/python3
 """An NBD server over TLS 1.3 (Python's ssl: OpenSSL) that sends a chosen
-number of session tickets after each handshake, for client-tls-session-tickets.
+number of session tickets after each handshake and counts the client's
+KeyUpdates, for client-tls-session-tickets and client-tls-own-key-update.
 
-    client_tls_ticket_server.py PORTFILE CERTDIR TICKETS
+    client_tls_server.py PORTFILE CERTDIR TICKETS
 
 Listens on a free localhost port (written to PORTFILE), requires STARTTLS
 with CERTDIR's server-cert.pem and server-key.pem, and serves a zeroed
 in-memory export of 16 MiB (NBD_OPT_GO, simple replies, READ and WRITE)
 to one connection at a time.  After the handshake the server's first
 records are TICKETS NewSessionTickets: what enbd-client's record layer must
-count before it takes over from OpenSSL.
+count before it takes over from OpenSSL.  At the end of each connection
+it logs "connection ended: N KeyUpdates from the client" on stderr.
 """
 import os
 import socket
@@ -22,9 +24,19 @@ REQ_MAGIC, SIMPLE = 0x25609513, 0x67446698
 OPT_ABORT, OPT_STARTTLS, OPT_INFO, OPT_GO = 2, 5, 6, 7
 REP_ACK, REP_INFO, ERR_UNSUP, ERR_TLS_REQD = 1, 3, 0x80000001, 0x80000005
 CMD_READ, CMD_WRITE, CMD_DISC = 0, 1, 2
+HANDSHAKE, KEY_UPDATE = 22, 24
 FLAG_HAS_FLAGS = 1
 SIZE = 16 << 20
 disk = bytearray(SIZE)
+key_updates = 0
+
+
+def count_key_updates(conn, direction, version, content_type, msg_type, data):
+    """ssl's message callback (private, for debugging: the only way to see
+    a KeyUpdate from Python)"""
+    global key_updates
+    if direction == "read" and content_type == HANDSHAKE and msg_type == KEY_UPDATE:
+        key_updates += 1
 
 
 def read_full(s, n):
@@ -92,6 +104,7 @@ def main():
     ctx.load_cert_chain(os.path.join(certdir, "server-cert.pem"),
                         os.path.join(certdir, "server-key.pem"))
     ctx.num_tickets = tickets
+    ctx._msg_callback = count_key_updates
     ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     ls.bind(("127.0.0.1", 0))
@@ -99,14 +112,18 @@ def main():
     with open(portfile + ".tmp", "w") as f:
         f.write("%d\n" % ls.getsockname()[1])
     os.rename(portfile + ".tmp", portfile)
+    global key_updates
     while True:
         s, _ = ls.accept()
+        key_updates = 0
         try:
             tls = negotiate(s, ctx)
             if tls:
                 transmission(tls)
         except (EOFError, OSError, ssl.SSLError) as e:
-            print("connection ended: %s" % e, file=sys.stderr)
+            print("connection failed: %s" % e, file=sys.stderr)
+        print("connection ended: %d KeyUpdates from the client" % key_updates,
+              file=sys.stderr, flush=True)
         s.close()
 
 

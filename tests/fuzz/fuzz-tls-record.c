@@ -30,7 +30,6 @@
 #include <stdio.h>
 
 #define STREAM_MAX	(1u << 20)
-#define RECV_ROUNDS_MAX	100000
 
 enum {
 	/* CONTENT: u8 count, that many bytes, then a pattern to the length */
@@ -325,13 +324,16 @@ static ssize_t read_stream(struct tls_records *r, int wfd, struct peer *pe, size
 	static unsigned char got[STREAM_MAX];
 	unsigned char *buf = malloc(len);	/* its own, for ASan to guard */
 	size_t written = 0, total = 0;
+	/* Each round returns a byte at least, or finds the socket drained so
+	 * that the next write adds a byte at least, or ends. */
+	size_t rounds, rounds_max = 2 * pe->len + 2;
 	bool shut = false;
 	ssize_t n = -1;
-	int rounds, err = 0;
+	int err = 0;
 
 	if (!buf)
 		abort();
-	for (rounds = 0; rounds < RECV_ROUNDS_MAX; rounds++) {
+	for (rounds = 0; rounds < rounds_max; rounds++) {
 		ssize_t w = written < pe->len ? write(wfd, pe->stream + written, pe->len - written) : 0;
 
 		if (w > 0)
@@ -357,7 +359,7 @@ static ssize_t read_stream(struct tls_records *r, int wfd, struct peer *pe, size
 		if (shut)
 			abort();	/* the stream has ended: EAGAIN is a lie */
 	}
-	if (rounds == RECV_ROUNDS_MAX)
+	if (rounds == rounds_max)
 		abort();	/* loops */
 	/* Whatever came must be the peer's application data, in order. */
 	if (memcmp(got, pe->expect, total < pe->expect_len ? total : pe->expect_len))

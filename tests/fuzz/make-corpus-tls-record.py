@@ -61,6 +61,7 @@ close = alert(1, 0)
 seeds = {
     "data": scene() + data(5, start=b"hello") + data(16384) + data(1) + close,
     "data-small-reads": scene(length=100, minimum=7) + data(3000) + data(0) + data(200) + close,
+    "one-byte-reads": scene(length=1) + data(16384) * 7 + close,
     "data-in-place": scene(length=16000, minimum=16000) + data(16384) + data(16384),
     "padding": scene(AES256) + data(10, 100) + data(0, 16383) + data(16384 - 7, 7) + close,
     "chacha": scene(CHACHA, seq=200) + data(1000) + data(1000),

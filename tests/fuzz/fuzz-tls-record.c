@@ -178,17 +178,19 @@ static void op_typed(struct input *in, struct peer *pe)
 
 	size_t end = len;
 	uint8_t real = type;	/* a zero type is padding: the last byte that is not */
+	bool refuse;
 
 	in_bytes(in, pe, content, len);
 	while (!real && end)
 		real = content[--end];
 	/* RFC 8446 5.1, 5.2 and 5.4: no other types, no inner plaintext
 	 * beyond 2^14 + 1 bytes, no empty handshake records */
-	if ((real != REC_TYPE_DATA && real != REC_TYPE_HANDSHAKE && real != REC_TYPE_ALERT) ||
-	    len + 1 + pad > REC_PLAIN_MAX + 1 || (real == REC_TYPE_HANDSHAKE && end == 0))
-		must_refuse(pe);
-	pe->predictable = false;
+	refuse = (real != REC_TYPE_DATA && real != REC_TYPE_HANDSHAKE && real != REC_TYPE_ALERT) ||
+		 len + 1 + pad > REC_PLAIN_MAX + 1 || (real == REC_TYPE_HANDSHAKE && end == 0);
 	seal_record(pe, type, content, len, pad);
+	if (refuse)
+		must_refuse(pe);	/* only if it went into the stream */
+	pe->predictable = false;
 }
 
 /* A NewSessionTicket of @len bytes of body in up to 4 records, cut where

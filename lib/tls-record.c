@@ -31,8 +31,11 @@
 #define REC_IN_BUFFER	(REC_BATCH * REC_IN_MAX)
 #define REC_OUT_BUFFER	(REC_BATCH * REC_OUT_MAX)
 /* RFC 8446 5.5: AES-GCM keys are good for about 2^24.5 full records; a
- * connection that sends more changes its key (KeyUpdate) on the way. */
-#define REC_KEY_USES	(1ull << 24)
+ * connection that sends more changes its key (KeyUpdate) on the way.  Test
+ * builds set it low to see that happen (tests/fuzz, tests/host). */
+#ifndef TLS_RECORD_KEY_USES
+#define TLS_RECORD_KEY_USES	(1ull << 24)
+#endif
 
 struct rec_keys {
 	EVP_CIPHER_CTX *aead;
@@ -51,8 +54,13 @@ struct tls_records {
 	 * leaves its plaintext at [plain_pos, plain_end), returned first. */
 	unsigned char *in;
 	size_t in_pos, in_end, plain_pos, plain_end;
-	size_t ticket_left;	/* of a NewSessionTicket spanning records */
+	/* Handshake messages may come in pieces (RFC 8446 5.1): the header
+	 * (and a KeyUpdate's one byte) read so far, a NewSessionTicket's
+	 * body still to skip. */
+	unsigned char hs_msg[5];
+	size_t hs_have, ticket_left;
 	bool eof;
+	int error;		/* what the peer did wrong, once the data before is read */
 	/* Ciphertext to write [out_pos, out_end), made of the first
 	 * @out_owed bytes the caller gave (counted once it is written). */
 	unsigned char *out;
@@ -285,7 +293,7 @@ ssize_t tls_records_send(struct tls_records *r, const struct iovec *iov, int n)
 		r->out_owed = 0;
 		return (ssize_t)taken;
 	}
-	if ((atomic_exchange(&r->key_update_asked, false) || r->tx.seq >= REC_KEY_USES) &&
+	if ((atomic_exchange(&r->key_update_asked, false) || r->tx.seq >= TLS_RECORD_KEY_USES) &&
 	    send_key_update(r) < 0) {
 		errno = EPROTO;
 		return -1;
@@ -347,36 +355,45 @@ static int control_record(struct tls_records *r, uint8_t type, const unsigned ch
 		errno = EPROTO;		/* a fatal alert, or nonsense */
 		return -1;
 	}
-	if (type != REC_TYPE_HANDSHAKE)
+	if (type != REC_TYPE_HANDSHAKE || len == 0)
 		goto refused;
 	while (len) {
-		size_t msg_len, skip;
+		size_t take;
 
 		if (r->ticket_left) {
-			skip = r->ticket_left < len ? r->ticket_left : len;
-			r->ticket_left -= skip;
-			p += skip;
-			len -= skip;
+			take = r->ticket_left < len ? r->ticket_left : len;
+			r->ticket_left -= take;
+			p += take;
+			len -= take;
 			continue;
 		}
-		if (len < 4)
+		take = (r->hs_have < 4 ? 4 : 5) - r->hs_have;
+		take = take < len ? take : len;
+		memcpy(r->hs_msg + r->hs_have, p, take);
+		r->hs_have += take;
+		p += take;
+		len -= take;
+		if (r->hs_have < 4)
+			continue;	/* the rest of it in the next record */
+		if (r->hs_msg[0] == HS_NEW_SESSION_TICKET) {
+			r->ticket_left = (size_t)r->hs_msg[1] << 16 | (size_t)r->hs_msg[2] << 8 |
+					 r->hs_msg[3];
+			r->hs_have = 0;
+			continue;
+		}
+		if (r->hs_msg[0] != HS_KEY_UPDATE || r->hs_msg[1] || r->hs_msg[2] ||
+		    r->hs_msg[3] != 1)
 			goto refused;
-		msg_len = (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3];
-		if (p[0] == HS_NEW_SESSION_TICKET) {
-			r->ticket_left = msg_len;
-			p += 4;
-			len -= 4;
+		if (r->hs_have < 5)
 			continue;
-		}
 		/* A KeyUpdate ends its record: the next one has the new key. */
-		if (p[0] != HS_KEY_UPDATE || msg_len != 1 || len != 5 || p[4] > 1 ||
-		    keys_update(&r->rx) < 0)
+		if (len || r->hs_msg[4] > 1 || keys_update(&r->rx) < 0)
 			goto refused;
-		if (p[4] == 1 && !r->out)
+		r->hs_have = 0;
+		if (r->hs_msg[4] == 1 && !r->out)
 			goto refused;	/* the kernel sends: it cannot follow */
-		if (p[4] == 1)
+		if (r->hs_msg[4] == 1)
 			atomic_store(&r->key_update_asked, true);
-		return 0;
 	}
 	return 0;
 refused:
@@ -394,8 +411,10 @@ static ssize_t whole_record(const struct tls_records *r)
 	if (have < REC_HEADER)
 		return 0;
 	body = (size_t)h[3] << 8 | h[4];
+	/* RFC 8446 5.4: the content, its type and padding are 2^14 + 1 bytes
+	 * at most, whatever room the header's limit would leave */
 	if (h[0] != REC_TYPE_DATA || h[1] != 3 || h[2] != 3 || body <= REC_TAG ||
-	    body > REC_BODY_MAX) {
+	    body > REC_PLAIN_MAX + 1 + REC_TAG) {
 		errno = EPROTO;
 		return -1;
 	}
@@ -452,9 +471,15 @@ ssize_t tls_records_recv(struct tls_records *r, void *buf, size_t min, size_t le
 		}
 		if (r->eof)
 			break;
+		if (r->error) {
+			if (got)
+				break;
+			errno = r->error;
+			return -1;
+		}
 		whole = whole_record(r);
 		if (whole < 0)
-			return -1;
+			goto refused;
 		if (whole == 0) {
 			if (got)
 				break;	/* what is here now; the rest on the next call */
@@ -474,13 +499,18 @@ ssize_t tls_records_recv(struct tls_records *r, void *buf, size_t min, size_t le
 		n = open_record(&r->rx, r->in + r->in_pos, out, &type);
 		if (n < 0) {
 			errno = EPROTO;
-			return -1;
+			goto refused;
 		}
 		r->in_pos += (size_t)whole;
+		/* nor may they be interleaved with other records */
+		if (type != REC_TYPE_HANDSHAKE && (r->hs_have || r->ticket_left)) {
+			errno = EPROTO;
+			goto refused;
+		}
 		if (type != REC_TYPE_DATA) {
 			rc = control_record(r, type, out, (size_t)n);
 			if (rc < 0)
-				return -1;
+				goto refused;
 			if (rc > 0)
 				r->eof = true;
 			continue;
@@ -497,6 +527,12 @@ ssize_t tls_records_recv(struct tls_records *r, void *buf, size_t min, size_t le
 		return -1;
 	}
 	return (ssize_t)got;
+refused:
+	/* The data of the records before comes first, the error after it. */
+	r->error = errno;
+	if (got)
+		return (ssize_t)got;
+	return -1;
 }
 
 bool tls_records_buffered(const struct tls_records *r)
@@ -504,7 +540,7 @@ bool tls_records_buffered(const struct tls_records *r)
 	const unsigned char *h = r->in + r->in_pos;
 	size_t have = r->in_end - r->in_pos;
 
-	return r->plain_pos < r->plain_end ||
+	return r->plain_pos < r->plain_end || r->error ||
 	       (have >= REC_HEADER && have >= REC_HEADER + ((size_t)h[3] << 8 | h[4]));
 }
 

@@ -55,7 +55,7 @@ void tls_records_close(struct tls_records *r);
  * readable).  The socket is read only while nothing is in hand.
  */
 ssize_t tls_records_recv(struct tls_records *r, void *buf, size_t min, size_t len);
-/* Plaintext or a whole record read already: poll() would not tell. */
+/* Plaintext, a whole record or the peer's error in hand: poll() would not tell. */
 bool tls_records_buffered(const struct tls_records *r);
 
 /*

@@ -1,7 +1,8 @@
 #!/bin/sh
 # timeout: 90
 # qemu-img (GnuTLS) reads and writes an enbd-server under --tls=require,
-# with tls-creds-x509 and with tls-creds-psk.
+# with tls-creds-x509 and with tls-creds-psk; after every handshake the
+# server carried the records in userspace (lib/tls-record.c), both ways.
 . "$(dirname "$0")/server-lib.sh"
 . "$(dirname "$0")/tls-lib.sh"
 need qemu-img
@@ -15,10 +16,10 @@ image_opts() {
 }
 for creds in x509 psk; do
 	if [ $creds = x509 ]; then
-		start_server --tls=require --tls-certificates "$T/pki/server" --memory 8M
+		start_server --tls=require --tls-certificates "$T/pki/server" --memory 8M -v
 		obj=$(qemu_x509)
 	else
-		start_server --tls=require --tls-psk "$T/psk/keys.psk" --memory 8M
+		start_server --tls=require --tls-psk "$T/psk/keys.psk" --memory 8M -v
 		obj=$(qemu_psk)
 	fi
 	qemu-img info --object "$obj" --image-opts "$(image_opts)" >"$T/info.$creds" ||
@@ -31,4 +32,5 @@ for creds in x509 psk; do
 		fail "qemu-img convert out with $creds failed"
 	cmp "$T/src" "$T/out" || fail "data read back with $creds differs"
 	stop_server
+	all_records_userspace "$SERVER_LOG"
 done

@@ -11,6 +11,8 @@
 #   tls_uris       sets X509_URI and PSK_URI (nbds:// for libnbd) for the
 #                  server started last
 #   qemu_x509 [DIR] / qemu_psk  --object arguments for qemu-img, id "tls0"
+#   all_records_userspace LOG  every TLS 1.3 connection of LOG handed over
+#                  to lib/tls-record.c both ways
 
 need openssl
 
@@ -72,4 +74,15 @@ qemu_x509() { # [DIR]
 }
 qemu_psk() {
 	echo "tls-creds-psk,id=tls0,endpoint=client,dir=$T/psk,username=alice"
+}
+
+# all_records_userspace LOG: every TLS 1.3 connection in LOG (a server's or
+# a selftest's, run with -v; the server's once the connections ended) was
+# handed over to lib/tls-record.c both ways.
+all_records_userspace() {
+	local tls both
+	tls=$(grep -c ': TLS: TLSv1.3 ' "$1")
+	both=$(grep -c 'TLS records carried in userspace: both' "$1")
+	[ "$tls" -gt 0 ] && [ "$both" -eq "$tls" ] ||
+		fail "$both of $tls TLS 1.3 connections carried in userspace both ways: $(grep -e 'userspace' -e ': TLS: ' "$1" | tail -n 6)"
 }

@@ -491,13 +491,13 @@ static struct enbd_done done_with(const struct enbd_request *r, int error, const
 	};
 }
 
-/* Wait up to 5 s until the device has @n requests queued or claimed. */
+/* Wait up to 30 s (a loaded machine) until the device has @n requests queued or claimed. */
 static int wait_outstanding(long long n)
 {
 	struct timespec step = { 0, 10 * 1000 * 1000 };
 	int i;
 
-	for (i = 0; i < 500 && proc_total("Queued") != n; i++)
+	for (i = 0; i < 3000 && proc_total("Queued") != n; i++)
 		nanosleep(&step, NULL);
 	return proc_total("Queued") == n;
 }
@@ -621,9 +621,15 @@ static void batch_checks(void)
 	rc = batch(fd, ENBD_BATCH_NONBLOCK, NULL, 0, f, 1, &b);
 	check(rc == 0 && b.fetched == 0, "non-blocking batch with nothing queued fetches 0 (rc %d)", rc);
 
-	/* Three reads in one call or a few. */
-	for (i = 0; i < 3; i++)
+	/*
+	 * Three reads in one call or a few, queued one after the other: r[i]
+	 * must be readers[i]'s request, whatever order a loaded machine would
+	 * run three children started at once in.
+	 */
+	for (i = 0; i < 3; i++) {
 		readers[i] = start_io(0, 'b');
+		check(wait_outstanding(i + 1), "read %u queued", i + 1);
+	}
 	expect_ok(batch_fetch_n(fd, r, 3, buf), "batch-fetch three reads");
 	check(r[0].type == ENBD_CMD_READ && r[1].type == ENBD_CMD_READ && r[2].type == ENBD_CMD_READ &&
 	      r[0].tag != r[1].tag && r[1].tag != r[2].tag && r[0].tag != r[2].tag,

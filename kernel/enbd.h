@@ -51,7 +51,6 @@ extern unsigned int enbd_ndevs;
 extern unsigned int enbd_keepalive;
 extern unsigned int enbd_readahead_kb;
 extern unsigned int enbd_aging;
-extern unsigned int enbd_fetch_spin_us;
 
 /* Where a request is in its life; changed only under enbd_device.lock. */
 enum enbd_cmd_state {
@@ -233,7 +232,6 @@ int enbd_batch(struct enbd_channel *ch, struct file *file, struct enbd_done *don
 	       unsigned int nd, const struct enbd_fetch_to *to, unsigned int nf,
 	       bool *completed);
 int enbd_wait_for_request(struct enbd_channel *ch, struct file *file);
-bool enbd_spin_for_request(struct enbd_channel *ch, struct file *file);
 void enbd_release_channel(struct enbd_channel *ch, struct file *file);
 void enbd_abort_all(struct enbd_device *dev);
 unsigned long enbd_age_requests(struct enbd_device *dev);

@@ -284,22 +284,17 @@ static long enbd_ioctl_configure(struct file *file, struct enbd_config __user *u
 
 /*
  * Carry out the @nd completions in @done and fetch up to @nf requests for
- * @ch into @to (enbd_batch); if nothing could be fetched and @spin, watch
- * the queue a while and fetch what came (its failure is left for the next
- * call to find); unless @nonblock, wait while nothing was to be completed
- * and nothing could be fetched.  Returns how many were fetched, or a
- * negative errno with none; *@completed as enbd_batch says.
+ * @ch into @to (enbd_batch); unless @nonblock, wait while nothing was to be
+ * completed and nothing could be fetched.  Returns how many were fetched,
+ * or a negative errno with none; *@completed as enbd_batch says.
  */
 static int enbd_batch_or_wait(struct enbd_channel *ch, struct file *file,
 			      struct enbd_done *done, unsigned int nd,
 			      const struct enbd_fetch_to *to, unsigned int nf,
-			      bool nonblock, bool spin, bool *completed)
+			      bool nonblock, bool *completed)
 {
 	int ret = enbd_batch(ch, file, done, nd, to, nf, completed);
-	bool again;
 
-	if (!ret && nf && spin && enbd_spin_for_request(ch, file))
-		ret = max(enbd_batch(ch, file, NULL, 0, to, nf, &again), 0);
 	while (!ret && !nd && nf && !nonblock)
 		ret = enbd_wait_for_request(ch, file) ?:
 		      enbd_batch(ch, file, NULL, 0, to, nf, completed);
@@ -347,7 +342,7 @@ static long enbd_ioctl_io(struct file *file, struct enbd_io __user *uarg)
 		return 0;
 	to = (struct enbd_fetch_to){ .data = u64_to_user_ptr(io.data), .ureq = &uarg->req };
 	ret = enbd_batch_or_wait(ch, file, NULL, 0, &to, 1, io.flags & ENBD_IO_NONBLOCK,
-				 false, &completed);
+				 &completed);
 	return ret < 0 ? ret : ret ? 0 : -EAGAIN;
 }
 
@@ -431,8 +426,7 @@ static long enbd_ioctl_batch(struct file *file, struct enbd_batch __user *uarg)
 
 	/* Having completed some, the caller has replies to send: no waiting. */
 	fetched = enbd_batch_or_wait(ch, file, done, b.nr_done, to, b.nr_fetch,
-				     b.nr_done || (b.flags & ENBD_BATCH_NONBLOCK),
-				     b.flags & ENBD_BATCH_SPIN, &completed);
+				     b.nr_done || (b.flags & ENBD_BATCH_NONBLOCK), &completed);
 	for (i = 0; completed && i < b.nr_done; i++)
 		if (put_user(done[i].result, &udone[i].result))
 			return -EFAULT;

@@ -65,8 +65,6 @@
 #include <linux/uio.h>
 #include <linux/jiffies.h>
 #include <linux/sched.h>
-#include <linux/sched/clock.h>
-#include <linux/sched/signal.h>
 #include <linux/uaccess.h>
 
 #include "enbd.h"
@@ -454,34 +452,6 @@ int enbd_wait_for_request(struct enbd_channel *ch, struct file *file)
 	if (wait_event_interruptible(ch->wait, enbd_fetch_ready(ch->dev, ch, file)))
 		return -EINTR;
 	return 0;
-}
-
-/*
- * Watch the queue, without the device lock, for up to enbd_fetch_spin_us
- * while nothing else wants this CPU or @ch's daemon (a signal).  A daemon at
- * queue depth 1 that has just completed its last request then takes the
- * next one without sleeping and being woken: under TCG each of those costs
- * more than the spin.  @ch is idle meanwhile, so the next request picks it
- * rather than waking a sibling.  True if a request came.
- */
-bool enbd_spin_for_request(struct enbd_channel *ch, struct file *file)
-{
-	struct enbd_device *dev = ch->dev;
-	unsigned int us = READ_ONCE(enbd_fetch_spin_us);
-	u64 end;
-
-	if (!us)
-		return false;
-	spin_lock(&dev->lock);
-	enbd_note_interest_locked(ch, file, true);
-	spin_unlock(&dev->lock);
-	end = local_clock() + (u64)us * NSEC_PER_USEC;
-	while (list_empty(&dev->queue)) {
-		if (need_resched() || signal_pending(current) || local_clock() > end)
-			return false;
-		cpu_relax();
-	}
-	return true;
 }
 
 /* @cmd's fetch reached its daemon: a completion may now quote it. */

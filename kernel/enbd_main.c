@@ -46,19 +46,6 @@ module_param_cb(keepalive, &enbd_keepalive_ops, &enbd_keepalive, 0644);
 MODULE_PARM_DESC(keepalive,
 		 "Seconds of quiet after which channel daemons probe their server (0: never; per device with ENBD_IOC_SET_POLICY; changeable at runtime). Default: 10");
 
-unsigned int enbd_fetch_spin_us = 50;
-static int enbd_set_fetch_spin(const char *val, const struct kernel_param *kp)
-{
-	return param_set_uint_minmax(val, kp, 0, 1000);
-}
-static const struct kernel_param_ops enbd_fetch_spin_ops = {
-	.set = enbd_set_fetch_spin,
-	.get = param_get_uint,
-};
-module_param_cb(fetch_spin_us, &enbd_fetch_spin_ops, &enbd_fetch_spin_us, 0644);
-MODULE_PARM_DESC(fetch_spin_us,
-		 "Microseconds a channel daemon that completed its last request in flight and asked for it (ENBD_BATCH_SPIN) watches the queue for the next before it sleeps, while nothing else wants its CPU (0-1000, 0: never; changeable at runtime). Default: 50");
-
 unsigned int enbd_readahead_kb = 128;
 static int enbd_set_readahead(const char *val, const struct kernel_param *kp)
 {

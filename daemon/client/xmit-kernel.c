@@ -175,29 +175,6 @@ static int dev_batch(struct chan_dev *d, struct enbd_batch *b)
 	return rc == -ENOTTY ? batch_by_one(d, b) : rc;
 }
 
-/*
- * ENBD_BATCH_SPIN, asked when the batch completes the last request in
- * flight: at queue depth 1 the next request comes while the kernel watches
- * for it, sparing the channel a sleep and a wake-up.  A module from before
- * the flag refuses the call (EINVAL), which is then made again without it.
- */
-static bool spin_refused;
-
-static int dev_batch_spinning(struct chan_dev *d, struct enbd_batch *b)
-{
-	int rc;
-
-	if (spin_refused)
-		return dev_batch(d, b);
-	b->flags |= ENBD_BATCH_SPIN;
-	rc = dev_batch(d, b);
-	b->flags &= ~ENBD_BATCH_SPIN;
-	if (rc != -EINVAL)
-		return rc;
-	spin_refused = true;
-	return dev_batch(d, b);
-}
-
 /* The call as a whole failed.  -1 with c->want set. */
 static int pump_failed(struct channel *c, int rc)
 {
@@ -252,9 +229,7 @@ int xmit_pump(struct channel *c)
 		b.nr_fetch = fetch_targets(c, fetch);
 		if (!b.nr_done && !b.nr_fetch)
 			return 0;
-		/* take_done freed the slots: busy counts what is still in flight. */
-		rc = b.nr_done && b.nr_fetch && !c->busy ? dev_batch_spinning(c->dev, &b) :
-							   dev_batch(c->dev, &b);
+		rc = dev_batch(c->dev, &b);
 		if (rc < 0)
 			return pump_failed(c, rc);
 		if (check_done(c, done, b.nr_done) < 0)

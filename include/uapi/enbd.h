@@ -195,13 +195,7 @@ struct enbd_io {
  * @fetched possibly 0 (never EAGAIN).  If entry k cannot be written (its
  * header or WRITE payload: a bad buffer), it and the entries after it go
  * back to the queue and @fetched is k; with k == 0 the call fails with
- * EFAULT.  With ENBD_BATCH_SPIN, a call that found nothing to fetch first
- * watches the queue for up to the module's fetch_spin_us microseconds, on
- * its CPU while nothing else wants it, and fetches what comes then (for a
- * daemon that completes its last request in flight: the next one of a
- * queue depth of 1 comes without a sleep and a wake-up); the flag changes
- * nothing else, and a module from before it refuses it (EINVAL).  A
- * stalled channel fetches nothing (ENOLINK), an ejected or
+ * EFAULT.  A stalled channel fetches nothing (ENOLINK), an ejected or
  * detached one fails with ESHUTDOWN, a wait can be interrupted (EINTR).
  *
  * When the call fails nothing was fetched, and @completed is @nr_done if
@@ -212,8 +206,7 @@ struct enbd_io {
 #define ENBD_BATCH_MAGIC	0x656e6264	/* "enbd" */
 #define ENBD_BATCH_MAX		16		/* entries per array and call */
 #define ENBD_BATCH_NONBLOCK	(1u << 0)
-#define ENBD_BATCH_SPIN		(1u << 1)
-#define ENBD_BATCH_ALL		(ENBD_BATCH_NONBLOCK | ENBD_BATCH_SPIN)
+#define ENBD_BATCH_ALL		ENBD_BATCH_NONBLOCK
 
 struct enbd_done {
 	__u64 seq;		/* the request's seq and tag, as fetched */

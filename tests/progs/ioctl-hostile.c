@@ -739,107 +739,6 @@ static void batch_checks(void)
 	free(data);
 }
 
-/* Write @value to the module option @name.  0, or -1 if refused. */
-static int set_module_option(const char *name, long value)
-{
-	char path[128], text[32];
-	int fd, len, ok;
-
-	snprintf(path, sizeof(path), "/sys/module/enbd/parameters/%s", name);
-	len = snprintf(text, sizeof(text), "%ld", value);
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -1;
-	ok = write(fd, text, (size_t)len) == len;
-	close(fd);
-	return ok ? 0 : -1;
-}
-
-static double seconds_since(const struct timespec *t0)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)(t.tv_sec - t0->tv_sec) + (t.tv_nsec - t0->tv_nsec) / 1e9;
-}
-
-/*
- * ENBD_BATCH_SPIN: a bounded watch of the queue, never a hang nor a lost
- * request.  With nothing queued the call comes back empty; a request queued
- * during the watch is fetched, or, when its copy fails, put back for the
- * next call while the call's completions stand; an ejected channel is told.
- */
-static void batch_spin_checks(void)
-{
-	const uint64_t token = TOKEN + 5;
-	struct enbd_config cfg = { .size = sizeof(cfg), .bytes = 64 << 20, .block_size = 512 };
-	struct enbd_policy patient = {
-		.size = sizeof(patient), .index = dev_index, .token = token,
-		.flags = ENBD_POLICY_AGING | ENBD_POLICY_OUTAGE,
-		.aging_ms = 3600 * 1000, .outage = ENBD_OUTAGE_WAIT,
-	};
-	long spin_us = module_option("fetch_spin_us");
-	int fd = open_control(), stranger = open_control(), rc;
-	void *buf = malloc(ENBD_MAX_IO_BYTES);
-	char *data = malloc(BLOCK);
-	struct enbd_request r;
-	struct enbd_fetch f;
-	struct enbd_done d;
-	struct enbd_batch b;
-	struct timespec t0;
-	pid_t reader, writer;
-
-	memset(data, 's', BLOCK);
-	check(spin_us >= 0, "module option fetch_spin_us is there (%ld)", spin_us);
-	check(set_module_option("fetch_spin_us", 1001) < 0, "fetch_spin_us above 1000 refused");
-	expect_ok(set_module_option("fetch_spin_us", 1000), "fetch_spin_us 1000");
-	expect_ok(attach(fd, dev_index, token), "spin: attach to a new session");
-	expect_ok(ioctl(fd, ENBD_IOC_SET_POLICY, &patient), "spin: aging 1 h, outages wait");
-	expect_ok(ioctl(fd, ENBD_IOC_CONFIGURE, &cfg), "spin: configure 64 MiB");
-
-	f = fetch_into(buf);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	rc = batch(fd, ENBD_BATCH_NONBLOCK | ENBD_BATCH_SPIN, NULL, 0, &f, 1, &b);
-	check(rc == 0 && b.fetched == 0 && seconds_since(&t0) < 5,
-	      "a spinning batch with nothing queued comes back empty (rc %d, %u, %.3f s)", rc,
-	      b.fetched, seconds_since(&t0));
-
-	reader = start_io(0, 's');
-	check(wait_outstanding(1), "a read queued");
-	rc = batch(fd, ENBD_BATCH_NONBLOCK | ENBD_BATCH_SPIN, NULL, 0, &f, 1, &b);
-	check(rc == 0 && b.fetched == 1 && f.req.type == ENBD_CMD_READ,
-	      "a spinning batch fetches a queued read (rc %d, %u)", rc, b.fetched);
-	r = f.req;
-
-	/* The read's completion lets a write through, whose copy out fails. */
-	d = done_with(&r, 0, data, BLOCK);
-	f = fetch_into(unmapped_page());
-	writer = start_io(1, 't');
-	rc = batch(fd, ENBD_BATCH_SPIN, &d, 1, &f, 1, &b);
-	check(rc == 0 && b.completed == 1 && d.result == ENBD_DONE_ACCEPTED && b.fetched == 0,
-	      "completing with a spin into a bad buffer: completed, nothing fetched (rc %d, %d, %u)",
-	      rc, d.result, b.fetched);
-	check(wait_child(reader) == 0, "the reader got its data");
-	check(wait_outstanding(1), "the write is queued, not lost (%lld)", proc_total("Queued"));
-	f = fetch_into(buf);
-	rc = batch(fd, ENBD_BATCH_SPIN, NULL, 0, &f, 1, &b);
-	check(rc == 0 && b.fetched == 1 && f.req.type == ENBD_CMD_WRITE && ((char *)buf)[BLOCK - 1] == 't',
-	      "and the next call fetches it (rc %d, %u)", rc, b.fetched);
-	d = done_with(&f.req, 0, NULL, 0);
-	expect_ok(batch(fd, ENBD_BATCH_SPIN, &d, 1, NULL, 0, &b), "complete the write, spin asked");
-	check(d.result == ENBD_DONE_ACCEPTED && wait_child(writer) == 0, "the writer is done");
-
-	expect_ok(shutdown_dev(stranger, token), "spin: shut the session down");
-	f = fetch_into(buf);
-	expect_errno(batch(fd, ENBD_BATCH_NONBLOCK | ENBD_BATCH_SPIN, NULL, 0, &f, 1, &b), ESHUTDOWN,
-		     "a spinning batch on an ejected channel");
-	expect_ok(set_module_option("fetch_spin_us", spin_us), "fetch_spin_us as it was");
-	close(fd);
-	close(stranger);
-	free(buf);
-	free(data);
-}
-
 /* Random arguments to every command number: the kernel must survive. */
 static void random_calls(void)
 {
@@ -890,7 +789,6 @@ int main(int argc, char **argv)
 	shutdown_stays_shut_checks();
 	policy_checks();
 	batch_checks();
-	batch_spin_checks();
 	random_calls();
 	printf("1..%u\n", test_number);
 	return failures ? 1 : 0;

@@ -46,7 +46,7 @@ fi
 
 mkdir -p "$ENBD_TEST_OUT"
 CSV=$ENBD_TEST_OUT/rounds.csv
-echo "round,server,device,connections,workload,mib_s,iops,clat_mean_us,clat_p99_us" >"$CSV"
+echo "round,server,device,connections,workload,mib_s,iops,clat_mean_us,clat_p99_us,lat_mean_us,lat_p99_us" >"$CSV"
 NBDINFO=$ENBD_TEST_OUT/nbdinfo.txt
 : >"$NBDINFO"
 WORK=$ENBD_TEST_OUT/work.csv
@@ -56,18 +56,23 @@ echo "round,server,connections,process,channel,state,vm_rss_kib,vm_hwm_kib" >"$M
 
 say() { log "bench: $*"; }
 
-# fio_job DEV WORKLOAD: one fio job; prints "mib_s,iops,clat_mean_us,clat_p99_us"
+# fio_job DEV WORKLOAD: one fio job; prints
+# "mib_s,iops,clat_mean_us,clat_p99_us,lat_mean_us,lat_p99_us".  Compare
+# latencies by lat, from submission to completion: the kernel's nbd sends a
+# request within io_submit (fio's slat), so its clat leaves the sending out,
+# while /dev/nd0's request is sent by the channel after io_submit returned.
 fio_job() {
 	local dev=$1 name rw bs depth json=$ENBD_TEST_TMP/fio.json
 	IFS=: read -r name rw bs depth <<<"$2"
 	fio --name="$name" --filename="$dev" --rw="$rw" --bs="$bs" --iodepth="$depth" \
 		--direct=1 --ioengine=libaio --size="${SIZE_MB}M" --time_based \
-		--runtime="$RUNTIME" --ramp_time=1 --randrepeat=0 --norandommap \
+		--runtime="$RUNTIME" --ramp_time=1 --randrepeat=0 --norandommap --lat_percentiles=1 \
 		--output-format=json --output="$json" >/dev/null 2>&1 ||
 		die "fio $name on $dev failed: $(cat "$json")"
 	jq -r '.jobs[0] | (if .read.io_bytes > 0 then .read else .write end) |
 		[(.bw / 1024 * 10 | round / 10), (.iops | round), (.clat_ns.mean / 100 | round / 10),
-		 (.clat_ns.percentile["99.000000"] / 100 | round / 10)] | map(tostring) | join(",")' "$json"
+		 (.clat_ns.percentile["99.000000"] / 100 | round / 10), (.lat_ns.mean / 100 | round / 10),
+		 (.lat_ns.percentile["99.000000"] / 100 | round / 10)] | map(tostring) | join(",")' "$json"
 }
 
 # nd0_pids N: the pids of /dev/nd0's N channel processes, comma-separated
@@ -105,7 +110,7 @@ measure() {
 		fi
 		fig=$(fio_job "/dev/${3%base}" "$w")
 		echo "$1,$2,$3,$4,${w%%:*},$fig" >>"$CSV"
-		say "round $1 $2 $3 x$4 ${w%%:*}: $fig (MiB/s,IOPS,clat mean us,p99 us)"
+		say "round $1 $2 $3 x$4 ${w%%:*}: $fig (MiB/s,IOPS,clat mean us,p99 us,lat mean us,p99 us)"
 		[ "${3%base}" = nd0 ] || continue
 		kill -INT "$perf_pid" 2>/dev/null || true
 		wait "$perf_pid" 2>/dev/null || true	# SIGINT ends it: status 130

@@ -106,10 +106,12 @@ bool migrate_request_begin(uint16_t type)
 		if (!paused)
 			break;
 		leave_gate();
+		backend_wait_begin();	/* another thread reads on meanwhile */
 		pthread_mutex_lock(&gate_lock);
 		while (paused)
 			pthread_cond_wait(&gate_changed, &gate_lock);
 		pthread_mutex_unlock(&gate_lock);
+		backend_wait_end();
 	}
 	if (gone) {
 		leave_gate();

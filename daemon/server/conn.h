@@ -6,9 +6,10 @@
  * Transmission threads work leader/follower style: whichever thread holds
  * @rlock reads the next request from the socket, lets go of the lock and
  * carries the request out, so requests run concurrently and replies go
- * out in completion order.  A small READ or WRITE is the exception: the
- * leader serves it itself and keeps @rlock, unless it has to wait for
- * storage, when it lets go first (transmission.c, INLINE_MAX).
+ * out in completion order.  A small READ is the exception, and a small
+ * WRITE when nothing more has arrived: the leader serves it itself and
+ * keeps @rlock, unless it has to wait for storage, when it lets go first
+ * (transmission.c, serve_inline).
  * Replies are written whole under @wlock.  There are two threads to begin
  * with, one reading while the other works; a thread is added (up to
  * max_threads) when a request is read while no other thread waits to read

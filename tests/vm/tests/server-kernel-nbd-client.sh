@@ -28,8 +28,26 @@ wait_for_disk /dev/nbd0
 [ "$(blockdev --getsize64 /dev/nbd0)" -eq $((256 << 20)) ] || die "wrong size"
 [ "$(grep -c ': connected' "$srv_log")" -eq 2 ] || die "expected 2 connections: $(cat "$srv_log")"
 
+# Should a request wait for its reply (the kernel gives up on it after 30 s
+# and retries it on the other connection, failing the NBD_CMD_DISC check
+# below), this says where it waits: the two connections' queues, and where
+# each thread of the server and each nbd worker sleeps.
+stall_snapshot() {
+	log "still in the ext4 round trip after 20 s: where things wait"
+	ss -Htnie "sport = :$port or dport = :$port" >&2
+	grep -H . /proc/"$server"/task/*/wchan >&2
+	cat /proc/"$server"/task/*/stack >&2 2>/dev/null
+	grep -H . /sys/block/nbd0/inflight /sys/block/nbd0/mq/*/tags 2>/dev/null >&2
+	ps -eLo pid,tid,stat,wchan:32,comm | grep -E 'nbd|kworker.*nbd|mkfs|enbd' >&2
+}
+( sleep 20 && stall_snapshot ) &
+snapshot=$!
+no_snapshot() { kill "$snapshot" 2>/dev/null || true; }
+on_exit no_snapshot
+
 mnt=$ENBD_TEST_TMP/mnt
 ext4_round_trip /dev/nbd0 "$mnt"
+no_snapshot
 umount "$mnt"
 
 # Clean disconnect: NBD_CMD_DISC on both connections, the device goes away.

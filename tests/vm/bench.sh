@@ -56,19 +56,42 @@ echo "round,server,connections,process,channel,state,vm_rss_kib,vm_hwm_kib" >"$M
 
 say() { log "bench: $*"; }
 
+# stalled WHAT: a job did not end: what the devices, the daemons and the
+# sockets were doing, then fail the benchmark (rather than wait for the
+# harness's timeout)
+stalled() {
+	say "$1; state follows"
+	{
+		cat /proc/nbdinfo
+		grep -H . /sys/block/nd0/inflight /sys/block/nbd0/inflight
+		ps -eLo pid,tid,stat,wchan:32,comm | grep -E 'enbd|nbd|fio|perf'
+		for pid in $(pgrep -x enbd-client; pgrep -x enbd-server; pgrep -x fio); do
+			echo "== $pid $(cat "/proc/$pid/comm")"
+			cat /proc/"$pid"/task/*/stack
+		done
+		ss -Htnie
+		dmesg | tail -40
+	} >&2 2>/dev/null
+	die "$1"
+}
+
 # fio_job DEV WORKLOAD: one fio job; prints
 # "mib_s,iops,clat_mean_us,clat_p99_us,lat_mean_us,lat_p99_us".  Compare
 # latencies by lat, from submission to completion: the kernel's nbd sends a
 # request within io_submit (fio's slat), so its clat leaves the sending out,
 # while /dev/nd0's request is sent by the channel after io_submit returned.
 fio_job() {
-	local dev=$1 name rw bs depth json=$ENBD_TEST_TMP/fio.json
+	local dev=$1 name rw bs depth json=$ENBD_TEST_TMP/fio.json fio_pid
 	IFS=: read -r name rw bs depth <<<"$2"
 	fio --name="$name" --filename="$dev" --rw="$rw" --bs="$bs" --iodepth="$depth" \
 		--direct=1 --ioengine=libaio --size="${SIZE_MB}M" --time_based \
 		--runtime="$RUNTIME" --ramp_time=1 --randrepeat=0 --norandommap --lat_percentiles=1 \
-		--output-format=json --output="$json" >/dev/null 2>&1 ||
-		die "fio $name on $dev failed: $(cat "$json")"
+		--output-format=json --output="$json" >/dev/null 2>&1 &
+	fio_pid=$!
+	# Waited for apart from fio: a process stuck in I/O outlives any signal.
+	timeout $((RUNTIME + 60)) tail --pid="$fio_pid" -f /dev/null ||
+		stalled "fio $name on $dev still runs a minute after its time"
+	wait "$fio_pid" || die "fio $name on $dev failed: $(cat "$json")"
 	jq -r '.jobs[0] | (if .read.io_bytes > 0 then .read else .write end) |
 		[(.bw / 1024 * 10 | round / 10), (.iops | round), (.clat_ns.mean / 100 | round / 10),
 		 (.clat_ns.percentile["99.000000"] / 100 | round / 10), (.lat_ns.mean / 100 | round / 10),
@@ -113,6 +136,7 @@ measure() {
 		say "round $1 $2 $3 x$4 ${w%%:*}: $fig (MiB/s,IOPS,clat mean us,p99 us,lat mean us,p99 us)"
 		[ "${3%base}" = nd0 ] || continue
 		kill -INT "$perf_pid" 2>/dev/null || true
+		timeout 30 tail --pid="$perf_pid" -f /dev/null || stalled "perf stat did not end on SIGINT"
 		wait "$perf_pid" 2>/dev/null || true	# SIGINT ends it: status 130
 		sys=$(awk -F, '/raw_syscalls/ { print $1 }' "$ENBD_TEST_TMP/syscalls.txt" 2>/dev/null)
 		awk -v r=$(($(nbd_total 0 Requested:) - req0)) -v s=$(($(ctx_switches "$pids") - sw0)) \
@@ -195,6 +219,17 @@ one_config() {
 }
 
 # --- set-up ----------------------------------------------------------------------
+# The system calls of nd0's channels are counted with the raw_syscalls
+# tracepoint, one perf stat per fio job.  Turning that tracepoint on and off
+# patches the kernel's text, and under TCG doing so while the other vCPU
+# enters a system call once left both vCPUs looping in
+# syscall_trace_enter (a soft lockup, perf and fio stuck: make bench hung).
+# One perf stat system-wide holds it on for the whole run instead, so the
+# jobs' own ones only attach and detach; every device's jobs run with it.
+perf stat -a -e raw_syscalls:sys_enter -o /dev/null -- sleep 1000000 &
+TRACEPOINT_HOLDER=$!
+on_exit kill "$TRACEPOINT_HOLDER"
+
 load_enbd keepalive=10
 modprobe nbd nbds_max=1 || die "no nbd module"
 on_exit modprobe -r nbd

@@ -61,17 +61,10 @@ say() { log "bench: $*"; }
 # harness's timeout)
 stalled() {
 	say "$1; state follows"
-	{
-		cat /proc/nbdinfo
-		grep -H . /sys/block/nd0/inflight /sys/block/nbd0/inflight
-		ps -eLo pid,tid,stat,wchan:32,comm | grep -E 'enbd|nbd|fio|perf'
-		for pid in $(pgrep -x enbd-client; pgrep -x enbd-server; pgrep -x fio); do
-			echo "== $pid $(cat "/proc/$pid/comm")"
-			cat /proc/"$pid"/task/*/stack
-		done
-		ss -Htnie
-		dmesg | tail -40
-	} >&2 2>/dev/null
+	cat /proc/nbdinfo >&2
+	# shellcheck disable=SC2046 # one PID per word
+	where_waits $(pgrep -x enbd-client; pgrep -x enbd-server; pgrep -x fio)
+	dmesg | tail -40 >&2
 	die "$1"
 }
 

@@ -201,6 +201,24 @@ kill_and_wait() {
 	return "$rc"
 }
 
+# where_waits PID...: to stderr, for a test or benchmark that finds something
+# stuck: where these processes' threads sleep (wchan, kernel stacks), the
+# threads of the daemons, nbd's workers, fio and mkfs, the block devices'
+# requests in flight and the TCP sockets' queues
+where_waits() {
+	(
+		set +e	# a glob that matches no device, a thread gone: show the rest
+		for pid; do
+			echo "== $pid $(cat "/proc/$pid/comm")"
+			grep -H . /proc/"$pid"/task/*/wchan
+			cat /proc/"$pid"/task/*/stack
+		done
+		ps -eLo pid,tid,stat,wchan:32,comm | grep -E 'enbd|nbd|fio|mkfs|perf'
+		grep -H . /sys/block/nd*/inflight /sys/block/nbd*/inflight
+		ss -Htnie
+	) >&2 2>/dev/null
+}
+
 # --- the module ----------------------------------------------------------------
 # load_enbd [PARAM=VALUE...]: insmod ./enbd.ko; unloaded again on exit
 load_enbd() {

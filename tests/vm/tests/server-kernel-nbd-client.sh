@@ -34,11 +34,7 @@ wait_for_disk /dev/nbd0
 # each thread of the server and each nbd worker sleeps.
 stall_snapshot() {
 	log "still in the ext4 round trip after 20 s: where things wait"
-	ss -Htnie "sport = :$port or dport = :$port" >&2
-	grep -H . /proc/"$server"/task/*/wchan >&2
-	cat /proc/"$server"/task/*/stack >&2 2>/dev/null
-	grep -H . /sys/block/nbd0/inflight /sys/block/nbd0/mq/*/tags 2>/dev/null >&2
-	ps -eLo pid,tid,stat,wchan:32,comm | grep -E 'nbd|kworker.*nbd|mkfs|enbd' >&2
+	where_waits "$server"
 }
 ( sleep 20 && stall_snapshot ) &
 snapshot=$!

@@ -2,11 +2,12 @@
 # timeout: 60
 # A small WRITE that arrives together with NBD_CMD_DISC and the client's
 # half-close (FIN) is carried out and answered, and the connection ends.
-# The server sees the FIN before it starts the write, while the thread that
-# read the write still holds the connection's input lock (small writes are
-# served by that thread): it must let go of the lock before reading the
-# rest of the stream.  TCP_CORK puts request, DISC and FIN in one segment,
-# so the server finds them all at once, every time.
+# The server sees the FIN before it starts the write, with more of the
+# stream already there, so the thread that read the write, which would
+# serve a lone small write itself, hands it off and lets go of the
+# connection's input lock before the rest of the stream is read.  TCP_CORK
+# puts request, DISC and FIN in one segment, so the server finds them all
+# at once, every time.
 . "$(dirname "$0")/server-lib.sh"
 start_server --memory 16M
 py "$PORT" <<'PY' || fail "a small write before a soft disconnect"

@@ -301,13 +301,17 @@ static void forget_secrets(struct handover *ho)
  * kernel TLS sends, the receiving side only).  Not before a record has
  * come in after the handshake: the server's session tickets come first,
  * and a client keeps one for the next connection only if OpenSSL sees it.
+ * Nor while OpenSSL holds part of a handshake message (SSL_in_init): a
+ * peer may cut a session ticket across records (RFC 8446 5.1), and the
+ * rest, coming to lib/tls-record.c, would look like a message of its own.
  */
 static void hand_over(struct tls_conn *t)
 {
 	struct handover *ho = &t->ho;
 	const SSL_CIPHER *cipher;
 
-	if (ho->never || ho->rx_records == 0 || ho->write_pending || SSL_has_pending(t->ssl))
+	if (ho->never || ho->rx_records == 0 || ho->write_pending || SSL_has_pending(t->ssl) ||
+	    SSL_in_init(t->ssl))
 		return;
 	cipher = SSL_get_current_cipher(t->ssl);
 	ho->never = true;	/* now or never */

@@ -17,3 +17,11 @@ $(BUILD)/enbd-client-selftest-key-uses-32: $(BUILD)/daemon/client/selftest.o $(C
 	$(CC) $(LDFLAGS) -o $@ $^ -lpthread $(TLS_LIBS)
 
 PROGRAMS += $(BUILD)/enbd-server-key-uses-32 $(BUILD)/enbd-client-selftest-key-uses-32
+
+# A server that cuts its session tickets across records, for the client's
+# hand-over (tls-handover-ticket-across-records.sh).  Never installed.
+$(BUILD)/tls-ticket-across-records: $(BUILD)/tests/host/tls-ticket-across-records.o \
+		$(LIB_OBJS) $(TLS_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ -lpthread $(TLS_LIBS)
+
+PROGRAMS += $(BUILD)/tls-ticket-across-records

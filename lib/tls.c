@@ -424,6 +424,9 @@ struct tls_ctx *tls_server_ctx_new(const struct tls_config *cfg, char *why, size
 	SSL_CTX_set_ciphersuites(ctx->ssl_ctx, "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"
 				 "TLS_CHACHA20_POLY1305_SHA256");
 	SSL_CTX_set_mode(ctx->ssl_ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	/* No 0-RTT (OpenSSL's default, made sure of): early data can be
+	 * replayed, and a replayed write is not for a disk. */
+	SSL_CTX_set_max_early_data(ctx->ssl_ctx, 0);
 	SSL_CTX_set_session_id_context(ctx->ssl_ctx, sid_ctx, sizeof(sid_ctx) - 1);
 	SSL_CTX_set_default_read_buffer_len(ctx->ssl_ctx, TLS_IN_BUFFER);
 	watch_handshake(ctx->ssl_ctx);

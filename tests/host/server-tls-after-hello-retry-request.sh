@@ -29,19 +29,8 @@ start_server --tls=require --tls-psk "$T/psk/keys.psk" --memory 32M -v
 unset OPENSSL_CONF
 tls_uris
 
-# RFC 8446 4.1.3: a HelloRetryRequest's random is SHA-256("HelloRetryRequest").
-HRR_RANDOM='\\xcf\\x21\\xad\\x74\\xe5\\x9a\\x61\\x11\\xbe\\x1d\\x8c\\x02\\x1e\\x65\\xb8\\x91'
-# traced NAME COMMAND...: COMMAND under strace (its reads in $T/NAME.strace);
-# LeakSanitizer cannot run under ptrace.
-traced() {
-	local name=$1
-	shift
-	env ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
-		strace -f -x -s 128 -e trace=read,recvfrom,recvmsg -o "$T/$name.strace" "$@"
-}
 expect_retry() {
-	grep -q "$HRR_RANDOM" "$T/$1.strace" ||
-		fail "$1: the server sent no HelloRetryRequest: OPENSSL_CONF did not take"
+	saw_hello_retry "$1" || fail "$1: the server sent no HelloRetryRequest: OPENSSL_CONF did not take"
 }
 
 # load WORKLOAD...: nbd-load over TLS-PSK, 16 MiB in 64 KiB requests, under $WRAP
@@ -49,14 +38,14 @@ load() {
 	$WRAP "$LOAD" -p "$PORT" -s 16 -r 64K -n 4 --tls require --tls-psk "$T/psk/keys.psk" \
 		localhost "$@" >"$T/out" 2>"$T/err"
 }
-WRAP="traced nbd-load"
+WRAP="traced_reads nbd-load"
 load write || fail "nbd-load write failed: $(cat "$T/err")"
 WRAP=
 expect_retry nbd-load
 load read --verify || fail "nbd-load read --verify failed: $(cat "$T/err")"
 
 head -c 8M /dev/urandom >"$T/src"
-traced nbdcopy nbdcopy --connections=1 "$T/src" "$PSK_URI" || fail "nbdcopy in failed"
+traced_reads nbdcopy nbdcopy --connections=1 "$T/src" "$PSK_URI" || fail "nbdcopy in failed"
 expect_retry nbdcopy
 nbdcopy --connections=2 "$PSK_URI" "$T/back" || fail "nbdcopy out failed"
 head -c 8M "$T/back" | cmp - "$T/src" || fail "nbdcopy read back other data"

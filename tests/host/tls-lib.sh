@@ -13,6 +13,9 @@
 #   qemu_x509 [DIR] / qemu_psk  --object arguments for qemu-img, id "tls0"
 #   all_records_userspace LOG  every TLS 1.3 connection of LOG handed over
 #                  to lib/tls-record.c both ways
+#   traced_reads NAME COMMAND...  COMMAND under strace, its reads in
+#                  $T/NAME.strace; saw_hello_retry NAME  they held a
+#                  HelloRetryRequest
 
 need openssl
 
@@ -85,4 +88,19 @@ all_records_userspace() {
 	both=$(grep -c 'TLS records carried in userspace: both' "$1")
 	[ "$tls" -gt 0 ] && [ "$both" -eq "$tls" ] ||
 		fail "$both of $tls TLS 1.3 connections carried in userspace both ways: $(grep -e 'userspace' -e ': TLS: ' "$1" | tail -n 6)"
+}
+
+# traced_reads NAME COMMAND...: COMMAND under strace, its reads (hex escaped)
+# in $T/NAME.strace.  LeakSanitizer cannot run under ptrace.
+traced_reads() {
+	local name=$1
+	shift
+	env ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
+		strace -f -x -s 128 -e trace=read,recvfrom,recvmsg -o "$T/$name.strace" "$@"
+}
+
+# saw_hello_retry NAME: traced_reads NAME read a HelloRetryRequest, whose
+# random is SHA-256("HelloRetryRequest") (RFC 8446 4.1.3).
+saw_hello_retry() {
+	grep -q '\\xcf\\x21\\xad\\x74\\xe5\\x9a\\x61\\x11\\xbe\\x1d\\x8c\\x02\\x1e\\x65\\xb8\\x91' "$T/$1.strace"
 }

@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,11 +38,18 @@
 
 /* What the client thread shares with the server side. */
 static struct {
-	pid_t tid;
+	atomic_int tid;		/* the client thread, for /proc */
 	int fd;
 	const char *psk_file;
 	char error[320];	/* empty: the client did its part */
+	atomic_bool failed;	/* @error is written and final */
 } client;
+
+/* Why the client failed, once it has; NULL while it has not (yet). */
+static const char *client_failure(void)
+{
+	return atomic_load(&client.failed) ? client.error : NULL;
+}
 
 static void die(const char *what)
 {
@@ -52,19 +60,18 @@ static void die(const char *what)
 
 /* ---- the client: enbd's lib/tls.c ---- */
 
-static void *client_main(void *arg)
+static void client_run(void)
 {
 	struct tls_config cfg = { .psk_file = client.psk_file };
 	char why[256], buf[6] = "";
 	struct tls_ctx *ctx;
 	struct tls_conn *t;
 
-	(void)arg;
-	client.tid = (pid_t)syscall(SYS_gettid);
+	atomic_store(&client.tid, (int)syscall(SYS_gettid));
 	ctx = tls_client_ctx_new(&cfg, why, sizeof(why));
 	if (!ctx) {
 		snprintf(client.error, sizeof(client.error), "client context: %s", why);
-		return NULL;
+		return;
 	}
 	t = tls_connect(ctx, client.fd, "localhost", 10000, -1, why, sizeof(why));
 	if (!t)
@@ -82,6 +89,14 @@ static void *client_main(void *arg)
 	if (t)
 		tls_close(t);
 	tls_ctx_free(ctx);
+}
+
+static void *client_main(void *arg)
+{
+	(void)arg;
+	client_run();
+	if (client.error[0])
+		atomic_store(&client.failed, true);
 	tls_thread_done();
 	return NULL;
 }
@@ -93,7 +108,7 @@ static int client_polls(void)
 	long nr = -1;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)client.tid);
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", atomic_load(&client.tid));
 	f = fopen(path, "r");
 	if (!f)
 		return 0;
@@ -153,7 +168,7 @@ static void wait_fd(int fd, short events)
 	struct pollfd p = { .fd = fd, .events = events };
 
 	if (poll(&p, 1, 10000) != 1)
-		die(client.error[0] ? client.error : "the server waited 10 s for the client");
+		die(client_failure() ?: "the server waited 10 s for the client");
 }
 
 /* Write @len bytes of @p to the server's non-blocking @fd. */
@@ -188,8 +203,8 @@ static void wait_until_client_polls(int fd)
 	for (;;) {
 		if (ioctl(fd, FIONREAD, &unread) == 0 && unread == 0 && client_polls())
 			return;
-		if (client.error[0])
-			die(client.error);
+		if (client_failure())
+			die(client_failure());
 		if (waited_ms++ > 10000)
 			die("the client did not read the ticket's first record in 10 s");
 		poll(NULL, 0, 1);
@@ -244,7 +259,7 @@ int main(int argc, char **argv)
 	/* The handshake: each flight goes out whole, as it comes. */
 	while ((rc = SSL_accept(ssl)) != 1) {
 		if (SSL_get_error(ssl, rc) != SSL_ERROR_WANT_READ)
-			die(client.error[0] ? client.error : "server handshake failed");
+			die(client_failure() ?: "server handshake failed");
 		len = take_output(out, &data);
 		send_raw(sfd, data, len);
 		(void)BIO_reset(out);

@@ -34,6 +34,9 @@
 #define ENBD_SUSPECT_FACTOR	2
 #define ENBD_SUSPECT_FLOOR_MS	500
 #define ENBD_CHECK_FAST_MS	250
+/* How long a channel out of a non-blocking batch call is counted on to
+ * look at the queue again (enbd_awake_fetcher_locked). */
+#define ENBD_AWAKE_MS		20
 /*
  * The completion latency histogram is log-linear: below ENBD_LAT_SUB ms one
  * bucket per ms, above it ENBD_LAT_SUB buckets per power of two, so a
@@ -102,6 +105,8 @@ struct enbd_channel {
 	pid_t last_pid;			/* tgid of the previous attacher */
 	unsigned int attaches;		/* times the slot was attached */
 	unsigned long last_active;	/* jiffies of the last fetch/complete */
+	unsigned long awake_at;		/* jiffies of its last non-blocking
+					 * batch call */
 	unsigned long last_completed;	/* jiffies of its last completion */
 	unsigned long last_heard;	/* jiffies of its last completion or
 					 * answered keep-alive: sign of life */
@@ -204,6 +209,10 @@ struct enbd_device {
 					 * fetch) and may sleep: the next
 					 * request wakes it, and only it */
 	unsigned int last_idle;		/* the channel that went idle last */
+	unsigned long awake_channels;	/* bit i: channel i made a
+					 * non-blocking batch call and has not
+					 * looked at the queue since: it will
+					 * before it sleeps */
 
 	struct delayed_work age_work;	/* ages the journal once a second
 					 * while the device is open, and looks
@@ -230,7 +239,7 @@ struct enbd_fetch_to {
 };
 int enbd_batch(struct enbd_channel *ch, struct file *file, struct enbd_done *done,
 	       unsigned int nd, const struct enbd_fetch_to *to, unsigned int nf,
-	       bool *completed);
+	       bool returns, bool *completed);
 int enbd_wait_for_request(struct enbd_channel *ch, struct file *file);
 void enbd_release_channel(struct enbd_channel *ch, struct file *file);
 void enbd_abort_all(struct enbd_device *dev);

@@ -293,11 +293,11 @@ static int enbd_batch_or_wait(struct enbd_channel *ch, struct file *file,
 			      const struct enbd_fetch_to *to, unsigned int nf,
 			      bool nonblock, bool *completed)
 {
-	int ret = enbd_batch(ch, file, done, nd, to, nf, completed);
+	int ret = enbd_batch(ch, file, done, nd, to, nf, nonblock, completed);
 
 	while (!ret && !nd && nf && !nonblock)
 		ret = enbd_wait_for_request(ch, file) ?:
-		      enbd_batch(ch, file, NULL, 0, to, nf, completed);
+		      enbd_batch(ch, file, NULL, 0, to, nf, false, completed);
 	return ret;
 }
 
@@ -332,7 +332,8 @@ static long enbd_ioctl_io(struct file *file, struct enbd_io __user *uarg)
 			.seq = io.done_seq, .tag = io.done_tag, .error = io.done_error,
 			.data = io.done_data, .length = io.done_length,
 		};
-		ret = enbd_batch(ch, file, &done, 1, NULL, 0, &completed) ?: min(done.result, 0);
+		ret = enbd_batch(ch, file, &done, 1, NULL, 0, false, &completed) ?:
+		      min(done.result, 0);
 		if (ret)
 			return ret;
 		if (put_user((u32)done.result, &uarg->done_result))

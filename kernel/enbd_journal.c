@@ -16,8 +16,10 @@
  * A copy that fails (a bad user buffer) puts the request back: a fetch rolls
  * it back onto the queue; a completion leaves it claimed if its channel can
  * still send a good one, rolls it back if not, and fails it if aborted.
- * A new request wakes one idle channel (enbd_take_idle_locked);
- * whatever else puts work on the queue, or changes a channel, wakes them all.
+ * A new request wakes one idle channel (enbd_take_idle_locked), unless a
+ * channel just out of a non-blocking batch call will look at the queue again
+ * anyway (enbd_awake_fetcher_locked); whatever else puts work on the queue, or
+ * changes a channel, wakes them all.
  *
  * Aging (enbd_age_requests, once a second): a claim older than the aging time
  * (ENBD_SLOW_AGING_FACTOR times that for flushes, trims and write-zeroes)
@@ -233,6 +235,7 @@ struct enbd_channel *enbd_note_interest_locked(struct enbd_channel *ch, struct f
 	struct enbd_device *dev = ch->dev;
 
 	lockdep_assert_held(&dev->lock);
+	__clear_bit(ch->index, &dev->awake_channels);
 	if (wants && list_empty(&dev->queue) && enbd_channel_usable(ch, file) && !ch->stalled) {
 		if (!__test_and_set_bit(ch->index, &dev->idle_channels))
 			dev->last_idle = ch->index;
@@ -240,6 +243,32 @@ struct enbd_channel *enbd_note_interest_locked(struct enbd_channel *ch, struct f
 	}
 	__clear_bit(ch->index, &dev->idle_channels);
 	return wants || list_empty(&dev->queue) ? NULL : enbd_take_idle_locked(dev);
+}
+
+/*
+ * Whether a channel that made a non-blocking batch call within the last
+ * ENBD_AWAKE_MS has not looked at the queue since: it will before it
+ * sleeps, and take what came meanwhile (or, its window full, wake an idle
+ * sibling for it).  A new
+ * request then wakes nobody: on a host with fewer CPUs than channels each
+ * wake-up costs more than the request, and spreading a burst over every
+ * channel made 4 channels slower than 1.  A daemon stopped while awake is
+ * trusted no longer than that; the next request, or the next check
+ * (enbd_age_requests), wakes an idle one.
+ */
+static bool enbd_awake_fetcher_locked(struct enbd_device *dev)
+{
+	unsigned long since = jiffies - msecs_to_jiffies(ENBD_AWAKE_MS);
+	struct enbd_channel *ch;
+	unsigned int i;
+
+	lockdep_assert_held(&dev->lock);
+	for_each_set_bit(i, &dev->awake_channels, ENBD_MAX_CHANNELS) {
+		ch = &dev->channels[i];
+		if (enbd_channel_live(ch) && time_after_eq(ch->awake_at, since))
+			return true;
+	}
+	return false;
 }
 
 blk_status_t enbd_queue_request(struct enbd_device *dev, struct request *rq)
@@ -262,7 +291,7 @@ blk_status_t enbd_queue_request(struct enbd_device *dev, struct request *rq)
 	list_add_tail(&cmd->link, &dev->queue);
 	dev->nr_queued++;
 	enbd_note_outstanding(dev);
-	idle = enbd_take_idle_locked(dev);
+	idle = enbd_awake_fetcher_locked(dev) ? NULL : enbd_take_idle_locked(dev);
 	spin_unlock(&dev->lock);
 	/* The others are busy: each fetches again before it sleeps. */
 	if (idle)
@@ -731,11 +760,13 @@ static int enbd_fetch_copy_out(struct enbd_channel *ch, struct file *file,
  * errno with none: -ESHUTDOWN (detached or ejected), -ENOLINK (stalled),
  * -EFAULT (the first fetch could not be copied out).  *@completed says
  * whether the completions were carried out: they are, unless the channel
- * was detached or ejected before.
+ * was detached or ejected before.  @returns: the caller does not wait in
+ * this call (non-blocking) and so looks at the queue again before it
+ * sleeps, in poll() or another call: it counts as awake meanwhile.
  */
 int enbd_batch(struct enbd_channel *ch, struct file *file, struct enbd_done *done,
 	       unsigned int nd, const struct enbd_fetch_to *to, unsigned int nf,
-	       bool *completed)
+	       bool returns, bool *completed)
 {
 	struct enbd_request req[ENBD_BATCH_MAX];
 	struct enbd_cmd *cmds[ENBD_BATCH_MAX], *fetching[ENBD_BATCH_MAX];
@@ -753,6 +784,10 @@ int enbd_batch(struct enbd_channel *ch, struct file *file, struct enbd_done *don
 	if (!enbd_channel_usable(ch, file)) {
 		spin_unlock(&dev->lock);
 		return -ESHUTDOWN;
+	}
+	if (returns) {
+		__set_bit(ch->index, &dev->awake_channels);
+		ch->awake_at = jiffies;
 	}
 	for (i = 0; i < nd; i++) {
 		cmds[i] = enbd_match_done_locked(ch, &done[i]);
@@ -1065,6 +1100,7 @@ static bool enbd_age_claims_locked(struct enbd_device *dev, unsigned long aging,
 unsigned long enbd_age_requests(struct enbd_device *dev)
 {
 	unsigned long aging, delay;
+	struct enbd_channel *idle = NULL;
 	LIST_HEAD(failed);
 	bool wake = false;
 
@@ -1081,8 +1117,13 @@ unsigned long enbd_age_requests(struct enbd_device *dev)
 		enbd_check_outage_locked(dev, &failed);
 	}
 	wake |= enbd_suspect_locked(dev);
+	/* Requests left to an awake channel that did not come back for them. */
+	if (!wake && !list_empty(&dev->queue) && !enbd_awake_fetcher_locked(dev))
+		idle = enbd_take_idle_locked(dev);
 	delay = dev->nr_claimed ? msecs_to_jiffies(ENBD_CHECK_FAST_MS) : HZ;
 	spin_unlock(&dev->lock);
+	if (idle)
+		wake_up(&idle->wait);
 	enbd_settle(dev, &failed, wake);
 	return delay;
 }

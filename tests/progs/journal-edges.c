@@ -12,6 +12,10 @@
  *  aged-reads-wake a READ aged on an already stalled channel wakes a fetcher
  *  aged-bound      a request whose claims keep outliving the aging time fails
  *                  after ENBD_MAX_AGED_CLAIMS of them, counted as "expired"
+ *  awake-channel   a new request is left to a channel that fetched or
+ *                  completed and has not looked at the queue since (it will
+ *                  before it sleeps), not woken for in an idle one; should
+ *                  that channel not come back, the idle one is woken soon
  *  errno-map       a daemon's errno reaches the reader only if it is one of
  *                  the few the block layer passes on as a plain failure;
  *                  anything else is EIO
@@ -299,6 +303,147 @@ static void aged_reads_wake(void)
 	close(b);
 }
 
+/* ---- awake-channel ---------------------------------------------------- */
+
+/* A process asleep in poll() for POLLIN on @fd: exits 0 if woken with it
+ * within @ms, 1 if not. */
+static pid_t start_watcher(int fd, int ms)
+{
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0)
+		_exit(poll_for(fd, POLLIN, ms) & POLLIN ? 0 : 1);
+	return pid;
+}
+
+/* Whether @pid sleeps (state S) in poll(): the kernel then counts its channel idle. */
+static int asleep_in_poll(pid_t pid)
+{
+	char path[64], line[256] = "", *state;
+	long nr = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	if (fgets(line, sizeof(line), f))
+		nr = strtol(line, NULL, 10);
+	fclose(f);
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f || !fgets(line, sizeof(line), f))
+		line[0] = 0;
+	if (f)
+		fclose(f);
+	state = strrchr(line, ')');
+	return (nr == SYS_poll || nr == SYS_ppoll) && state && state[1] == ' ' && state[2] == 'S';
+}
+
+static int wait_asleep_in_poll(pid_t pid)
+{
+	int waited;
+
+	for (waited = 0; waited < 5000 && !asleep_in_poll(pid); waited += 5)
+		usleep(5 * 1000);
+	return asleep_in_poll(pid);
+}
+
+/* The device's queue holds @n requests (within 5 s). */
+static int wait_queued(long long n)
+{
+	int waited;
+
+	for (waited = 0; waited < 5000 && proc_total("Queued") != n; waited++)
+		usleep(1000);
+	return proc_total("Queued") == n;
+}
+
+/* How often @pid went to sleep: each wake-up of its poll() adds one. */
+static long sleeps(pid_t pid)
+{
+	char path[64], line[128];
+	long n = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "voluntary_ctxt_switches: %ld", &n) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return n;
+}
+
+/*
+ * One try: B sleeps idle in poll(), A makes a non-blocking batch call (a
+ * fetch finding nothing), then a read comes; A polls, sees it at once and
+ * fetches it, and its data completes it.  Returns whether B's poll() was
+ * left asleep meanwhile (a wake-up shows as one more sleep, whether or not
+ * it still found the read).  A try can also miss by timing alone: the read
+ * must come within ENBD_AWAKE_MS of A's call, which a loaded machine may
+ * not manage.
+ */
+static int awake_try(int a, int b, char fill)
+{
+	int release, slept;
+	pid_t reader = start_io_gated(0, fill, &release), watcher;
+	long before;
+
+	watcher = start_watcher(b, 10000);
+	if (!wait_asleep_in_poll(watcher))
+		bail_out("the watcher of B never slept in poll()");
+	before = sleeps(watcher);
+	fetch(a, buf, &io_scratch, 1);	/* nothing queued yet: A is awake */
+	if (write(release, "", 1) != 1)
+		bail_out("cannot release the reader");
+	close(release);
+	/* A looks at the queue only once the read is on it: A never went
+	 * idle, so only B could have been woken for the read. */
+	if (!wait_queued(1))
+		bail_out("the read was not queued");
+	if (!(poll_for(a, POLLIN, 5000) & POLLIN) || fetch(a, buf, &io_scratch, 1))
+		bail_out("A, polling, was not given the read");
+	complete(a, &io_scratch.req, 0, memset(data, fill, BLOCK), BLOCK, NULL);
+	check(wait_child(reader) == 0, "the reader gets A's data");
+	slept = wait_asleep_in_poll(watcher) && sleeps(watcher) == before;
+	kill(watcher, SIGKILL);
+	wait_child(watcher);
+	return slept;
+}
+
+static void awake_channel(void)
+{
+	int a = channel(), b = channel(), release, slept = 0, tries;
+	pid_t reader, watcher;
+
+	for (tries = 0; tries < 3 && !slept; tries++)
+		slept = awake_try(a, b, (char)('a' + tries));
+	check(slept, "a read that came just after A's batch call was left to A, B slept (%d of "
+	      "3 tries)", tries);
+
+	/* A makes its call, then stops (never polls): B must get the read. */
+	reader = start_io_gated(0, 'z', &release);
+	watcher = start_watcher(b, 5000);
+	if (!wait_asleep_in_poll(watcher))
+		bail_out("the watcher of B never slept in poll()");
+	fetch(a, buf, &io_scratch, 1);
+	if (write(release, "", 1) != 1)
+		bail_out("cannot release the reader");
+	close(release);
+	check(exit_within(watcher, 6000) == 0,
+	      "A did not come back for the read: B is woken for it within 5 s");
+	if (fetch(b, buf, &io_scratch, 1))
+		bail_out("B could not fetch the read");
+	complete(b, &io_scratch.req, 0, memset(data, 'z', BLOCK), BLOCK, NULL);
+	check(wait_child(reader) == 0, "the reader gets B's data");
+	close(a);
+	close(b);
+}
+
 /* ---- aged-bound -------------------------------------------------------- */
 
 static void aged_bound(void)
@@ -395,6 +540,7 @@ int main(int argc, char **argv)
 	static const struct test_mode modes[] = {
 		{ "copy-fault", copy_fault }, { "aged-reads-wake", aged_reads_wake },
 		{ "aged-bound", aged_bound }, { "errno-map", errno_map },
+		{ "awake-channel", awake_channel },
 	};
 
 	buf = malloc(ENBD_MAX_IO_BYTES);

@@ -138,9 +138,10 @@ long long proc_journal(const char *counter)
 }
 
 /* Start a child doing one O_DIRECT read (or write) of BLOCK bytes at 0. */
-pid_t start_io(int writing, char fill)
+/* start_io, the request sent once a byte can be read from @gate (if not -1). */
+static pid_t start_io_after(int writing, char fill, int gate)
 {
-	char path[32];
+	char path[32], go;
 	pid_t pid;
 
 	snprintf(path, sizeof(path), "/dev/" ENBD_DISK_PREFIX "%u", dev_index);
@@ -153,12 +154,32 @@ pid_t start_io(int writing, char fill)
 		if (fd < 0 || posix_memalign(&buf, BLOCK, BLOCK))
 			_exit(2);
 		memset(buf, fill, BLOCK);
+		if (gate >= 0 && read(gate, &go, 1) != 1)
+			_exit(5);
 		n = writing ? pwrite(fd, buf, BLOCK, 0) : pread(fd, buf, BLOCK, 0);
 		if (n != BLOCK)
 			_exit(3);
 		/* A read must see what the daemon completed it with. */
 		_exit(!writing && ((char *)buf)[BLOCK - 1] != fill ? 4 : 0);
 	}
+	return pid;
+}
+
+pid_t start_io(int writing, char fill)
+{
+	return start_io_after(writing, fill, -1);
+}
+
+pid_t start_io_gated(int writing, char fill, int *release)
+{
+	int gate[2];
+	pid_t pid;
+
+	if (pipe(gate))
+		return -1;
+	pid = start_io_after(writing, fill, gate[0]);
+	close(gate[0]);
+	*release = gate[1];
 	return pid;
 }
 

@@ -35,6 +35,8 @@ long long proc_journal(const char *counter);
 /* The total column of the "[N] NAME:" line of /proc/nbdinfo. */
 long long proc_total(const char *name);
 pid_t start_io(int writing, char fill);
+/* start_io, ready to send its request once a byte is written to *@release. */
+pid_t start_io_gated(int writing, char fill, int *release);
 int wait_child(pid_t pid);
 /* The child has not exited within @ms (if it has, it is reaped). */
 int still_running(pid_t pid, int ms);

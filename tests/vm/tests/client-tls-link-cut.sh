@@ -4,8 +4,9 @@
 # --tls-psk to enbd-server --tls require --tls-psk in namespace srv,
 # channel i over link i+1:
 #   - link 1 goes down while 2 MiB are written: the channel on it is given
-#     up (aging 3 s) and link 2 carries the writes; link 1 back, the same
-#     daemon reconnects through TLS;
+#     up (aging 3 s if it holds a write; its keep-alive, 1 s here, if a light
+#     load left it none) and link 2 carries the writes; link 1 back, the
+#     same daemon reconnects through TLS;
 #   - the server is killed and started again on the same file and port:
 #     both channels reconnect through TLS;
 #   - everything written reads back the same, no daemon was restarted, and
@@ -25,9 +26,14 @@ restarts=$(nbd_total 0 Restarts:)
 head -c 4M /dev/urandom >"$T/data"
 dd if="$T/data" of=/dev/nd0 bs=1M count=2 oflag=direct status=none || die "write failed"
 n=$(tls_lines)
+# A channel left idle by a light load learns of the cut from its keep-alive.
+echo 1 >/sys/module/enbd/parameters/keepalive
+on_exit sh -c 'echo 10 >/sys/module/enbd/parameters/keepalive'
 link_down 1
 dd if="$T/data" of=/dev/nd0 bs=1M skip=2 seek=2 count=2 oflag=direct status=none ||
 	die "write with link 1 down failed"
+one_attached() { ! slots_attached 0 2; }
+wait_for -t 20 one_attached || die "the channel on link 1 did not give up its connection"
 link_up 1
 reconnected() { # SLOT COUNT
 	[ "$(nbd_slot 0 Reconnects: "$1")" -ge "$2" ] && slots_attached 0 2

@@ -1172,6 +1172,8 @@ void enbd_release_channel(struct enbd_channel *ch, struct file *file)
 	ch->ejected = false;
 	ch->stalled = false;
 	ch->pid = 0;
+	/* Not counted on by a new request once the slot is attached again. */
+	__clear_bit(ch->index, &dev->awake_channels);
 	if (dev->last_channel == ch)
 		dev->last_channel = NULL;
 	enbd_note_outstanding(dev);

@@ -79,11 +79,13 @@ demo-quick: deps
 include dist/build.mk
 
 # A benchmark, not a test (README.md, Performance): make bench [QUICK=1] [ROUNDS=N]
+# [PROFILE=1] [PROFILE_WORKLOAD=NAME]
 .PHONY: bench
 bench: deps
 	$(MAKE) all
 	tools/bench-vm $(if $(filter 1,$(QUICK)),--quick) $(if $(ROUNDS),--rounds $(ROUNDS)) \
-		$(if $(RUNTIME),--runtime $(RUNTIME)) $(if $(filter 1,$(PROFILE)),--profile)
+		$(if $(RUNTIME),--runtime $(RUNTIME)) $(if $(filter 1,$(PROFILE)),--profile) \
+		$(if $(PROFILE_WORKLOAD),--profile-workload $(PROFILE_WORKLOAD))
 
 # How long the application stalls under each fault, with the module's defaults
 # (README.md, Failover): make bench-failover [ROUNDS=N] [FAULTS="link-dead kill9"]

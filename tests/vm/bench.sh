@@ -15,7 +15,8 @@
 # Plan (written by tools/bench-vm into build/bench/plan, shell assignments):
 # ROUNDS, RUNTIME (s per fio job, after a 1 s ramp), QUICK (1: fewer workloads),
 # LINK_RATE (tbf rate of each link), SIZE_MB (export size), PROFILE (1: perf
-# record -a -g during randread 4 KiB QD32 on nd0, report in perf.txt), SERVERS
+# record -a -g during PROFILE_WORKLOAD on nd0 x1 and nbd0 x1, reports in
+# perf-*.txt), PROFILE_WORKLOAD (a workload's name), SERVERS
 # (of "enbd nbdkit": the servers measured against), BASELINE (another enbd-client,
 # an absolute path the guest sees: /dev/nd0 through it is measured too, in the same
 # rounds, as device "nd0base"), ONLY (the workloads to run, by name; empty: all),
@@ -24,8 +25,8 @@
 . "$ENBD_ROOT/tests/vm/guardian-lib.sh"
 require_cmd fio jq nbd-client nbdkit tc
 
-ROUNDS=3 RUNTIME=5 QUICK=0 LINK_RATE=100mbit SIZE_MB=256 PROFILE=0 SERVERS="enbd nbdkit"
-BASELINE="" ONLY="" TWO_LINKS=1
+ROUNDS=3 RUNTIME=5 QUICK=0 LINK_RATE=100mbit SIZE_MB=256 PROFILE=0 PROFILE_WORKLOAD=randread32
+SERVERS="enbd nbdkit" BASELINE="" ONLY="" TWO_LINKS=1
 PLAN=$ENBD_ROOT/build/bench/plan
 # shellcheck disable=SC1090 # written by tools/bench-vm
 [ -f "$PLAN" ] && . "$PLAN"
@@ -33,6 +34,7 @@ PLAN=$ENBD_ROOT/build/bench/plan
 # name:fio-rw:block-size:queue-depth
 WORKLOADS="seqread:read:1M:16 seqwrite:write:1M:16 randread32:randread:4k:32
 randwrite32:randwrite:4k:32 randread1:randread:4k:1 randwrite1:randwrite:4k:1"
+ALL_WORKLOADS=$WORKLOADS
 [ "$QUICK" = 1 ] && WORKLOADS="seqread:read:1M:16 randread32:randread:4k:32 randread1:randread:4k:1"
 if [ -n "$ONLY" ]; then
 	kept=""
@@ -263,19 +265,39 @@ for ((round = 1; round <= ROUNDS; round++)); do
 done
 
 # --- profile (PROFILE=1) -------------------------------------------------------------
-if [ "$PROFILE" = 1 ] && command -v perf >/dev/null; then
-	nd0_start "${PORT[enbd]}" 1
-	perf record -a -g -F 999 -o "$ENBD_TEST_TMP/perf.data" -- \
-		fio --name=profile --filename=/dev/nd0 --rw=randread --bs=4k --iodepth=32 \
+# PROFILE_WORKLOAD on nd0 x1 and on nbd0 x1 against the first server, alternating, twice
+# each: where the CPU time goes on either, by symbol and by process, side by side.
+# profile DEVICE TAG WORKLOAD
+profile() {
+	local name rw bs depth data=$ENBD_TEST_TMP/perf-$2.data
+	IFS=: read -r name rw bs depth <<<"$3"
+	perf record -a -g -F 999 -o "$data" -- \
+		fio --name="$name" --filename="$1" --rw="$rw" --bs="$bs" --iodepth="$depth" \
 		--direct=1 --ioengine=libaio --size="${SIZE_MB}M" --time_based \
-		--runtime="$RUNTIME" --output="$ENBD_TEST_OUT/perf-fio.txt" >/dev/null 2>&1 ||
-		die "perf record failed"
-	perf report -i "$ENBD_TEST_TMP/perf.data" --stdio --no-children --sort comm,dso,sym \
-		--percent-limit 0.5 -g none >"$ENBD_TEST_OUT/perf.txt" 2>/dev/null
-	perf report -i "$ENBD_TEST_TMP/perf.data" --stdio --no-children --sort comm,dso \
-		-g none >"$ENBD_TEST_OUT/perf-by-dso.txt" 2>/dev/null
-	nd0_stop
-	say "profile of randread 4 KiB QD32 on nd0 (enbd-server, 1 channel) in perf.txt"
+		--runtime="$RUNTIME" --output="$ENBD_TEST_OUT/perf-fio-$2.txt" >/dev/null 2>&1 ||
+		die "perf record of $name on $1 failed"
+	perf report -i "$data" --stdio --no-children --sort sym --percent-limit 0.3 \
+		-g none >"$ENBD_TEST_OUT/perf-$2.txt" 2>/dev/null
+	perf report -i "$data" --stdio --no-children --sort comm -g none \
+		>"$ENBD_TEST_OUT/perf-$2-by-comm.txt" 2>/dev/null
+	rm -f "$data"
+}
+if [ "$PROFILE" = 1 ] && command -v perf >/dev/null; then
+	job=""
+	for w in $ALL_WORKLOADS; do
+		[ "${w%%:*}" != "$PROFILE_WORKLOAD" ] || job=$w
+	done
+	[ -n "$job" ] || die "PROFILE_WORKLOAD=$PROFILE_WORKLOAD names no workload"
+	server=${SERVERS%% *}
+	for r in 1 2; do
+		nd0_start "${PORT[$server]}" 1
+		profile /dev/nd0 "nd0-$r" "$job"
+		nd0_stop
+		nbd0_start "${PORT[$server]}" 1
+		profile /dev/nbd0 "nbd0-$r" "$job"
+		nbd0_stop
+	done
+	say "profile of $PROFILE_WORKLOAD on nd0 and nbd0 ($server-server, 1 connection) in perf-*.txt"
 fi
 
 # --- two links ÷ one link ---------------------------------------------------------------

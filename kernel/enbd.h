@@ -35,7 +35,8 @@
 #define ENBD_SUSPECT_FLOOR_MS	500
 #define ENBD_CHECK_FAST_MS	250
 /* How long a channel out of a non-blocking batch call is counted on to
- * look at the queue again (enbd_awake_fetcher_locked). */
+ * look at the queue again (enbd_awake_fetcher_locked); the uapi header
+ * states it to daemons (ENBD_IOC_BATCH). */
 #define ENBD_AWAKE_MS		20
 /*
  * The completion latency histogram is log-linear: below ENBD_LAT_SUB ms one

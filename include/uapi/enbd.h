@@ -198,6 +198,12 @@ struct enbd_io {
  * EFAULT.  A stalled channel fetches nothing (ENOLINK), an ejected or
  * detached one fails with ESHUTDOWN, a wait can be interrupted (EINTR).
  *
+ * A call with ENBD_BATCH_NONBLOCK tells the module that its caller will look
+ * at the queue again (poll(), or another call) before it sleeps: for up to
+ * 20 ms, or until it does, a new request is left to it instead of waking an
+ * idle channel.  A daemon that makes such a call and then waits elsewhere
+ * delays new requests by that much.
+ *
  * When the call fails nothing was fetched, and @completed is @nr_done if
  * the completions were carried out before the failure (their results are
  * written), else 0.  The results and the header's out fields are proven
